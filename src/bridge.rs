@@ -1,0 +1,108 @@
+//! One `run_python` call from arguments to response, shared by the MCP tool and `bridge run`:
+//! validate ([`request`]), run ([`Sandbox`]), build the payload and render it ([`response`]).
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::request;
+use crate::response::Payload;
+use crate::response::encode::{self, ResponseEncoder};
+use crate::sandbox::{RunSpec, Sandbox, SandboxError};
+
+/// A finished call: the structured payload and the text rendered from it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// `structuredContent`.
+    pub payload: Payload,
+    /// The text content, from the configured encoder.
+    pub text: String,
+}
+
+/// The call was cancelled by its caller; its container is already gone.
+#[derive(Debug, thiserror::Error)]
+#[error("the run was cancelled")]
+pub struct Cancelled;
+
+/// The bridge's core: settings, the sandbox and the response encoder.
+pub struct Bridge {
+    config: Arc<Config>,
+    sandbox: Sandbox,
+    encoder: Box<dyn ResponseEncoder>,
+}
+
+impl Bridge {
+    /// Builds the core from checked settings. Nothing is contacted yet.
+    pub fn new(config: Config) -> Result<Self> {
+        let encoder = encode::by_name(&config.output_mode)
+            .with_context(|| format!("unknown output mode {}", config.output_mode))?;
+        let config = Arc::new(config);
+        let sandbox = Sandbox::new(config.clone()).context("preparing the sandbox")?;
+        Ok(Bridge {
+            config,
+            sandbox,
+            encoder,
+        })
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The sandbox, for start-up sweeps and shutdown.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Runs one call. Every failure becomes a payload; only cancellation is an error.
+    pub async fn run_python(
+        &self,
+        arguments: &Map<String, Value>,
+        cancel: &CancellationToken,
+    ) -> Result<Response, Cancelled> {
+        let payload = match request::parse(arguments, &self.config) {
+            Err(message) => Payload::validation_error(message),
+            Ok(request) => {
+                if let Some(unknown) = request.servers.first() {
+                    // Discovery of configured MCP servers is not wired in yet, so every name is unknown.
+                    Payload::sandbox_error(
+                        format!("Unknown MCP server: {unknown}"),
+                        request.servers.clone(),
+                    )
+                } else {
+                    let spec = RunSpec {
+                        run_id: new_run_id(),
+                        code: request.code,
+                        servers: request.servers.clone(),
+                        timeout: request.timeout,
+                    };
+                    tracing::info!(
+                        run = spec.run_id,
+                        timeout = spec.timeout.as_secs(),
+                        "run_python"
+                    );
+                    match self.sandbox.run(&spec, cancel).await {
+                        Ok(outcome) => Payload::from_outcome(&outcome, request.servers),
+                        Err(SandboxError::Cancelled) => return Err(Cancelled),
+                        Err(error) => {
+                            tracing::warn!(run = spec.run_id, "sandbox failure: {error}");
+                            Payload::sandbox_error(error.to_string(), request.servers)
+                        }
+                    }
+                }
+            }
+        };
+        let text = encode::render(self.encoder.as_ref(), &payload);
+        Ok(Response { payload, text })
+    }
+}
+
+/// A short unique id: container names and labels carry it.
+fn new_run_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("r{}", &id[..16])
+}

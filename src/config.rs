@@ -1,0 +1,448 @@
+//! Settings from `MCP_BRIDGE_*` environment variables, parsed and checked once at start-up.
+//!
+//! The seed read some of these with a bare `int()`, so `MCP_BRIDGE_TIMEOUT=30s` (the value its own README showed)
+//! stopped the server at import. Here every value is parsed up front, durations accept `30` and `30s`, and a bad
+//! value stops start-up with a message naming the variable.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A `MCP_BRIDGE_*` variable that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}={value:?}: {reason}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub var: &'static str,
+    /// The value it had.
+    pub value: String,
+    /// Why it was refused, and what is accepted.
+    pub reason: String,
+}
+
+/// Which engine API socket to talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// `DOCKER_HOST`, else Docker's socket, else Podman's.
+    Auto,
+    /// Docker's socket (`DOCKER_HOST` honoured).
+    Docker,
+    /// Podman's Docker-compatible service socket (`DOCKER_HOST` honoured).
+    Podman,
+}
+
+/// Everything the bridge reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `MCP_BRIDGE_RUNTIME`: docker | podman (default: auto).
+    pub runtime: RuntimeKind,
+    /// `MCP_BRIDGE_OCI_RUNTIME`: an engine-side OCI runtime such as `runsc` (gVisor); default the engine's.
+    pub oci_runtime: Option<String>,
+    /// `MCP_BRIDGE_IMAGE`: the sandbox image.
+    pub image: String,
+    /// `MCP_BRIDGE_TIMEOUT`: the default per-run timeout.
+    pub default_timeout: Duration,
+    /// `MCP_BRIDGE_MAX_TIMEOUT`: the largest timeout a call may ask for (the schema's `maximum`).
+    pub max_timeout: Duration,
+    /// `MCP_BRIDGE_MEMORY`: memory limit in bytes (swap is set equal, so no swap).
+    pub memory_bytes: i64,
+    /// `MCP_BRIDGE_PIDS`: process/thread limit.
+    pub pids: i64,
+    /// `MCP_BRIDGE_CPUS`: CPU quota in CPUs (default 1; `0` means no limit).
+    pub cpus: f64,
+    /// `MCP_BRIDGE_CONTAINER_USER`: `uid:gid` the code runs as.
+    pub container_user: String,
+    /// `MCP_BRIDGE_MAX_CONCURRENCY`: containers running at once; further calls queue.
+    pub max_concurrency: usize,
+    /// `MCP_BRIDGE_MAX_OUTPUT`: bytes of stdout + stderr kept for the response; the rest is cut with a marker.
+    pub max_output_bytes: usize,
+    /// `MCP_BRIDGE_OUTPUT_LIMIT`: bytes of output after which a run is stopped as a flood.
+    pub output_limit_bytes: u64,
+    /// `MCP_BRIDGE_MAX_CODE_BYTES`: the largest `code` accepted.
+    pub max_code_bytes: usize,
+    /// `MCP_BRIDGE_OUTPUT_MODE`: the response encoder's name.
+    pub output_mode: String,
+    /// `MCP_BRIDGE_STATE_DIR`: where the bridge keeps state.
+    pub state_dir: PathBuf,
+    /// `MCP_BRIDGE_ALLOW_SELF_SERVER`: keep config entries that point at this bridge.
+    pub allow_self_server: bool,
+    /// `MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT`: accepted for seed compatibility; the bridge never starts or stops
+    /// Podman machines, so it has no effect.
+    pub runtime_idle_timeout: Duration,
+    /// `MCP_BRIDGE_LOG_LEVEL`: a `tracing` filter (default `info`).
+    pub log_level: String,
+}
+
+/// Encoder names understood by `MCP_BRIDGE_OUTPUT_MODE`.
+pub const OUTPUT_MODES: &[&str] = &["compact", "toon", "json"];
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    /// Reads settings from `vars` (the environment, or a test's map). Empty values count as unset.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let runtime = match get("MCP_BRIDGE_RUNTIME").map(str::to_ascii_lowercase) {
+            None => RuntimeKind::Auto,
+            Some(v) if v == "docker" => RuntimeKind::Docker,
+            Some(v) if v == "podman" => RuntimeKind::Podman,
+            Some(v) => return Err(err("MCP_BRIDGE_RUNTIME", &v, "expected docker or podman")),
+        };
+        let default_timeout = duration(get("MCP_BRIDGE_TIMEOUT"), "MCP_BRIDGE_TIMEOUT", 30)?;
+        let max_timeout = duration(get("MCP_BRIDGE_MAX_TIMEOUT"), "MCP_BRIDGE_MAX_TIMEOUT", 120)?;
+        for (var, value) in [
+            ("MCP_BRIDGE_TIMEOUT", default_timeout),
+            ("MCP_BRIDGE_MAX_TIMEOUT", max_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(err(var, "0", "must be at least 1 second"));
+            }
+        }
+        if default_timeout > max_timeout {
+            return Err(err(
+                "MCP_BRIDGE_TIMEOUT",
+                &format!("{}s", default_timeout.as_secs()),
+                &format!(
+                    "is above MCP_BRIDGE_MAX_TIMEOUT ({}s)",
+                    max_timeout.as_secs()
+                ),
+            ));
+        }
+
+        let memory_bytes = byte_size(get("MCP_BRIDGE_MEMORY"), "MCP_BRIDGE_MEMORY", "512m")?;
+        // Below ~6 MiB the engine refuses to create the container; say so here instead.
+        if memory_bytes < 16 << 20 {
+            return Err(err(
+                "MCP_BRIDGE_MEMORY",
+                get("MCP_BRIDGE_MEMORY").unwrap_or_default(),
+                "must be at least 16m",
+            ));
+        }
+        let pids = integer(get("MCP_BRIDGE_PIDS"), "MCP_BRIDGE_PIDS", 128, 8)?;
+        let cpus = match get("MCP_BRIDGE_CPUS") {
+            None => 1.0,
+            Some(v) => match v.parse::<f64>() {
+                Ok(c) if c.is_finite() && c >= 0.0 => c,
+                _ => {
+                    return Err(err(
+                        "MCP_BRIDGE_CPUS",
+                        v,
+                        "expected a number of CPUs such as 1 or 0.5 (0 = no limit)",
+                    ));
+                }
+            },
+        };
+        let container_user = match get("MCP_BRIDGE_CONTAINER_USER") {
+            None => "65534:65534".to_string(),
+            Some(v) => {
+                let ok = v.split(':').count() <= 2
+                    && v.split(':')
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+                if !ok {
+                    return Err(err(
+                        "MCP_BRIDGE_CONTAINER_USER",
+                        v,
+                        "expected numeric uid:gid such as 65534:65534",
+                    ));
+                }
+                if v.split(':').next() == Some("0") {
+                    return Err(err(
+                        "MCP_BRIDGE_CONTAINER_USER",
+                        v,
+                        "the sandbox never runs as root",
+                    ));
+                }
+                v.to_string()
+            }
+        };
+        let max_concurrency = integer(
+            get("MCP_BRIDGE_MAX_CONCURRENCY"),
+            "MCP_BRIDGE_MAX_CONCURRENCY",
+            4,
+            1,
+        )? as usize;
+        let max_output_bytes = byte_size(
+            get("MCP_BRIDGE_MAX_OUTPUT"),
+            "MCP_BRIDGE_MAX_OUTPUT",
+            "256k",
+        )? as usize;
+        let output_limit_bytes = byte_size(
+            get("MCP_BRIDGE_OUTPUT_LIMIT"),
+            "MCP_BRIDGE_OUTPUT_LIMIT",
+            "64m",
+        )? as u64;
+        let max_code_bytes = byte_size(
+            get("MCP_BRIDGE_MAX_CODE_BYTES"),
+            "MCP_BRIDGE_MAX_CODE_BYTES",
+            "1m",
+        )? as usize;
+        let output_mode = get("MCP_BRIDGE_OUTPUT_MODE")
+            .unwrap_or("compact")
+            .to_ascii_lowercase();
+        if !OUTPUT_MODES.contains(&output_mode.as_str()) {
+            return Err(err(
+                "MCP_BRIDGE_OUTPUT_MODE",
+                &output_mode,
+                &format!("unknown encoder; available: {}", OUTPUT_MODES.join(", ")),
+            ));
+        }
+        let state_dir = match get("MCP_BRIDGE_STATE_DIR") {
+            Some(v) => expand_home(v, vars),
+            None => default_state_dir(vars),
+        };
+        let allow_self_server =
+            match get("MCP_BRIDGE_ALLOW_SELF_SERVER").map(str::to_ascii_lowercase) {
+                None => false,
+                Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
+                Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
+                Some(v) => {
+                    return Err(err(
+                        "MCP_BRIDGE_ALLOW_SELF_SERVER",
+                        &v,
+                        "expected 1/true/yes or 0/false/no",
+                    ));
+                }
+            };
+        let runtime_idle_timeout = duration(
+            get("MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT"),
+            "MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT",
+            300,
+        )?;
+        let log_level = get("MCP_BRIDGE_LOG_LEVEL").unwrap_or("info").to_string();
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(err(
+                "MCP_BRIDGE_LOG_LEVEL",
+                &log_level,
+                "expected a level (error, warn, info, debug, trace) or a tracing filter",
+            ));
+        }
+
+        Ok(Config {
+            runtime,
+            oci_runtime: get("MCP_BRIDGE_OCI_RUNTIME").map(str::to_string),
+            image: get("MCP_BRIDGE_IMAGE")
+                .unwrap_or("python:3.12-slim")
+                .to_string(),
+            default_timeout,
+            max_timeout,
+            memory_bytes,
+            pids,
+            cpus,
+            container_user,
+            max_concurrency,
+            max_output_bytes,
+            output_limit_bytes,
+            max_code_bytes,
+            output_mode,
+            state_dir,
+            allow_self_server,
+            runtime_idle_timeout,
+            log_level,
+        })
+    }
+}
+
+fn err(var: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError {
+        var,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// `30`, `30s`, `2m`, `1h` → a whole number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text.as_str(), ""),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1,
+        "m" | "min" | "mins" => 60,
+        "h" => 3600,
+        _ => return None,
+    };
+    n.checked_mul(factor).map(Duration::from_secs)
+}
+
+fn duration(
+    value: Option<&str>,
+    var: &'static str,
+    default_secs: u64,
+) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(Duration::from_secs(default_secs)),
+        Some(v) => parse_duration(v)
+            .ok_or_else(|| err(var, v, "expected whole seconds such as 30, 30s, 2m or 1h")),
+    }
+}
+
+/// `512m`, `1g`, `256k`, `1048576` → bytes (binary units, as the engine reads them).
+pub fn parse_byte_size(text: &str) -> Option<i64> {
+    let text = text.trim().to_ascii_lowercase();
+    let text = text
+        .strip_suffix("ib")
+        .or_else(|| text.strip_suffix('b'))
+        .unwrap_or(&text);
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let n: i64 = digits.parse().ok()?;
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1i64 << shift).filter(|v| *v > 0)
+}
+
+fn byte_size(value: Option<&str>, var: &'static str, default: &str) -> Result<i64, ConfigError> {
+    let text = value.unwrap_or(default);
+    parse_byte_size(text).ok_or_else(|| {
+        err(
+            var,
+            text,
+            "expected a positive size such as 512m, 1g, 256k or a byte count",
+        )
+    })
+}
+
+fn integer(
+    value: Option<&str>,
+    var: &'static str,
+    default: i64,
+    min: i64,
+) -> Result<i64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(err(
+                var,
+                v,
+                &format!("expected a whole number of at least {min}"),
+            )),
+        },
+    }
+}
+
+fn home(vars: &HashMap<String, String>) -> PathBuf {
+    vars.get("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn expand_home(path: &str, vars: &HashMap<String, String>) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => home(vars).join(rest),
+        None if path == "~" => home(vars),
+        None => PathBuf::from(path),
+    }
+}
+
+fn default_state_dir(vars: &HashMap<String, String>) -> PathBuf {
+    match vars.get("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("mcp-bridge"),
+        None => home(vars).join(".local/state/mcp-bridge"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_map(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_match_the_seed() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.image, "python:3.12-slim");
+        assert_eq!(c.default_timeout, Duration::from_secs(30));
+        assert_eq!(c.max_timeout, Duration::from_secs(120));
+        assert_eq!(c.memory_bytes, 512 << 20);
+        assert_eq!(c.pids, 128);
+        assert_eq!(c.container_user, "65534:65534");
+        assert_eq!(c.output_mode, "compact");
+    }
+
+    #[test]
+    fn durations_accept_plain_and_suffixed_seconds() {
+        for (text, secs) in [
+            ("30", 30),
+            ("30s", 30),
+            ("2m", 120),
+            (" 45 ", 45),
+            ("1h", 3600),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Some(Duration::from_secs(secs)),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_duration("abc"), None);
+        assert_eq!(parse_duration("-3"), None);
+        let c = config(&[
+            ("MCP_BRIDGE_TIMEOUT", "30s"),
+            ("MCP_BRIDGE_MAX_TIMEOUT", "5m"),
+        ])
+        .unwrap();
+        assert_eq!(c.default_timeout.as_secs(), 30);
+        assert_eq!(c.max_timeout.as_secs(), 300);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("MCP_BRIDGE_TIMEOUT", "soon"),
+            ("MCP_BRIDGE_TIMEOUT", "0"),
+            ("MCP_BRIDGE_MAX_TIMEOUT", "1x"),
+            ("MCP_BRIDGE_MEMORY", "lots"),
+            ("MCP_BRIDGE_PIDS", "-1"),
+            ("MCP_BRIDGE_CPUS", "many"),
+            ("MCP_BRIDGE_RUNTIME", "lxc"),
+            ("MCP_BRIDGE_CONTAINER_USER", "root"),
+            ("MCP_BRIDGE_CONTAINER_USER", "0:0"),
+            ("MCP_BRIDGE_OUTPUT_MODE", "yaml"),
+            ("MCP_BRIDGE_MAX_CONCURRENCY", "0"),
+            ("MCP_BRIDGE_ALLOW_SELF_SERVER", "maybe"),
+        ] {
+            let error = config(&[(var, value)]).unwrap_err();
+            assert_eq!(error.var, var);
+            assert!(error.to_string().starts_with(var), "{error}");
+        }
+        let error = config(&[("MCP_BRIDGE_TIMEOUT", "200")]).unwrap_err();
+        assert!(
+            error.to_string().contains("MCP_BRIDGE_MAX_TIMEOUT"),
+            "{error}"
+        );
+        let error = config(&[("MCP_BRIDGE_OUTPUT_MODE", "yaml")]).unwrap_err();
+        assert!(error.reason.contains("compact, toon, json"), "{error}");
+    }
+
+    #[test]
+    fn sizes_use_binary_units() {
+        assert_eq!(parse_byte_size("512m"), Some(512 << 20));
+        assert_eq!(parse_byte_size("1g"), Some(1 << 30));
+        assert_eq!(parse_byte_size("256KiB"), Some(256 << 10));
+        assert_eq!(parse_byte_size("100"), Some(100));
+        assert_eq!(parse_byte_size("0"), None);
+        assert_eq!(parse_byte_size("1t"), None);
+    }
+}

@@ -1,0 +1,188 @@
+//! Reaching the container engine through its HTTP API (bollard; never a CLI): picking the socket, negotiating
+//! the API version, and making sure the sandbox image is there.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use futures::StreamExt;
+
+use super::SandboxError;
+use crate::config::RuntimeKind;
+
+/// A connected (not yet negotiated) engine client and a description of where it points.
+pub struct Endpoint {
+    /// The client.
+    pub docker: Docker,
+    /// Where it points, for messages.
+    pub description: String,
+}
+
+/// Picks the engine socket: `DOCKER_HOST` if set, else Docker's or Podman's default socket.
+///
+/// bollard connects lazily, so this succeeds even with the engine down; the first request says so.
+pub fn connect(kind: RuntimeKind, request_timeout: Duration) -> Result<Endpoint, SandboxError> {
+    let docker_host = std::env::var("DOCKER_HOST").ok().filter(|v| !v.is_empty());
+    let docker_socket = Path::new("/var/run/docker.sock").exists();
+    let (result, description) = match (kind, docker_host) {
+        (_, Some(host)) => (
+            Docker::connect_with_defaults(),
+            format!("DOCKER_HOST={host}"),
+        ),
+        (RuntimeKind::Podman, None) => (
+            Docker::connect_with_podman_defaults(),
+            "Podman's API socket".to_string(),
+        ),
+        (RuntimeKind::Auto, None) if !docker_socket => (
+            Docker::connect_with_podman_defaults(),
+            "Podman's API socket (no /var/run/docker.sock)".to_string(),
+        ),
+        (RuntimeKind::Docker | RuntimeKind::Auto, None) => (
+            Docker::connect_with_unix_defaults(),
+            "unix:///var/run/docker.sock".to_string(),
+        ),
+    };
+    let docker = result.map_err(|error| SandboxError::EngineUnavailable {
+        endpoint: description.clone(),
+        detail: error.to_string(),
+    })?;
+    Ok(Endpoint {
+        docker: docker.with_timeout(request_timeout),
+        description,
+    })
+}
+
+/// Agrees an API version with the engine (Debian's docker.io speaks 1.41; bollard defaults newer).
+pub async fn negotiate(endpoint: &Endpoint) -> Result<Docker, SandboxError> {
+    let unavailable = |error: bollard::errors::Error| SandboxError::EngineUnavailable {
+        endpoint: endpoint.description.clone(),
+        detail: error.to_string(),
+    };
+    let docker = endpoint
+        .docker
+        .clone()
+        .negotiate_version()
+        .await
+        .map_err(unavailable)?;
+    docker.ping().await.map_err(unavailable)?;
+    Ok(docker)
+}
+
+/// Makes sure `image` is present, pulling it (progress on stderr) when it is not.
+pub async fn ensure_image(docker: &Docker, image: &str) -> Result<(), SandboxError> {
+    match docker.inspect_image(image).await {
+        Ok(_) => return Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(error) => {
+            return Err(SandboxError::Engine(format!(
+                "inspecting image {image}: {error}"
+            )));
+        }
+    }
+    tracing::info!(image, "sandbox image not present; pulling it");
+    pull(docker, image)
+        .await
+        .map_err(|detail| SandboxError::ImageMissing {
+            image: image.to_string(),
+            detail,
+        })
+}
+
+async fn pull(docker: &Docker, image: &str) -> Result<(), String> {
+    let (name, tag) = split_reference(image);
+    let options = CreateImageOptionsBuilder::default()
+        .from_image(name)
+        .tag(tag)
+        .build();
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} pulling {prefix}: {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(image.to_string());
+    let interactive = std::io::stderr().is_terminal();
+    let mut stream = docker.create_image(Some(options), None, None);
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| e.to_string())?;
+        if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+            bar.finish_and_clear();
+            return Err(detail);
+        }
+        if let Some(status) = info.status {
+            let line = match info.id {
+                Some(id) => format!("{id}: {status}"),
+                None => status,
+            };
+            if interactive {
+                bar.set_message(line);
+                bar.tick();
+            } else {
+                tracing::info!(image, "pull: {line}");
+            }
+        }
+    }
+    bar.finish_and_clear();
+    // A pull stream can end without an error item and still leave no image (e.g. a proxy cut it short).
+    docker
+        .inspect_image(image)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("pull finished but the image is still missing: {e}"))
+}
+
+/// `repo/name:tag` → (`repo/name`, `tag`); no tag means `latest`. A `:` inside a registry host is not a tag.
+fn split_reference(image: &str) -> (&str, &str) {
+    if image.contains('@') {
+        return (image, "");
+    }
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (image, "latest"),
+    }
+}
+
+/// `<boot id>/<pid>/<start time>`: identifies this bridge process across PID reuse and reboots.
+pub fn owner_id() -> String {
+    owner_of(std::process::id()).unwrap_or_else(|| format!("unknown/{}/0", std::process::id()))
+}
+
+/// The owner id a live process `pid` would have, if it exists.
+pub fn owner_of(pid: u32) -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (start time) follows the parenthesised command name, which may itself contain spaces.
+    let after_name = stat.rsplit_once(')')?.1;
+    let start = after_name.split_whitespace().nth(19)?;
+    Some(format!("{}/{pid}/{start}", boot.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_split_into_name_and_tag() {
+        assert_eq!(split_reference("python:3.12-slim"), ("python", "3.12-slim"));
+        assert_eq!(split_reference("python"), ("python", "latest"));
+        assert_eq!(
+            split_reference("registry:5000/team/py"),
+            ("registry:5000/team/py", "latest")
+        );
+        assert_eq!(
+            split_reference("registry:5000/py:3"),
+            ("registry:5000/py", "3")
+        );
+    }
+
+    #[test]
+    fn owner_id_names_this_process() {
+        let me = owner_id();
+        assert_eq!(owner_of(std::process::id()).as_deref(), Some(me.as_str()));
+        assert!(me.contains(&format!("/{}/", std::process::id())));
+    }
+}

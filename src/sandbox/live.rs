@@ -1,0 +1,221 @@
+//! Keeping track of the containers that exist, and making sure each one is removed: after every run, on
+//! timeout, cancellation and shutdown, from a dropped run (a guard), and — for a bridge that crashed — by the
+//! orphan sweep at the next start.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::task::TaskTracker;
+
+use super::container::{LABEL, LABEL_OWNER};
+use super::engine::owner_of;
+
+/// The containers this bridge created and has not yet seen removed.
+#[derive(Clone)]
+pub struct Reaper {
+    docker: Docker,
+    live: Arc<Mutex<HashSet<String>>>,
+    background: TaskTracker,
+}
+
+impl Reaper {
+    /// A reaper removing through `docker`; `background` tracks removals still under way.
+    pub fn new(docker: Docker, background: TaskTracker) -> Self {
+        Reaper {
+            docker,
+            live: Arc::default(),
+            background,
+        }
+    }
+
+    /// Starts tracking a created container. The permit (a concurrency slot) is released once it is removed.
+    pub fn track(&self, id: String, permit: OwnedSemaphorePermit) -> ContainerGuard {
+        self.lock().insert(id.clone());
+        ContainerGuard {
+            reaper: self.clone(),
+            id,
+            permit: Some(permit),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // A poisoned set is still a correct set of ids.
+        self.live
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Force-removes (SIGKILL + remove) a container and checks it is gone.
+    pub async fn remove(&self, id: &str) {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        for attempt in 0..5u32 {
+            match self
+                .docker
+                .remove_container(id, Some(options.clone()))
+                .await
+            {
+                Ok(()) => {}
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => break,
+                // 409: a removal is already in progress; wait for it below.
+                Err(error) => tracing::debug!(container = id, attempt, "remove: {error}"),
+            }
+            match self.docker.inspect_container(id, None).await {
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => break,
+                _ => tokio::time::sleep(Duration::from_millis(50 << attempt)).await,
+            }
+            if attempt == 4 {
+                tracing::error!(container = id, "container could not be removed");
+            }
+        }
+        self.lock().remove(id);
+    }
+
+    /// Removes every container still tracked (shutdown) and waits for background removals.
+    pub async fn remove_all(&self) {
+        let ids: Vec<String> = self.lock().iter().cloned().collect();
+        futures::future::join_all(ids.iter().map(|id| self.remove(id))).await;
+        self.background.close();
+        self.background.wait().await;
+    }
+
+    /// Removes containers left by a bridge process that no longer exists. Containers of other live bridges
+    /// (another client's, or a test's) are left alone. Returns how many were removed.
+    pub async fn sweep_orphans(&self, my_boot_id: &str) -> usize {
+        let filters = HashMap::from([("label", vec![LABEL])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = match self.docker.list_containers(Some(options)).await {
+            Ok(list) => list,
+            Err(error) => {
+                tracing::warn!("orphan sweep: listing containers failed: {error}");
+                return 0;
+            }
+        };
+        let orphans: Vec<String> = containers
+            .into_iter()
+            .filter(|c| {
+                let owner = c
+                    .labels
+                    .as_ref()
+                    .and_then(|labels| labels.get(LABEL_OWNER))
+                    .map(String::as_str)
+                    .unwrap_or("");
+                let running = c.state.as_ref().map(|s| s.to_string()) == Some("running".into());
+                is_orphan(owner, my_boot_id, running)
+            })
+            .filter_map(|c| c.id)
+            .collect();
+        for id in &orphans {
+            tracing::info!(container = id.as_str(), "removing orphan sandbox container");
+            self.remove(id).await;
+        }
+        orphans.len()
+    }
+}
+
+/// An orphan: its owner ran since this boot and is gone, or it is a stopped leftover from before a reboot.
+fn is_orphan(owner: &str, my_boot_id: &str, running: bool) -> bool {
+    let mut parts = owner.splitn(3, '/');
+    let (Some(boot), Some(pid), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return !running;
+    };
+    if boot != my_boot_id {
+        return !running;
+    }
+    match pid.parse::<u32>() {
+        Ok(pid) => owner_of(pid).as_deref() != Some(owner),
+        Err(_) => !running,
+    }
+}
+
+/// One run's container: removed when the run is done with it, or when the guard is dropped (a cancelled
+/// request whose future was dropped mid-run still removes its container).
+pub struct ContainerGuard {
+    reaper: Reaper,
+    id: String,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl ContainerGuard {
+    /// The container id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Removes the container and waits until it is gone.
+    pub async fn remove_now(mut self) {
+        let permit = self.permit.take();
+        self.reaper.remove(&self.id).await;
+        drop(permit);
+        self.id.clear();
+    }
+
+    /// Removes the container in the background (tracked, so shutdown waits for it); the concurrency slot is
+    /// held until it is gone.
+    pub fn remove_later(mut self) {
+        self.spawn_removal();
+    }
+
+    fn spawn_removal(&mut self) {
+        if self.id.is_empty() {
+            return;
+        }
+        let id = std::mem::take(&mut self.id);
+        let permit = self.permit.take();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                let reaper = self.reaper.clone();
+                self.reaper.background.spawn_on(
+                    async move {
+                        reaper.remove(&id).await;
+                        drop(permit);
+                    },
+                    &handle,
+                );
+            }
+            Err(_) => {
+                tracing::error!(container = %id, "no async runtime left to remove the container")
+            }
+        }
+    }
+}
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        self.spawn_removal();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orphans_are_containers_of_dead_owners() {
+        let boot = "b0";
+        let me = super::super::engine::owner_id();
+        let my_boot = me.split('/').next().unwrap();
+        assert!(
+            !is_orphan(&me, my_boot, true),
+            "a live owner's container is not an orphan"
+        );
+        // PID 0 never names a process we can read.
+        assert!(is_orphan(&format!("{my_boot}/999999999/1"), my_boot, true));
+        assert!(is_orphan("other-boot/1/1", boot, false));
+        assert!(!is_orphan("other-boot/1/1", boot, true));
+        assert!(is_orphan("", boot, false));
+    }
+}

@@ -1,0 +1,205 @@
+//! Running Python in a hardened, throwaway container through the Docker Engine API.
+//!
+//! [`Sandbox::run`] is the whole job: wait for a concurrency slot, make sure the engine and image are ready,
+//! run the code in a fresh container ([`run`]), and remove the container whatever happened ([`live`]).
+//! The in-container side is the Python runtime in `python/`, shipped over stdin ([`boot`], `PROTOCOL.md`).
+
+mod boot;
+mod container;
+mod engine;
+mod frames;
+mod live;
+mod output;
+mod run;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use tokio::sync::{OnceCell, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use boot::MANUAL;
+pub use container::LABEL;
+use live::Reaper;
+
+use crate::config::Config;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Unique id, also in the container's name and labels.
+    pub run_id: String,
+    /// The Python source.
+    pub code: String,
+    /// MCP servers requested for this run.
+    pub servers: Vec<String>,
+    /// Deadline, counted from container start.
+    pub timeout: Duration,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEnd {
+    /// The code finished with this exit status (0 ok, 1 uncaught exception, n from `SystemExit(n)`).
+    Exited(i64),
+    /// The deadline passed; the container was killed.
+    TimedOut(Duration),
+    /// The sandbox itself failed: out of memory, a protocol error, an output flood, an early exit.
+    Failed {
+        /// The container's exit status, when it got one.
+        exit_code: Option<i64>,
+        /// What happened, for the model.
+        message: String,
+    },
+}
+
+/// The result of a run that reached a container.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Captured stdout (within the output budget, cuts marked).
+    pub stdout: String,
+    /// Captured stderr, tracebacks included.
+    pub stderr: String,
+    /// How it ended.
+    pub end: RunEnd,
+}
+
+/// Why a run could not produce an outcome.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SandboxError {
+    /// The engine's API did not answer.
+    #[error(
+        "cannot reach the container engine at {endpoint}: {detail}. Start the engine (for Docker: `dockerd` or \
+         `systemctl start docker`), or point DOCKER_HOST / MCP_BRIDGE_RUNTIME at a running one"
+    )]
+    EngineUnavailable {
+        /// Where we looked.
+        endpoint: String,
+        /// The engine client's error.
+        detail: String,
+    },
+    /// The sandbox image is not there and could not be pulled.
+    #[error(
+        "sandbox image {image} is not available ({detail}). Either pull it where a registry is reachable \
+         (`docker pull {image}`), or build the offline image with `scripts/build-offline-image.sh` and set \
+         MCP_BRIDGE_IMAGE=mcp-bridge/sandbox:bookworm"
+    )]
+    ImageMissing {
+        /// The image reference.
+        image: String,
+        /// Why the pull failed.
+        detail: String,
+    },
+    /// An engine request failed.
+    #[error("{0}")]
+    Engine(String),
+    /// The caller cancelled the run (or the bridge is shutting down); its container was removed.
+    #[error("the run was cancelled")]
+    Cancelled,
+}
+
+/// A negotiated engine with the image checked.
+struct Engine {
+    docker: Docker,
+    reaper: Reaper,
+    owner: String,
+}
+
+/// Runs code in containers; shared by every request of a bridge process.
+pub struct Sandbox {
+    config: Arc<Config>,
+    endpoint: engine::Endpoint,
+    engine: OnceCell<Engine>,
+    slots: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    background: TaskTracker,
+}
+
+impl Sandbox {
+    /// Prepares a sandbox; nothing is contacted until the first run (or [`Sandbox::sweep_orphans`]).
+    pub fn new(config: Arc<Config>) -> Result<Self, SandboxError> {
+        // Requests outlive the longest run (waits included) with room to spare.
+        let request_timeout = config.max_timeout + Duration::from_secs(60);
+        let endpoint = engine::connect(config.runtime, request_timeout)?;
+        Ok(Sandbox {
+            slots: Arc::new(Semaphore::new(config.max_concurrency)),
+            config,
+            endpoint,
+            engine: OnceCell::new(),
+            shutdown: CancellationToken::new(),
+            background: TaskTracker::new(),
+        })
+    }
+
+    async fn engine(&self) -> Result<&Engine, SandboxError> {
+        self.engine
+            .get_or_try_init(|| async {
+                let docker = engine::negotiate(&self.endpoint).await?;
+                engine::ensure_image(&docker, &self.config.image).await?;
+                Ok(Engine {
+                    reaper: Reaper::new(docker.clone(), self.background.clone()),
+                    docker,
+                    owner: engine::owner_id(),
+                })
+            })
+            .await
+    }
+
+    /// Runs `spec`, queueing for a slot when `MCP_BRIDGE_MAX_CONCURRENCY` runs are under way. Cancelling
+    /// `cancel` (or shutting the sandbox down) stops the run and removes its container.
+    pub async fn run(
+        &self,
+        spec: &RunSpec,
+        cancel: &CancellationToken,
+    ) -> Result<RunOutcome, SandboxError> {
+        let cancel = combine(cancel, &self.shutdown);
+        let permit = tokio::select! {
+            permit = self.slots.clone().acquire_owned() => permit.map_err(|_| SandboxError::Cancelled)?,
+            _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
+        };
+        let engine = tokio::select! {
+            engine = self.engine() => engine?,
+            _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
+        };
+        run::execute(engine, &self.config, spec, &cancel, permit).await
+    }
+
+    /// Removes containers left behind by bridges that crashed. Returns how many were removed.
+    pub async fn sweep_orphans(&self) -> Result<usize, SandboxError> {
+        let docker = engine::negotiate(&self.endpoint).await?;
+        let owner = engine::owner_id();
+        let boot_id = owner.split('/').next().unwrap_or_default().to_string();
+        Ok(Reaper::new(docker, TaskTracker::new())
+            .sweep_orphans(&boot_id)
+            .await)
+    }
+
+    /// Stops every run and removes every container this bridge created, waiting until they are gone.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.slots.close();
+        if let Some(engine) = self.engine.get() {
+            engine.reaper.remove_all().await;
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// A token cancelled when either input is.
+fn combine(a: &CancellationToken, b: &CancellationToken) -> CancellationToken {
+    let combined = b.child_token();
+    let (a, linked) = (a.clone(), combined.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = a.cancelled() => linked.cancel(),
+            _ = linked.cancelled() => {}
+        }
+    });
+    combined
+}

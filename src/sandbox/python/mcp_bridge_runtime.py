@@ -1,0 +1,341 @@
+"""mcp-bridge sandbox runtime: runs the user's code and speaks the frame protocol (PROTOCOL.md §2).
+
+bootstrap.py loads this module from memory and calls ``main(boot)``. Frames go to a private close-on-exec
+duplicate of the host's stdout. Fds 1 and 2 become pipes whose contents are forwarded as ``out`` frames, so
+nothing the code, a C extension or a child process writes can be taken for a frame.
+"""
+
+import ast
+import asyncio
+import builtins
+import codecs
+import importlib
+import inspect
+import io
+import json
+import linecache
+import os
+import sys
+import threading
+import time
+import traceback
+import types
+
+__all__ = ["main"]
+
+FILENAME = "<sandbox>"
+DEFAULT_MAX_FRAME = 4 * 1024 * 1024
+# A floor keeps the frame splitter finite: any single character fits in a frame of this size.
+MIN_MAX_FRAME = 256
+READ_SIZE = 65536
+# How long the end of a run waits for the output pipes to reach EOF. A daemonised child can hold them open
+# for ever, so the wait is bounded.
+DRAIN_TIMEOUT = 0.5
+# How long leftover asyncio tasks get to handle their cancellation.
+CANCEL_TIMEOUT = 1.0
+
+
+class _Channel:
+    """Frame writer for the host: one compact JSON object per line, whole lines only, thread-safe."""
+
+    def __init__(self, fd, max_frame):
+        self._fd = fd
+        self._max_frame = max_frame
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @staticmethod
+    def _encode(obj):
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n"
+        # "replace" turns lone surrogates into "?" so the host never receives invalid UTF-8.
+        return text.encode("utf-8", "replace")
+
+    def _write(self, data):
+        # Caller holds the lock. A failed write means the host is gone: stop sending and keep running until
+        # the host kills the container (raising would kill a forwarder and block the code on a full pipe).
+        if self._closed:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            self._closed = True
+
+    def _out_frames(self, stream, text):
+        data = self._encode({"t": "out", "s": stream, "d": text})
+        if len(data) <= self._max_frame or len(text) <= 1:
+            yield data
+            return
+        # JSON escaping can grow a character to 6 bytes, so split by the encoded size, not the text length.
+        mid = len(text) // 2
+        yield from self._out_frames(stream, text[:mid])
+        yield from self._out_frames(stream, text[mid:])
+
+    def send_out(self, stream, text):
+        """Send user output as one or more ``out`` frames, none longer than max_frame."""
+        frames = list(self._out_frames(stream, text))
+        with self._lock:
+            for data in frames:
+                self._write(data)
+
+    def finish(self, obj):
+        """Send the last frame; anything sent afterwards (e.g. by a lingering forwarder) is dropped."""
+        data = self._encode(obj)
+        with self._lock:
+            self._write(data)
+            self._closed = True
+
+
+def _forward(fd, stream, channel):
+    """Copy a pipe's bytes to ``out`` frames until EOF, decoding UTF-8 with U+FFFD for invalid bytes."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    while True:
+        try:
+            data = os.read(fd, READ_SIZE)
+        except OSError:
+            data = b""
+        # The incremental decoder keeps a character split across two reads whole.
+        text = decoder.decode(data, final=not data)
+        if text:
+            channel.send_out(stream, text)
+        if not data:
+            break
+    os.close(fd)
+
+
+def _text_stream(fd):
+    # Line buffering keeps print() and raw os.write(fd) output in order; closefd=False because the fd
+    # belongs to the process, not to this object.
+    raw = io.FileIO(fd, "w", closefd=False)
+    return io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+        write_through=True,
+    )
+
+
+def _max_frame(run):
+    try:
+        value = int(run.get("max_frame") or DEFAULT_MAX_FRAME)
+    except (AttributeError, TypeError, ValueError):
+        value = DEFAULT_MAX_FRAME
+    return max(value, MIN_MAX_FRAME)
+
+
+def _user_traceback(tb):
+    """Drop the runtime's own frames: start the traceback at the first frame of the user's code."""
+    current = tb
+    while current is not None and current.tb_frame.f_code.co_filename != FILENAME:
+        current = current.tb_next
+    return current if current is not None else tb
+
+
+async def _execute(compiled, namespace):
+    # With PyCF_ALLOW_TOP_LEVEL_AWAIT, code that uses await evaluates to a coroutine; other code has already
+    # run by the time eval() returns, inside the loop either way.
+    result = eval(compiled, namespace)
+    if inspect.iscoroutine(result):
+        await result
+
+
+def _shutdown_loop(loop):
+    # Like asyncio.run's cleanup, but bounded: asyncio.run waits without limit for tasks that ignore
+    # cancellation and (3.11) for the default executor's threads, which would hang the run until the timeout.
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        done, _ = loop.run_until_complete(asyncio.wait(tasks, timeout=CANCEL_TIMEOUT))
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                loop.call_exception_handler(
+                    {
+                        "message": "unhandled exception in a task cancelled at the end of the code",
+                        "exception": task.exception(),
+                        "task": task,
+                    }
+                )
+    loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), CANCEL_TIMEOUT))
+    loop.close()
+
+
+def _run_in_loop(compiled, namespace):
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(_execute(compiled, namespace))
+    finally:
+        try:
+            _shutdown_loop(loop)
+        except Exception:
+            # A cleanup failure must not replace the outcome of the code itself.
+            traceback.print_exc()
+        asyncio.set_event_loop(None)
+
+
+class _Session:
+    """One run: the fd plumbing around the user's code, its execution and its exit status."""
+
+    def __init__(self, channel, proto_in):
+        self.channel = channel
+        # Kept for host → container rpc_result frames (tool proxies).
+        self.proto_in = proto_in
+        self.pid = os.getpid()
+        self.forwarders = []
+        self.stdout = None
+        self.stderr = None
+        # Texts that could not go through fd 2; sent as frames once the pipes are drained.
+        self.pending = []
+
+    def redirect(self):
+        """Point fd 0 at /dev/null and fds 1/2 at forwarded pipes; install matching sys streams."""
+        devnull = os.open(os.devnull, os.O_RDWR)
+        # The protocol stream stays on proto_in only: input() and children reading fd 0 see EOF.
+        os.dup2(devnull, 0)
+        if devnull > 2:
+            os.close(devnull)
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            read_end, write_end = os.pipe()
+            # dup2 makes fd 1/2 inheritable (children share them); the read end stays close-on-exec.
+            os.dup2(write_end, fd)
+            os.close(write_end)
+            thread = threading.Thread(
+                target=_forward, args=(read_end, name, self.channel), name=f"mcp-bridge-{name}", daemon=True
+            )
+            thread.start()
+            self.forwarders.append(thread)
+        self.stdout = _text_stream(1)
+        self.stderr = _text_stream(2)
+        sys.stdout = sys.__stdout__ = self.stdout
+        sys.stderr = sys.__stderr__ = self.stderr
+
+    def write_stderr(self, text):
+        """Write to the real fd 2 (even if the code replaced sys.stderr), else keep it for a direct frame."""
+        try:
+            self.stderr.write(text)
+            self.stderr.flush()
+        except Exception:
+            self.pending.append(text)
+
+    def report(self, exc, tb):
+        """Print an exception the way the interpreter would, to the real stderr."""
+        self.flush()
+        self.write_stderr("".join(traceback.format_exception(type(exc), exc, tb)))
+
+    def exit_status(self, code):
+        """Map a SystemExit code to a process exit status, as the interpreter does."""
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code & 0xFF
+        try:
+            text = str(code)
+        except Exception:
+            text = object.__repr__(code)
+        self.flush()
+        self.write_stderr(text + "\n")
+        return 1
+
+    def execute(self, run):
+        """Compile and run the code in a fresh ``__main__``; return the exit status."""
+        code = run["code"]
+        if not isinstance(code, str):
+            raise TypeError(f"run.code must be a string, not {type(code).__name__}")
+        mcp = importlib.import_module("mcp")
+        runtime = importlib.import_module("mcp.runtime")
+        runtime._configure(manual=run.get("manual"))
+
+        # A real module in sys.modules, so pickle, dataclasses and typing can find what the code defines.
+        main_module = types.ModuleType("__main__")
+        namespace = main_module.__dict__
+        namespace.update(
+            {
+                "__builtins__": builtins,
+                "mcp": mcp,
+                "runtime": runtime,
+                "mcp_servers": {},
+                "LOADED_MCP_SERVERS": (),
+            }
+        )
+        sys.modules["__main__"] = main_module
+        # mtime None: linecache.checkcache() keeps the entry; tracebacks and inspect.getsource see the code.
+        linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
+
+        try:
+            compiled = compile(
+                code, FILENAME, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+            )
+        except Exception as exc:
+            # SyntaxError, plus ValueError/UnicodeEncodeError for NUL bytes or lone surrogates.
+            self.report(exc, None)
+            return 1
+        try:
+            _run_in_loop(compiled, namespace)
+        except SystemExit as exc:
+            return self.exit_status(exc.code)
+        except BaseException as exc:
+            self.report(exc, _user_traceback(exc.__traceback__))
+            return 1
+        return 0
+
+    def flush(self):
+        """Flush the code's sys streams and ours; errors (closed or odd replacement streams) are ignored."""
+        for stream in (sys.stdout, sys.stderr, self.stdout, self.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except Exception:
+                pass
+
+    def teardown(self):
+        """Close our ends of the output pipes and wait (bounded) for the forwarders to drain them."""
+        self.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        if devnull > 2:
+            os.close(devnull)
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        for thread in self.forwarders:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def main(boot):
+    """Run ``boot["run"]["code"]``, stream its output as frames, send ``done`` and exit. Never returns."""
+    try:
+        run = boot.get("run") or {}
+        channel = _Channel(os.dup(1), _max_frame(run))
+        proto_in = os.dup(0)
+    except BaseException:
+        # Without a frame channel nothing can be reported; 70 (EX_SOFTWARE) as in the bootstrap.
+        os._exit(70)
+
+    session = _Session(channel, proto_in)
+    status = 1
+    try:
+        session.redirect()
+        status = session.execute(run)
+    except BaseException:
+        session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
+        status = 1
+
+    if os.getpid() != session.pid:
+        # A child forked by the code finished it too: only the original process speaks to the host.
+        session.flush()
+        os._exit(status)
+
+    try:
+        session.teardown()
+    except BaseException:
+        session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
+        status = status or 1
+    try:
+        for text in session.pending:
+            channel.send_out("stderr", text)
+        channel.finish({"t": "done", "exit": status})
+    finally:
+        # os._exit: non-daemon threads, atexit handlers and children cannot keep the run alive.
+        os._exit(status)

@@ -1,0 +1,1 @@
+"""Tests for the in-container sandbox runtime (run the real bootstrap in a subprocess)."""

@@ -1,0 +1,427 @@
+"""End-to-end tests of bootstrap.py + mcp_bridge_runtime: each test runs the real files in a subprocess.
+
+The boot frame is built exactly like the Rust side builds it (PROTOCOL.md §1) and every line the subprocess
+writes to stdout is checked against the frame rules (PROTOCOL.md §2).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+from dataclasses import dataclass
+from pathlib import Path
+
+PY_DIR = Path(__file__).resolve().parent.parent
+# (module name, file, package): the same table the Rust side embeds.
+MODULE_TABLE = (
+    ("mcp_bridge_runtime", "mcp_bridge_runtime.py", False),
+    ("mcp", "mcp/__init__.py", True),
+    ("mcp.runtime", "mcp/runtime.py", False),
+    ("mcp.servers", "mcp/servers/__init__.py", True),
+)
+DEFAULT_MAX_FRAME = 4 * 1024 * 1024
+MANUAL = (PY_DIR / "MANUAL.md").read_text(encoding="utf-8")
+BOOTSTRAP = (PY_DIR / "bootstrap.py").read_text(encoding="utf-8")
+
+
+def boot_body(code, **run):
+    """The boot frame's JSON body (bytes) for ``code``; keyword arguments override fields of ``run``."""
+    modules = {
+        name: {"source": (PY_DIR / path).read_text(encoding="utf-8"), "package": package}
+        for name, path, package in MODULE_TABLE
+    }
+    fields = {"id": "r-test", "code": code, "servers": [], "timeout": 30, "max_frame": DEFAULT_MAX_FRAME}
+    fields.update(run)
+    boot = {"v": 1, "modules": modules, "entry": "mcp_bridge_runtime", "run": fields}
+    return json.dumps(boot).encode("utf-8")
+
+
+def with_header(body):
+    """Prefix a boot body with its 12-digit length header."""
+    return b"%012d" % len(body) + body
+
+
+def _reject_duplicate_keys(pairs):
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError(f"duplicate key in frame: {keys}")
+    return dict(pairs)
+
+
+@dataclass
+class Result:
+    """What one sandbox run produced, as the host would see it."""
+
+    stdout: str
+    stderr: str
+    exit: int | None
+    frames: list
+    lines: list
+    returncode: int
+    raw_stderr: bytes
+    elapsed: float
+
+
+def parse_frames(raw, max_frame):
+    """Split container stdout into frames, asserting the host's rules; returns (frames, raw lines)."""
+    text = raw.decode("utf-8")  # strict: invalid UTF-8 is a protocol error
+    lines = text.split("\n")
+    if lines[-1] != "":
+        raise AssertionError(f"output does not end with a newline: {lines[-1][:200]!r}")
+    lines = lines[:-1]
+    frames = []
+    for line in lines:
+        size = len(line.encode("utf-8")) + 1
+        if size > max_frame:
+            raise AssertionError(f"frame of {size} bytes exceeds max_frame {max_frame}")
+        frame = json.loads(line, object_pairs_hook=_reject_duplicate_keys)
+        if not isinstance(frame, dict) or frame.get("t") not in ("out", "rpc", "done"):
+            raise AssertionError(f"not a known frame: {line[:200]!r}")
+        if frame["t"] == "out":
+            if frame.get("s") not in ("stdout", "stderr") or not isinstance(frame.get("d"), str):
+                raise AssertionError(f"bad out frame: {line[:200]!r}")
+        if frame["t"] == "done" and not isinstance(frame.get("exit"), int):
+            raise AssertionError(f"bad done frame: {line!r}")
+        frames.append(frame)
+    return frames, lines
+
+
+def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30):
+    """Run the bootstrap with ``payload`` on stdin (then EOF) and collect its frames."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-B", "-c", BOOTSTRAP],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = proc.communicate(payload, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    elapsed = time.monotonic() - start
+    frames, lines = parse_frames(out, max_frame)
+    streams = {"stdout": [], "stderr": []}
+    for frame in frames:
+        if frame["t"] == "out":
+            streams[frame["s"]].append(frame["d"])
+    done = [frame for frame in frames if frame["t"] == "done"]
+    if len(done) > 1 or (done and frames[-1] is not done[0]):
+        raise AssertionError(f"done must be the single last frame: {frames!r}")
+    return Result(
+        stdout="".join(streams["stdout"]),
+        stderr="".join(streams["stderr"]),
+        exit=done[0]["exit"] if done else None,
+        frames=frames,
+        lines=lines,
+        returncode=proc.returncode,
+        raw_stderr=err,
+        elapsed=elapsed,
+    )
+
+
+def run_sandbox(code, timeout=30, **run):
+    """Run ``code`` in the sandbox; assert the run ended with a done frame that matches the exit status."""
+    max_frame = run.get("max_frame", DEFAULT_MAX_FRAME)
+    result = run_payload(with_header(boot_body(code, **run)), max_frame=max_frame, timeout=timeout)
+    if result.exit is None or result.exit != result.returncode:
+        raise AssertionError(f"done {result.exit} vs returncode {result.returncode}: {result!r}")
+    if result.raw_stderr:
+        raise AssertionError(f"unexpected raw stderr: {result.raw_stderr!r}")
+    return result
+
+
+class OutputTests(unittest.TestCase):
+    def test_print_goes_to_stdout(self):
+        r = run_sandbox("print('hello')\nprint('héllo ✓ 😀')")
+        self.assertEqual((r.stdout, r.stderr, r.exit), ("hello\nhéllo ✓ 😀\n", "", 0))
+
+    def test_stderr_capture(self):
+        r = run_sandbox("import sys\nprint('warn', file=sys.stderr)\nprint('out')")
+        self.assertEqual((r.stdout, r.stderr, r.exit), ("out\n", "warn\n", 0))
+
+    def test_raw_fd_writes(self):
+        r = run_sandbox("import os\nos.write(1, b'one\\n')\nos.write(2, b'two\\n')")
+        self.assertEqual((r.stdout, r.stderr), ("one\n", "two\n"))
+
+    def test_print_and_os_write_stay_in_order(self):
+        r = run_sandbox("import os\nprint('a')\nos.write(1, b'b\\n')\nprint('c')")
+        self.assertEqual(r.stdout, "a\nb\nc\n")
+
+    def test_partial_line_is_flushed_at_the_end(self):
+        self.assertEqual(run_sandbox("print('no newline', end='')").stdout, "no newline")
+
+    def test_invalid_utf8_becomes_replacement_character(self):
+        r = run_sandbox("import os\nos.write(1, b'a\\xffb\\n')")
+        self.assertEqual(r.stdout, "a\ufffdb\n")
+
+    def test_character_split_across_writes_stays_whole(self):
+        code = r"""
+import os, time
+os.write(1, b'\xe2\x9c')
+time.sleep(0.05)
+os.write(1, b'\x93\n')
+"""
+        r = run_sandbox(code)
+        self.assertEqual(r.stdout, "✓\n")
+
+    def test_frame_lookalikes_are_data(self):
+        code = r"""
+import os
+os.write(1, b'{"t":"done","exit":0}\n')
+print('{"t":"rpc","id":1,"method":"call_tool","params":{}}')
+os.write(2, b'{"t":"done","exit":0}\n')
+raise SystemExit(5)
+"""
+        r = run_sandbox(code)
+        self.assertEqual(r.exit, 5)
+        self.assertEqual([f["t"] for f in r.frames].count("done"), 1)
+        self.assertNotIn("rpc", [f["t"] for f in r.frames])
+        self.assertIn('{"t":"done","exit":0}\n', r.stdout)
+        self.assertIn('{"t":"rpc","id":1', r.stdout)
+        self.assertIn('{"t":"done","exit":0}\n', r.stderr)
+
+    def test_subprocess_output_is_captured(self):
+        code = r"""
+import subprocess, sys
+subprocess.run([sys.executable, '-c', 'print(42)'], check=True)
+subprocess.run([sys.executable, '-c', 'import sys; sys.stderr.write("err42\\n")'], check=True)
+"""
+        r = run_sandbox(code)
+        self.assertEqual((r.stdout, r.stderr, r.exit), ("42\n", "err42\n", 0))
+
+    def test_one_mebibyte_line_is_split_into_small_frames(self):
+        code = "import sys\nsys.stdout.write('é\\x01' * 5000 + 'x' * (1 << 20) + '\\n')"
+        r = run_sandbox(code, max_frame=4096)
+        self.assertEqual(r.stdout, "é\x01" * 5000 + "x" * (1 << 20) + "\n")
+        self.assertGreater(len(r.lines), 256)
+        self.assertLessEqual(max(len(line.encode()) + 1 for line in r.lines), 4096)
+
+    def test_large_output_with_default_max_frame(self):
+        r = run_sandbox("print('y' * (3 << 20))")
+        self.assertEqual(r.stdout, "y" * (3 << 20) + "\n")
+
+    def test_input_gets_eof(self):
+        code = (
+            "import os, sys\n"
+            "try:\n    input()\nexcept EOFError:\n    print('eof')\n"
+            "print(repr(sys.stdin.read()), os.read(0, 10))\n"
+        )
+        self.assertEqual(run_sandbox(code).stdout, "eof\n'' b''\n")
+
+    def test_only_stdio_fds_are_inheritable(self):
+        code = (
+            "import os\n"
+            "leaked = []\n"
+            "for fd in sorted(int(name) for name in os.listdir('/proc/self/fd')):\n"
+            "    try:\n"
+            "        if fd > 2 and os.get_inheritable(fd):\n"
+            "            leaked.append(fd)\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "print(leaked, os.get_inheritable(1), os.get_inheritable(2))\n"
+        )
+        self.assertEqual(run_sandbox(code).stdout, "[] True True\n")
+
+    def test_replaced_sys_stderr_still_gets_traceback(self):
+        r = run_sandbox("import io, sys\nsys.stderr = io.StringIO()\nraise RuntimeError('visible')")
+        self.assertEqual(r.exit, 1)
+        self.assertIn("RuntimeError: visible", r.stderr)
+
+
+class ExitTests(unittest.TestCase):
+    def test_success_is_zero(self):
+        r = run_sandbox("x = 1")
+        self.assertEqual((r.stdout, r.stderr, r.exit), ("", "", 0))
+
+    def test_uncaught_exception_traceback_starts_at_user_code(self):
+        r = run_sandbox("x = 1\nraise ValueError('boom')\n")
+        self.assertEqual(r.exit, 1)
+        self.assertTrue(r.stderr.startswith("Traceback (most recent call last):\n"), r.stderr)
+        self.assertIn('File "<sandbox>", line 2, in <module>', r.stderr)
+        self.assertIn("raise ValueError('boom')", r.stderr)
+        self.assertTrue(r.stderr.endswith("ValueError: boom\n"), r.stderr)
+        self.assertNotIn("mcp_bridge_runtime", r.stderr)
+        self.assertNotIn("asyncio", r.stderr)
+
+    def test_traceback_through_functions_and_await(self):
+        code = "import asyncio\nasync def inner():\n    await asyncio.sleep(0)\n    1 / 0\nawait inner()\n"
+        r = run_sandbox(code)
+        self.assertEqual(r.exit, 1)
+        self.assertIn('File "<sandbox>", line 5, in <module>', r.stderr)
+        self.assertIn('File "<sandbox>", line 4, in inner', r.stderr)
+        self.assertIn("    1 / 0\n", r.stderr)
+        self.assertIn("ZeroDivisionError", r.stderr)
+        self.assertNotIn("mcp_bridge_runtime", r.stderr)
+
+    def test_system_exit_codes(self):
+        cases = [
+            ("raise SystemExit(3)", 3, ""),
+            ("import sys\nsys.exit()", 0, ""),
+            ("import sys\nsys.exit(0)", 0, ""),
+            ("import sys\nsys.exit(256)", 0, ""),
+            ("import sys\nsys.exit(-1)", 255, ""),
+            ("import sys\nsys.exit('msg')", 1, "msg\n"),
+        ]
+        for code, status, stderr in cases:
+            with self.subTest(code=code):
+                r = run_sandbox(code)
+                self.assertEqual((r.exit, r.stderr), (status, stderr))
+
+    def test_syntax_error(self):
+        r = run_sandbox("print('ok')\nprint(\n")
+        self.assertEqual((r.stdout, r.exit), ("", 1))
+        self.assertIn('File "<sandbox>", line 2', r.stderr)
+        self.assertIn("SyntaxError", r.stderr)
+        self.assertNotIn("mcp_bridge_runtime", r.stderr)
+
+    def test_keyboard_interrupt(self):
+        r = run_sandbox("raise KeyboardInterrupt")
+        self.assertEqual(r.exit, 1)
+        self.assertIn("KeyboardInterrupt", r.stderr)
+
+    def test_non_daemon_thread_does_not_keep_the_process_alive(self):
+        code = """
+import threading, time
+threading.Thread(target=time.sleep, args=(60,)).start()
+print('started')
+"""
+        r = run_sandbox(code)
+        self.assertEqual((r.stdout, r.exit), ("started\n", 0))
+        self.assertLess(r.elapsed, 10)
+
+    def test_grandchild_holding_stdout_does_not_hang(self):
+        code = """
+import subprocess, sys
+sleeper = [sys.executable, '-c', 'import time; time.sleep(60)']
+p = subprocess.Popen(sleeper, start_new_session=True)
+print('pid', p.pid)
+"""
+        r = run_sandbox(code)
+        pid = int(r.stdout.split()[1])
+        self.addCleanup(_kill, pid)
+        self.assertEqual(r.exit, 0)
+        self.assertLess(r.elapsed, 10)
+
+    def test_forked_child_sends_no_frames(self):
+        code = (
+            "import os, warnings\n"
+            "warnings.simplefilter('ignore')\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    print('child')\n"
+            "else:\n"
+            "    os.waitpid(pid, 0)\n"
+            "    print('parent')\n"
+        )
+        r = run_sandbox(code)
+        self.assertEqual((r.stdout, r.exit), ("child\nparent\n", 0))
+
+
+class AsyncTests(unittest.TestCase):
+    def test_top_level_await(self):
+        r = run_sandbox("import asyncio\nawait asyncio.sleep(0)\nprint('ok')")
+        self.assertEqual((r.stdout, r.exit), ("ok\n", 0))
+
+    def test_code_without_await_runs_inside_the_loop(self):
+        r = run_sandbox("import asyncio\nprint(asyncio.get_running_loop().is_running())")
+        self.assertEqual(r.stdout, "True\n")
+
+    def test_leftover_tasks_and_executor_threads_do_not_hang(self):
+        code = (
+            "import asyncio, time\n"
+            "asyncio.get_running_loop().run_in_executor(None, time.sleep, 60)\n"
+            "async def stubborn():\n"
+            "    while True:\n"
+            "        try:\n"
+            "            await asyncio.sleep(60)\n"
+            "        except asyncio.CancelledError:\n"
+            "            pass\n"
+            "asyncio.create_task(stubborn())\n"
+            "await asyncio.sleep(0)\n"
+            "print('end')\n"
+        )
+        r = run_sandbox(code)
+        self.assertEqual((r.stdout, r.exit), ("end\n", 0))
+        self.assertLess(r.elapsed, 10)
+
+
+class NamespaceTests(unittest.TestCase):
+    def test_injected_names(self):
+        code = (
+            "print(sorted(k for k in globals() if not k.startswith('__')))\n"
+            "print(__name__, type(mcp_servers).__name__, len(mcp_servers), LOADED_MCP_SERVERS)\n"
+            "import sys\nprint(sys.modules['__main__'].__dict__ is globals())\n"
+        )
+        r = run_sandbox(code)
+        self.assertEqual(
+            r.stdout, "['LOADED_MCP_SERVERS', 'mcp', 'mcp_servers', 'runtime']\n__main__ dict 0 ()\nTrue\n"
+        )
+
+    def test_runtime_module_imports(self):
+        code = (
+            "import mcp.runtime\n"
+            "from mcp import runtime as r2\n"
+            "import mcp.servers\n"
+            "print(runtime is mcp.runtime is r2, mcp.__all__, mcp.servers.__all__)\n"
+            "print(runtime.discovered_servers(), runtime.discovered_servers(detailed=True))\n"
+            "print(runtime.list_servers_sync(), runtime.list_loaded_server_metadata())\n"
+            "print(issubclass(runtime.MCPError, RuntimeError), sorted(runtime.__all__))\n"
+            "try:\n    runtime.describe_server('x')\nexcept runtime.MCPError as e:\n    print(e)\n"
+        )
+        r = run_sandbox(code)
+        self.assertEqual(
+            r.stdout.splitlines(),
+            [
+                "True ['runtime', 'servers'] []",
+                "() ()",
+                "() ()",
+                "True ['MCPError', 'capability_summary', 'describe_server', 'discovered_servers',"
+                " 'list_loaded_server_metadata', 'list_servers_sync']",
+                "Server 'x' is not loaded",
+            ],
+        )
+
+    def test_capability_summary_returns_the_host_manual(self):
+        r = run_sandbox("print(runtime.capability_summary(), end='')", manual=MANUAL)
+        self.assertEqual(r.stdout, MANUAL)
+        self.assertTrue(MANUAL.startswith("# Code Execution MCP Capabilities\n"))
+
+    def test_capability_summary_fallback(self):
+        r = run_sandbox("print(runtime.capability_summary())")
+        self.assertTrue(r.stdout.startswith("--- PYTHON SANDBOX MANUAL ---\n"), r.stdout)
+
+    def test_inspect_getsource_sees_user_code(self):
+        code = "import inspect\ndef f():\n    return 1\nprint(inspect.getsource(f), end='')"
+        self.assertEqual(run_sandbox(code).stdout, "def f():\n    return 1\n")
+
+
+class BootTests(unittest.TestCase):
+    def test_truncated_boot_frame_exits_70(self):
+        body = boot_body("print(1)")
+        r = run_payload(b"%012d" % len(body) + body[:100])
+        self.assertEqual((r.returncode, r.frames), (70, []))
+
+    def test_runtime_error_still_sends_done(self):
+        body = json.loads(boot_body("print(1)"))
+        del body["run"]["code"]
+        r = run_payload(with_header(json.dumps(body).encode()))
+        self.assertEqual((r.exit, r.returncode), (1, 1))
+        self.assertIn("mcp-bridge sandbox runtime error", r.stderr)
+        self.assertIn("KeyError", r.stderr)
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,257 @@
+//! One run, start to end: create the container, attach before start (so no output is lost), send the boot
+//! frame, read frames until `done`, the deadline, cancellation, a flood or a protocol error, then remove it.
+
+use std::collections::HashSet;
+
+use bollard::container::{AttachContainerResults, LogOutput};
+use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::frames::{Frame, FrameReader, Stream};
+use super::output::BoundedOutput;
+use super::{Engine, RunEnd, RunOutcome, RunSpec, SandboxError, boot, container};
+use crate::config::Config;
+
+/// The largest frame a container may send (and so the largest tool-call request). Output is chunked by the
+/// runtime, so this bounds requests, not output.
+pub const MAX_FRAME: usize = 4 << 20;
+
+/// Bytes of the container's own stderr (bootstrap failures, interpreter crashes) kept.
+const RAW_STDERR_BUDGET: usize = 16 << 10;
+
+/// How the read loop ended.
+enum Ending {
+    Done(i64),
+    Eof,
+    TimedOut,
+    Cancelled,
+    Flood,
+    Protocol(String),
+}
+
+/// Runs `spec` in a fresh container. `permit` is the concurrency slot, held until the container is removed.
+pub async fn execute(
+    engine: &Engine,
+    config: &Config,
+    spec: &RunSpec,
+    cancel: &CancellationToken,
+    permit: OwnedSemaphorePermit,
+) -> Result<RunOutcome, SandboxError> {
+    let docker = &engine.docker;
+    let name = format!("mcp-bridge-{}", spec.run_id);
+    let body = container::create_body(config, &config.image, &spec.run_id, &engine.owner);
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+            body,
+        )
+        .await
+        .map_err(|error| create_error(error, &config.image))?;
+    let guard = engine.reaper.track(created.id, permit);
+
+    let attach = AttachContainerOptionsBuilder::default()
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .build();
+    let AttachContainerResults { mut output, input } = docker
+        .attach_container(guard.id(), Some(attach))
+        .await
+        .map_err(|e| SandboxError::Engine(format!("attaching to the sandbox: {e}")))?;
+
+    // stdin is written by its own task, so a container that stops reading can never block this loop.
+    let (to_stdin, stdin_queue) = mpsc::unbounded_channel::<Vec<u8>>();
+    let _ = to_stdin.send(boot::boot_frame(spec, MAX_FRAME));
+    let writer = tokio::spawn(write_stdin(input, stdin_queue));
+
+    docker
+        .start_container(guard.id(), None)
+        .await
+        .map_err(|e| SandboxError::Engine(format!("starting the sandbox: {e}")))?;
+    let deadline = Instant::now() + spec.timeout;
+
+    let half = config.max_output_bytes / 2;
+    let mut stdout = BoundedOutput::new("stdout", half);
+    let mut stderr = BoundedOutput::new("stderr", config.max_output_bytes - half);
+    let mut raw_stderr = BoundedOutput::new("sandbox stderr", RAW_STDERR_BUDGET);
+    let mut frames = FrameReader::new(MAX_FRAME);
+    let mut rpc_ids = HashSet::new();
+    let mut received: u64 = 0;
+
+    let ending = 'read: loop {
+        let item = tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break Ending::TimedOut,
+            _ = cancel.cancelled() => break Ending::Cancelled,
+            item = output.next() => item,
+        };
+        let chunk = match item {
+            None => break Ending::Eof,
+            Some(Err(error)) => {
+                tracing::debug!(run = spec.run_id, "attach stream ended: {error}");
+                break Ending::Eof;
+            }
+            Some(Ok(chunk)) => chunk,
+        };
+        received += chunk.as_ref().len() as u64;
+        if received > config.output_limit_bytes {
+            break Ending::Flood;
+        }
+        match chunk {
+            LogOutput::StdOut { message } => frames.push(&message),
+            LogOutput::StdErr { message } => {
+                raw_stderr.push(&String::from_utf8_lossy(&message));
+                continue;
+            }
+            _ => continue,
+        }
+        while let Some(frame) = frames.next_frame() {
+            match frame {
+                Ok(Frame::Out {
+                    s: Stream::Stdout,
+                    d,
+                }) => stdout.push(&d),
+                Ok(Frame::Out {
+                    s: Stream::Stderr,
+                    d,
+                }) => stderr.push(&d),
+                Ok(Frame::Done { exit }) => break 'read Ending::Done(exit),
+                Ok(Frame::Rpc { id, method, .. }) => {
+                    if !rpc_ids.insert(id) {
+                        break 'read Ending::Protocol(format!("duplicate rpc id {id}"));
+                    }
+                    let reply = serde_json::json!({
+                        "t": "rpc_result", "id": id, "ok": false,
+                        "error": format!("'{method}' is not available: this run has no MCP servers"),
+                    });
+                    let _ = to_stdin.send(format!("{reply}\n").into_bytes());
+                }
+                Err(error) => break 'read Ending::Protocol(error.to_string()),
+            }
+        }
+    };
+    drop(to_stdin);
+    writer.abort();
+
+    let end = match ending {
+        Ending::Done(exit) => {
+            // The code is finished; the caller need not wait for the removal.
+            guard.remove_later();
+            RunEnd::Exited(exit)
+        }
+        Ending::Cancelled => {
+            guard.remove_now().await;
+            return Err(SandboxError::Cancelled);
+        }
+        Ending::TimedOut => {
+            guard.remove_now().await;
+            RunEnd::TimedOut(spec.timeout)
+        }
+        Ending::Flood => {
+            guard.remove_now().await;
+            RunEnd::Failed {
+                exit_code: None,
+                message: format!(
+                    "output limit exceeded: the code wrote more than {} bytes (MCP_BRIDGE_OUTPUT_LIMIT); the run was stopped",
+                    config.output_limit_bytes
+                ),
+            }
+        }
+        Ending::Protocol(reason) => {
+            guard.remove_now().await;
+            RunEnd::Failed {
+                exit_code: None,
+                message: format!("sandbox protocol error ({reason}); the run was stopped"),
+            }
+        }
+        Ending::Eof => {
+            // No `done`: the process exited (or closed its protocol fd). Its exit status tells what happened.
+            let exited = tokio::select! {
+                status = exit_status(engine, guard.id()) => Some(status),
+                _ = tokio::time::sleep_until(deadline) => None,
+                _ = cancel.cancelled() => {
+                    guard.remove_now().await;
+                    return Err(SandboxError::Cancelled);
+                }
+            };
+            guard.remove_now().await;
+            match exited {
+                None => RunEnd::TimedOut(spec.timeout),
+                Some((_, true)) => RunEnd::Failed {
+                    exit_code: Some(137),
+                    message: format!(
+                        "memory limit hit: the code used all of its {} MiB (MCP_BRIDGE_MEMORY) and was killed",
+                        config.memory_bytes >> 20
+                    ),
+                },
+                Some((code, false)) => RunEnd::Failed {
+                    exit_code: Some(code),
+                    message: format!(
+                        "the sandbox exited with code {code} before the code finished (no completion frame)"
+                    ),
+                },
+            }
+        }
+    };
+
+    let mut stderr = stderr.finish();
+    let raw = raw_stderr.finish();
+    if !raw.trim().is_empty() && !matches!(end, RunEnd::Exited(0)) {
+        stderr.push_str(&raw);
+    } else if !raw.trim().is_empty() {
+        tracing::debug!(run = spec.run_id, "sandbox stderr: {raw}");
+    }
+    Ok(RunOutcome {
+        stdout: stdout.finish(),
+        stderr,
+        end,
+    })
+}
+
+/// Feeds the container's stdin from the queue until the run drops its sender.
+async fn write_stdin(
+    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    while let Some(bytes) = queue.recv().await {
+        if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = input.shutdown().await;
+}
+
+/// Waits for the container to exit: (exit code, killed by the OOM killer).
+async fn exit_status(engine: &Engine, id: &str) -> (i64, bool) {
+    let code = match engine.docker.wait_container(id, None).next().await {
+        Some(Ok(response)) => response.status_code,
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        _ => -1,
+    };
+    let oom = engine
+        .docker
+        .inspect_container(id, None)
+        .await
+        .ok()
+        .and_then(|info| info.state)
+        .and_then(|state| state.oom_killed)
+        .unwrap_or(false);
+    (code, oom)
+}
+
+fn create_error(error: bollard::errors::Error, image: &str) -> SandboxError {
+    match error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => SandboxError::ImageMissing {
+            image: image.to_string(),
+            detail: message,
+        },
+        other => SandboxError::Engine(format!("creating the sandbox container: {other}")),
+    }
+}
