@@ -20,12 +20,17 @@ pub struct Response {
     pub payload: Payload,
     /// The text content, from the configured encoder.
     pub text: String,
+    /// The run's id (container name `mcp-bridge-<id>`, label `mcp-bridge.run`), when a container was made.
+    pub run_id: Option<String>,
 }
 
 /// The call was cancelled by its caller; its container is already gone.
 #[derive(Debug, thiserror::Error)]
 #[error("the run was cancelled")]
-pub struct Cancelled;
+pub struct Cancelled {
+    /// The cancelled run's id, when it had got as far as having one.
+    pub run_id: Option<String>,
+}
 
 /// The bridge's core: settings, the sandbox and the response encoder.
 pub struct Bridge {
@@ -64,6 +69,7 @@ impl Bridge {
         arguments: &Map<String, Value>,
         cancel: &CancellationToken,
     ) -> Result<Response, Cancelled> {
+        let mut run_id = None;
         let payload = match request::parse(arguments, &self.config) {
             Err(message) => Payload::validation_error(message),
             Ok(request) => {
@@ -85,9 +91,12 @@ impl Bridge {
                         timeout = spec.timeout.as_secs(),
                         "run_python"
                     );
+                    run_id = Some(spec.run_id.clone());
                     match self.sandbox.run(&spec, cancel).await {
                         Ok(outcome) => Payload::from_outcome(&outcome, request.servers),
-                        Err(SandboxError::Cancelled) => return Err(Cancelled),
+                        Err(SandboxError::Cancelled) => {
+                            return Err(Cancelled { run_id });
+                        }
                         Err(error) => {
                             tracing::warn!(run = spec.run_id, "sandbox failure: {error}");
                             Payload::sandbox_error(error.to_string(), request.servers)
@@ -97,7 +106,11 @@ impl Bridge {
             }
         };
         let text = encode::render(self.encoder.as_ref(), &payload);
-        Ok(Response { payload, text })
+        Ok(Response {
+            payload,
+            text,
+            run_id,
+        })
     }
 }
 

@@ -111,7 +111,8 @@ impl ResponseEncoder for Json {
     }
 
     fn encode(&self, payload: &Payload) -> Result<String> {
-        let text = serde_json::to_string_pretty(&sorted(payload.to_value())).context("JSON encoding")?;
+        let text =
+            serde_json::to_string_pretty(&sorted(payload.to_value())).context("JSON encoding")?;
         Ok(format!("```json\n{text}\n```"))
     }
 }
@@ -124,7 +125,9 @@ fn sorted(value: serde_json::Value) -> serde_json::Value {
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
         }
-        serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
         other => other,
     }
 }

@@ -52,6 +52,7 @@ pub async fn execute(
         .await
         .map_err(|error| create_error(error, &config.image))?;
     let guard = engine.reaper.track(created.id, permit);
+    tracing::debug!(run = spec.run_id, container = guard.id(), "created");
 
     let attach = AttachContainerOptionsBuilder::default()
         .stdin(true)
@@ -74,6 +75,7 @@ pub async fn execute(
         .await
         .map_err(|e| SandboxError::Engine(format!("starting the sandbox: {e}")))?;
     let deadline = Instant::now() + spec.timeout;
+    tracing::debug!(run = spec.run_id, "started");
 
     let half = config.max_output_bytes / 2;
     let mut stdout = BoundedOutput::new("stdout", half);
@@ -119,7 +121,10 @@ pub async fn execute(
                     s: Stream::Stderr,
                     d,
                 }) => stderr.push(&d),
-                Ok(Frame::Done { exit }) => break 'read Ending::Done(exit),
+                Ok(Frame::Done { exit }) => {
+                    tracing::debug!(run = spec.run_id, exit, "done frame");
+                    break 'read Ending::Done(exit);
+                }
                 Ok(Frame::Rpc { id, method, .. }) => {
                     if !rpc_ids.insert(id) {
                         break 'read Ending::Protocol(format!("duplicate rpc id {id}"));
@@ -221,6 +226,7 @@ async fn write_stdin(
         if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
             return;
         }
+        tracing::debug!(bytes = bytes.len(), "stdin written");
     }
     let _ = input.shutdown().await;
 }

@@ -1,0 +1,156 @@
+//! Shared by the integration tests: finding the real Docker engine, building a bridge, and asking the engine
+//! which containers exist.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bollard::Docker;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use mcp_bridge::bridge::{Bridge, Response};
+use mcp_bridge::config::Config;
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// The sandbox image the tests use: `MCP_BRIDGE_IMAGE`, else the offline build (`scripts/build-offline-image.sh`).
+pub fn image() -> String {
+    std::env::var("MCP_BRIDGE_IMAGE")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "mcp-bridge/sandbox:bookworm".to_string())
+}
+
+/// A negotiated engine client, or `None` (with a loud message) when there is no engine outside CI.
+/// Under `CI=true` a missing engine or image fails the test instead.
+pub async fn engine() -> Option<Docker> {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let problem = match Docker::connect_with_defaults() {
+        Err(error) => format!("cannot connect: {error}"),
+        Ok(docker) => match docker.negotiate_version().await {
+            Err(error) => format!("engine not answering: {error}"),
+            Ok(docker) => match docker.inspect_image(&image()).await {
+                Ok(_) => return Some(docker),
+                Err(error) => format!(
+                    "image {} missing ({error}); run scripts/build-offline-image.sh",
+                    image()
+                ),
+            },
+        },
+    };
+    if in_ci {
+        panic!("CI=true but the Docker engine is unusable: {problem}");
+    }
+    eprintln!(
+        "\n!!!!! SKIPPED: no usable Docker engine ({problem}). Container tests did not run. !!!!!\n"
+    );
+    None
+}
+
+/// Settings for tests: the test image, plus `extra` variables.
+pub fn config(extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([("MCP_BRIDGE_IMAGE".into(), image())]);
+    if let Ok(home) = std::env::var("HOME") {
+        vars.insert("HOME".into(), home);
+    }
+    for (key, value) in extra {
+        vars.insert(key.to_string(), value.to_string());
+    }
+    Config::from_map(&vars).expect("test settings are valid")
+}
+
+/// A bridge over the real engine.
+pub fn bridge(extra: &[(&str, &str)]) -> Arc<Bridge> {
+    Arc::new(Bridge::new(config(extra)).expect("bridge builds"))
+}
+
+/// Runs `code` with `timeout` seconds through the same path as the MCP tool.
+pub async fn run(bridge: &Bridge, code: &str, timeout: u64) -> Response {
+    let arguments = args(json!({"code": code, "timeout": timeout}));
+    bridge
+        .run_python(&arguments, &CancellationToken::new())
+        .await
+        .expect("not cancelled")
+}
+
+/// A JSON object literal as tool arguments.
+pub fn args(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("arguments must be an object, got {other}"),
+    }
+}
+
+/// Ids of the bridge's containers (any state) whose labels match `label=value`.
+pub async fn containers_with(docker: &Docker, label: &str, value: &str) -> Vec<String> {
+    let filter = format!("{label}={value}");
+    let filters = HashMap::from([("label", vec![filter.as_str()])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker
+        .list_containers(Some(options))
+        .await
+        .expect("listing containers")
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect()
+}
+
+/// Containers of one run.
+pub async fn containers_of_run(docker: &Docker, run_id: &str) -> Vec<String> {
+    containers_with(docker, "mcp-bridge.run", run_id).await
+}
+
+/// Containers created by the bridge process `pid` (owner label `<boot>/<pid>/<start>`).
+pub async fn containers_of_process(docker: &Docker, pid: u32) -> Vec<String> {
+    let filters = HashMap::from([("label", vec!["mcp-bridge"])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let marker = format!("/{pid}/");
+    docker
+        .list_containers(Some(options))
+        .await
+        .expect("listing containers")
+        .into_iter()
+        .filter(|c| {
+            c.labels
+                .as_ref()
+                .and_then(|l| l.get("mcp-bridge.owner"))
+                .is_some_and(|owner| owner.contains(&marker))
+        })
+        .filter_map(|c| c.id)
+        .collect()
+}
+
+/// Polls `check` until it holds (removal after a successful run happens in the background).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// stdout lines of a response's payload.
+pub fn stdout(response: &Response) -> Vec<String> {
+    response.payload.stdout.clone()
+}
+
+/// stderr joined.
+pub fn stderr_text(response: &Response) -> String {
+    response.payload.stderr.join("\n")
+}
+
+/// Ends a test's bridge the way `bridge serve` ends: every container it made is removed before returning.
+pub async fn finish(bridge: &Bridge) {
+    bridge.sandbox().shutdown().await;
+}

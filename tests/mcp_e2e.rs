@@ -1,0 +1,332 @@
+//! `bridge serve` launched as a real child process and driven over stdio: by an rmcp client for the protocol
+//! surface, and by raw JSON-RPC lines for disconnects and signals.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, ReadResourceRequestParams};
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn bridge_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bridge"));
+    command
+        .arg("serve")
+        .env("MCP_BRIDGE_IMAGE", common::image())
+        .env("MCP_BRIDGE_LOG_LEVEL", "warn")
+        .kill_on_drop(true);
+    command
+}
+
+fn call(code: &str, timeout: u64) -> CallToolRequestParams {
+    CallToolRequestParams::new("run_python")
+        .with_arguments(common::args(json!({"code": code, "timeout": timeout})))
+}
+
+#[tokio::test]
+async fn an_mcp_client_sees_one_tool_and_gets_structured_results() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let (transport, _) = TokioChildProcess::builder(bridge_command())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.expect("initialize");
+
+    let info = client.peer_info().expect("server info");
+    let server = info.server_info.as_ref().expect("serverInfo");
+    assert_eq!(server.name, "mcp-bridge");
+    assert_eq!(server.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(info.protocol_version.to_string(), "2025-11-25");
+    assert!(
+        info.instructions
+            .as_deref()
+            .unwrap_or("")
+            .contains("run_python")
+    );
+
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 1);
+    let tool = &tools[0];
+    assert_eq!(tool.name, "run_python");
+    let schema = serde_json::to_value(tool.input_schema.as_ref()).unwrap();
+    assert_eq!(schema["required"], json!(["code"]));
+    assert_eq!(schema["properties"]["code"]["type"], "string");
+    assert_eq!(schema["properties"]["servers"]["items"]["type"], "string");
+    assert_eq!(schema["properties"]["timeout"]["minimum"], 1);
+    assert_eq!(schema["properties"]["timeout"]["maximum"], 120);
+    assert_eq!(schema["properties"]["timeout"]["default"], 30);
+    let output = serde_json::to_value(tool.output_schema.as_ref().expect("outputSchema")).unwrap();
+    assert_eq!(output["required"], json!(["status", "summary"]));
+    let annotations = tool.annotations.as_ref().expect("annotations");
+    assert_eq!(annotations.read_only_hint, Some(false));
+    assert_eq!(annotations.open_world_hint, Some(true));
+
+    let result = client
+        .call_tool(call("print('hello')\nprint(6 * 7)", 30))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(result.content[0].as_text().unwrap().text, "hello\n42");
+    let structured = result.structured_content.unwrap();
+    assert_eq!(
+        structured,
+        json!({"status": "success", "summary": "Success", "exitCode": 0, "stdout": ["hello", "42"]})
+    );
+
+    let failed = client
+        .call_tool(call("raise KeyError('k')", 30))
+        .await
+        .unwrap();
+    assert_eq!(failed.is_error, Some(true));
+    assert_eq!(failed.structured_content.unwrap()["exitCode"], 1);
+
+    // Bad input: a specific error result, and the server keeps serving.
+    let bad = client
+        .call_tool(
+            CallToolRequestParams::new("run_python")
+                .with_arguments(common::args(json!({"code": "x", "timeout": 999}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.is_error, Some(true));
+    let bad = bad.structured_content.unwrap();
+    assert_eq!(bad["status"], "validation_error");
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap()
+            .contains("999 is greater than the maximum of 120"),
+        "{bad}"
+    );
+    let again = client
+        .call_tool(call("print('still here')", 30))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.structured_content.unwrap()["stdout"],
+        json!(["still here"])
+    );
+
+    let resources = client.list_all_resources().await.unwrap();
+    assert_eq!(resources.len(), 1);
+    assert_eq!(resources[0].mime_type.as_deref(), Some("text/markdown"));
+    let read = client
+        .read_resource(ReadResourceRequestParams::new(resources[0].uri.clone()))
+        .await
+        .unwrap();
+    let read = serde_json::to_value(&read.contents[0]).unwrap();
+    assert_eq!(
+        read["mimeType"], "text/markdown",
+        "served with the type it is listed with"
+    );
+    assert!(
+        read["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("# Code Execution MCP Capabilities")
+    );
+    assert!(
+        client
+            .read_resource(ReadResourceRequestParams::new("resource://nope"))
+            .await
+            .is_err()
+    );
+
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cancelled_call_removes_its_container() {
+    let Some(docker) = common::engine().await else {
+        return;
+    };
+    let (transport, _) = TokioChildProcess::builder(bridge_command())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = transport.id().unwrap();
+    let client = ().serve(transport).await.unwrap();
+    {
+        // Dropping the request future sends notifications/cancelled.
+        let pending = client.call_tool(call("import time\ntime.sleep(600)", 120));
+        let waited = tokio::time::timeout(Duration::from_secs(3), pending).await;
+        assert!(waited.is_err(), "the call was still running");
+    }
+    assert_eq!(
+        common::containers_of_process(&docker, pid).await.len(),
+        1,
+        "its container existed"
+    );
+    common::eventually("the cancelled run's container is removed", || async {
+        common::containers_of_process(&docker, pid).await.is_empty()
+    })
+    .await;
+    // The server still serves.
+    let result = client.call_tool(call("print('after')", 30)).await.unwrap();
+    assert_eq!(
+        result.structured_content.unwrap()["stdout"],
+        json!(["after"])
+    );
+    client.cancel().await.unwrap();
+}
+
+/// A bridge driven by raw JSON-RPC lines, with a run in progress.
+async fn bridge_with_a_running_call() -> (Child, u32) {
+    let mut child = bridge_command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    for message in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "run_python", "arguments": {"code": "import time\ntime.sleep(600)", "timeout": 120}}}),
+    ] {
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    let first: Value = serde_json::from_str(&stdout.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(first["id"], 1, "initialize answered: {first}");
+    child.stdin = Some(stdin);
+    // Keep draining stdout so the bridge never blocks on it.
+    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    (child, pid)
+}
+
+async fn wait_for_running_container(docker: &bollard::Docker, pid: u32) {
+    common::eventually("the run's container exists", || async {
+        !common::containers_of_process(docker, pid).await.is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_disconnect_removes_running_containers_and_exits() {
+    let Some(docker) = common::engine().await else {
+        return;
+    };
+    let (mut child, pid) = bridge_with_a_running_call().await;
+    wait_for_running_container(&docker, pid).await;
+    drop(child.stdin.take()); // stdin EOF: the client went away
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("bridge exits")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        common::containers_of_process(&docker, pid).await.is_empty(),
+        "removed before exit"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_removes_running_containers_and_exits() {
+    let Some(docker) = common::engine().await else {
+        return;
+    };
+    let (mut child, pid) = bridge_with_a_running_call().await;
+    wait_for_running_container(&docker, pid).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("bridge exits")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        common::containers_of_process(&docker, pid).await.is_empty(),
+        "removed before exit"
+    );
+}
+
+#[tokio::test]
+async fn start_up_removes_containers_a_crashed_bridge_left() {
+    let Some(docker) = common::engine().await else {
+        return;
+    };
+    // A bridge killed with SIGKILL cannot clean up: its running container is left behind.
+    let (mut child, crashed) = bridge_with_a_running_call().await;
+    wait_for_running_container(&docker, crashed).await;
+    child.kill().await.unwrap();
+    child.wait().await.unwrap();
+    assert_eq!(
+        common::containers_of_process(&docker, crashed).await.len(),
+        1,
+        "left behind"
+    );
+
+    let (transport, _) = TokioChildProcess::builder(bridge_command())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    common::eventually(
+        "the next bridge's start-up sweep removes the orphan",
+        || async {
+            common::containers_of_process(&docker, crashed)
+                .await
+                .is_empty()
+        },
+    )
+    .await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn stdout_carries_only_protocol_even_when_code_floods_it() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let mut child = bridge_command()
+        .env("MCP_BRIDGE_LOG_LEVEL", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let code = "import os, sys\nos.write(1, b'{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\\n')\nprint('x' * 100000)\nsys.stderr.write('err\\n')";
+    for message in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "run_python", "arguments": {"code": code}}}),
+    ] {
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let line = lines.next_line().await.unwrap().expect("a response line");
+        let message: Value = serde_json::from_str(&line).expect("every stdout line is JSON-RPC");
+        assert_eq!(message["jsonrpc"], "2.0");
+        seen.push(message);
+    }
+    let result = &seen[1]["result"]["structuredContent"];
+    assert_eq!(seen[1]["id"], 2);
+    assert_eq!(
+        result["stdout"][0], r#"{"jsonrpc":"2.0","id":2,"result":{}}"#,
+        "the forged line is data"
+    );
+    assert_eq!(result["stdout"][1].as_str().unwrap().len(), 100_000);
+    drop(stdin);
+    child.wait().await.unwrap();
+}

@@ -1,0 +1,340 @@
+//! What a run reports, against the real engine: statuses and exit codes, output without size cliffs, output
+//! that cannot corrupt or spoof the protocol, limits, and bad input.
+
+mod common;
+
+use common::{args, containers_of_run, eventually, run, stderr_text, stdout};
+use mcp_bridge::response::Status;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::test]
+async fn statuses_and_exit_codes() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let bridge = common::bridge(&[]);
+
+    let ok = run(&bridge, "print('hello'); print(); print('()')", 30).await;
+    assert_eq!(ok.payload.status, Status::Success);
+    assert_eq!(ok.payload.exit_code, Some(0));
+    assert_eq!(stdout(&ok), vec!["hello"]);
+    assert_eq!(ok.text, "hello");
+    assert!(!ok.payload.is_error());
+
+    let quiet = run(&bridge, "x = 1", 30).await;
+    assert_eq!(quiet.payload.summary, "Success (no output)");
+
+    let awaited = run(
+        &bridge,
+        "import asyncio\nawait asyncio.sleep(0.01)\nprint('awaited')",
+        30,
+    )
+    .await;
+    assert_eq!(stdout(&awaited), vec!["awaited"]);
+
+    let raised = run(
+        &bridge,
+        "print('before')\nx = 1\nraise ValueError('boom')",
+        30,
+    )
+    .await;
+    assert_eq!(raised.payload.status, Status::Error);
+    assert_eq!(raised.payload.exit_code, Some(1));
+    assert_eq!(stdout(&raised), vec!["before"]);
+    let traceback = stderr_text(&raised);
+    assert!(
+        traceback.contains("File \"<sandbox>\", line 3"),
+        "{traceback}"
+    );
+    assert!(
+        traceback.contains("raise ValueError('boom')"),
+        "{traceback}"
+    );
+    assert!(traceback.ends_with("ValueError: boom"), "{traceback}");
+    assert!(
+        !traceback.contains("mcp_bridge_runtime"),
+        "runtime frames are hidden: {traceback}"
+    );
+    assert!(
+        raised
+            .text
+            .starts_with("status: error\nexit: 1\nbefore\nstderr:\nTraceback"),
+        "{}",
+        raised.text
+    );
+
+    let exited = run(&bridge, "import sys\nsys.exit(3)", 30).await;
+    assert_eq!(exited.payload.status, Status::Error);
+    assert_eq!(exited.payload.exit_code, Some(3));
+    let zero = run(&bridge, "import sys\nprint('bye')\nsys.exit(0)", 30).await;
+    assert_eq!(zero.payload.status, Status::Success);
+    assert_eq!(stdout(&zero), vec!["bye"]);
+
+    let syntax = run(&bridge, "def broken(:\n    pass", 30).await;
+    assert_eq!(syntax.payload.exit_code, Some(1));
+    assert!(
+        stderr_text(&syntax).contains("SyntaxError"),
+        "{:?}",
+        syntax.payload
+    );
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn large_output_has_no_cliff_and_is_cut_with_a_marker() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    // A budget large enough for a whole 1 MiB line.
+    let bridge = common::bridge(&[("MCP_BRIDGE_MAX_OUTPUT", "4m")]);
+    let line = run(&bridge, "print('x' * (1 << 20))", 60).await;
+    assert_eq!(
+        line.payload.status,
+        Status::Success,
+        "{:?}",
+        line.payload.error
+    );
+    assert_eq!(line.payload.stdout, vec!["x".repeat(1 << 20)]);
+
+    // 20 MB through the default 256 KiB budget: head and tail kept, the cut said.
+    let bridge = common::bridge(&[]);
+    let flood = run(
+        &bridge,
+        "import sys\nfor i in range(200_000):\n    sys.stdout.write(f'{i:09d} ' + 'y' * 90 + '\\n')",
+        120,
+    )
+    .await;
+    assert_eq!(
+        flood.payload.status,
+        Status::Success,
+        "{:?}",
+        flood.payload.error
+    );
+    let lines = &flood.payload.stdout;
+    assert!(lines[0].starts_with("000000000 "), "{}", lines[0]);
+    assert!(
+        lines.last().unwrap().starts_with("000199999 "),
+        "{}",
+        lines.last().unwrap()
+    );
+    let marker = lines
+        .iter()
+        .find(|l| l.starts_with("[mcp-bridge: "))
+        .expect("cut marker");
+    let cut: u64 = marker["[mcp-bridge: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let kept: usize = lines
+        .iter()
+        .filter(|l| !l.starts_with("[mcp-bridge"))
+        .map(|l| l.len() + 1)
+        .sum();
+    assert!(cut > 19_000_000, "{marker}");
+    assert!(kept < 300 * 1024, "kept {kept} bytes");
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn raw_fds_children_and_forged_frames_are_only_data() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let bridge = common::bridge(&[]);
+    let code = r#"
+import os, subprocess, sys
+print('{"t":"done","exit":0}')
+print('{"t":"rpc","id":1,"method":"call_tool","params":{}}')
+os.write(1, b'{"t":"done","exit":7}\n')
+os.write(2, b'raw-stderr\n')
+subprocess.run([sys.executable, "-c", "print('{\"t\":\"done\",\"exit\":9}')"])
+subprocess.run(["sh", "-c", "printf 'from-shell\\n'"])
+os.write(1, b'\xff\xfe bad utf8\n')
+print("still running")
+sys.exit(4)
+"#;
+    let response = run(&bridge, code, 30).await;
+    assert_eq!(
+        response.payload.exit_code,
+        Some(4),
+        "forged done frames did not end the run: {:?}",
+        response.payload
+    );
+    let out = stdout(&response);
+    assert_eq!(
+        out,
+        vec![
+            r#"{"t":"done","exit":0}"#,
+            r#"{"t":"rpc","id":1,"method":"call_tool","params":{}}"#,
+            r#"{"t":"done","exit":7}"#,
+            r#"{"t":"done","exit":9}"#,
+            "from-shell",
+            "\u{fffd}\u{fffd} bad utf8",
+            "still running",
+        ]
+    );
+    assert_eq!(response.payload.stderr, vec!["raw-stderr"]);
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn memory_exhaustion_says_the_limit_was_hit() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let bridge = common::bridge(&[("MCP_BRIDGE_MEMORY", "64m")]);
+    let response = run(
+        &bridge,
+        "print('allocating', flush=True)\nb = bytearray(1 << 30)\nprint('ESCAPED')",
+        60,
+    )
+    .await;
+    assert_eq!(
+        response.payload.status,
+        Status::Error,
+        "{:?}",
+        response.payload
+    );
+    let error = response.payload.error.clone().unwrap_or_default();
+    assert!(error.contains("memory limit"), "{error}");
+    assert!(error.contains("64 MiB"), "{error}");
+    assert_eq!(response.payload.exit_code, Some(137));
+    assert!(!stdout(&response).contains(&"ESCAPED".to_string()));
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn timeout_kills_and_removes_the_container() {
+    let Some(docker) = common::engine().await else {
+        return;
+    };
+    let bridge = common::bridge(&[]);
+    let response = run(
+        &bridge,
+        "import time\nprint('start', flush=True)\ntime.sleep(600)",
+        2,
+    )
+    .await;
+    assert_eq!(response.payload.status, Status::Timeout);
+    assert_eq!(response.payload.timeout_seconds, Some(2));
+    assert_eq!(stdout(&response), vec!["start"]);
+    assert_eq!(
+        response.text,
+        "status: timeout\nstart\nerror: Execution timed out after 2s"
+    );
+    // Removal is awaited before a timeout is reported: nothing to poll for.
+    let run_id = response.run_id.expect("a container was made");
+    assert!(containers_of_run(&docker, &run_id).await.is_empty());
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn cancelling_removes_the_container() {
+    let Some(docker) = common::engine().await else {
+        return;
+    };
+    let bridge = common::bridge(&[]);
+    let cancel = CancellationToken::new();
+    let arguments = args(json!({"code": "import time\ntime.sleep(600)", "timeout": 120}));
+    let runner = {
+        let (bridge, cancel) = (bridge.clone(), cancel.clone());
+        tokio::spawn(async move { bridge.run_python(&arguments, &cancel).await })
+    };
+    // Wait until the run's container exists, then cancel.
+    let pid = std::process::id();
+    eventually("the container runs", || async {
+        !common::containers_of_process(&docker, pid).await.is_empty()
+    })
+    .await;
+    cancel.cancel();
+    let cancelled = runner
+        .await
+        .unwrap()
+        .expect_err("a cancelled run reports cancellation");
+    let run_id = cancelled.run_id.expect("the run had started");
+    // Removal is awaited before cancellation is reported.
+    assert!(containers_of_run(&docker, &run_id).await.is_empty());
+    common::finish(&bridge).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_runs_are_parallel_up_to_the_limit_then_queue() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let bridge = common::bridge(&[("MCP_BRIDGE_MAX_CONCURRENCY", "2")]);
+    let code = "import time\nstart = time.time()\ntime.sleep(1.5)\nprint(start, time.time())";
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let bridge = bridge.clone();
+            tokio::spawn(async move { run(&bridge, code, 60).await })
+        })
+        .collect();
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    for handle in runs {
+        let response = handle.await.unwrap();
+        assert_eq!(
+            response.payload.status,
+            Status::Success,
+            "{:?}",
+            response.payload
+        );
+        let times: Vec<f64> = response.payload.stdout[0]
+            .split(' ')
+            .map(|t| t.parse().unwrap())
+            .collect();
+        spans.push((times[0], times[1]));
+    }
+    // The code's own clock (shared with the host): how many runs overlapped at each start.
+    let overlap_at = |t: f64| spans.iter().filter(|(s, e)| *s <= t && t < *e).count();
+    let most = spans.iter().map(|(s, _)| overlap_at(*s)).max().unwrap();
+    assert_eq!(most, 2, "two run at once, never more: {spans:?}");
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_specific_error_and_changes_nothing() {
+    let bridge = common::bridge(&[]);
+    for (arguments, expected) in [
+        (json!({}), "\"code\" is a required property"),
+        (json!({"code": 5}), "is not of type \"string\""),
+        (
+            json!({"code": "print(1)", "timeout": "5"}),
+            "'timeout': \"5\" is not of type \"integer\"",
+        ),
+        (
+            json!({"code": "print(1)", "timeout": 500}),
+            "500 is greater than the maximum of 120",
+        ),
+        (
+            json!({"code": "print(1)", "timeout": 0}),
+            "0 is less than the minimum of 1",
+        ),
+        (
+            json!({"code": "print(1)", "servers": "x"}),
+            "'servers': \"x\" is not of type \"array\"",
+        ),
+        (json!({"code": "  "}), "Missing 'code' argument"),
+        (
+            json!({"code": "#".repeat(2 << 20)}),
+            "the limit is 1048576 bytes",
+        ),
+    ] {
+        let response = bridge
+            .run_python(&args(arguments.clone()), &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            response.payload.status,
+            Status::ValidationError,
+            "{arguments}"
+        );
+        let error = response.payload.error.clone().unwrap();
+        assert!(error.contains(expected), "{arguments}: {error}");
+        assert!(response.run_id.is_none(), "nothing ran for {arguments}");
+    }
+    common::finish(&bridge).await;
+}
