@@ -232,6 +232,53 @@ async fn timeout_kills_and_removes_the_container() {
 }
 
 #[tokio::test]
+async fn a_run_flooding_output_past_its_deadline_is_still_removed() {
+    let Some(docker) = common::engine().await else {
+        return;
+    };
+    // The container is blocked writing to an attach stream nobody reads once the run ends; removal must not
+    // wait for it (the engine holds a removal until its output copy finishes).
+    let bridge = common::bridge(&[("MCP_BRIDGE_OUTPUT_LIMIT", "1g")]);
+    let response = run(
+        &bridge,
+        "import sys\nwhile True:\n    sys.stdout.write('z' * 65536)",
+        2,
+    )
+    .await;
+    assert_eq!(
+        response.payload.status,
+        Status::Timeout,
+        "{:?}",
+        response.payload.error
+    );
+    let run_id = response.run_id.expect("a container was made");
+    assert!(containers_of_run(&docker, &run_id).await.is_empty());
+
+    // And past the output limit: stopped as a flood, the kept output within the budget.
+    let bridge = common::bridge(&[("MCP_BRIDGE_OUTPUT_LIMIT", "8m")]);
+    let response = run(
+        &bridge,
+        "import sys\nwhile True:\n    sys.stdout.write('z' * 65536)",
+        60,
+    )
+    .await;
+    assert_eq!(response.payload.status, Status::Error);
+    let error = response.payload.error.clone().unwrap();
+    assert!(
+        error.contains("output limit exceeded") && error.contains("MCP_BRIDGE_OUTPUT_LIMIT"),
+        "{error}"
+    );
+    let kept: usize = response.payload.stdout.iter().map(String::len).sum();
+    assert!(kept <= 256 * 1024, "{kept}");
+    assert!(
+        containers_of_run(&docker, &response.run_id.unwrap())
+            .await
+            .is_empty()
+    );
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
 async fn cancelling_removes_the_container() {
     let Some(docker) = common::engine().await else {
         return;

@@ -2,11 +2,14 @@
 //! frame, read frames until `done`, the deadline, cancellation, a flood or a protocol error, then remove it.
 
 use std::collections::HashSet;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bollard::container::{AttachContainerResults, LogOutput};
 use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -65,10 +68,7 @@ pub async fn execute(
         .await
         .map_err(|e| SandboxError::Engine(format!("attaching to the sandbox: {e}")))?;
 
-    // stdin is written by its own task, so a container that stops reading can never block this loop.
-    let (to_stdin, stdin_queue) = mpsc::unbounded_channel::<Vec<u8>>();
-    let _ = to_stdin.send(boot::boot_frame(spec, MAX_FRAME));
-    let writer = tokio::spawn(write_stdin(input, stdin_queue));
+    let stdin = StdinFeed::start(input, boot::boot_frame(spec, MAX_FRAME));
 
     docker
         .start_container(guard.id(), None)
@@ -133,14 +133,18 @@ pub async fn execute(
                         "t": "rpc_result", "id": id, "ok": false,
                         "error": format!("'{method}' is not available: this run has no MCP servers"),
                     });
-                    let _ = to_stdin.send(format!("{reply}\n").into_bytes());
+                    if let Err(reason) = stdin.send(format!("{reply}\n").into_bytes()) {
+                        break 'read Ending::Protocol(reason);
+                    }
                 }
                 Err(error) => break 'read Ending::Protocol(error.to_string()),
             }
         }
     };
-    drop(to_stdin);
-    writer.abort();
+    // Close the attach connection before removing: the engine will not finish removing a container while
+    // it is still trying to copy output to an attach client that stopped reading.
+    drop(output);
+    drop(stdin);
 
     let end = match ending {
         Ending::Done(exit) => {
@@ -217,18 +221,61 @@ pub async fn execute(
     })
 }
 
-/// Feeds the container's stdin from the queue until the run drops its sender.
-async fn write_stdin(
-    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
-    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
-) {
-    while let Some(bytes) = queue.recv().await {
-        if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
-            return;
+/// The container's stdin, written by its own task so a container that stops reading can never block the read
+/// loop. Replies the container has not read yet are capped: past the cap the run is stopped, so host memory
+/// stays bounded whatever the container does.
+struct StdinFeed {
+    queue: mpsc::UnboundedSender<Vec<u8>>,
+    unread: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Bytes of replies a container may leave unread on its stdin.
+const STDIN_BACKLOG_LIMIT: usize = 1 << 20;
+
+impl StdinFeed {
+    /// Starts the writer with the boot frame (not counted against the backlog).
+    fn start(mut input: Pin<Box<dyn AsyncWrite + Send>>, boot: Vec<u8>) -> Self {
+        let (queue, mut pending) = mpsc::unbounded_channel::<Vec<u8>>();
+        let unread = Arc::new(AtomicUsize::new(0));
+        let written = unread.clone();
+        let task = tokio::spawn(async move {
+            if input.write_all(&boot).await.is_err() || input.flush().await.is_err() {
+                return;
+            }
+            while let Some(bytes) = pending.recv().await {
+                if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
+                    return;
+                }
+                written.fetch_sub(bytes.len(), Ordering::Relaxed);
+            }
+            let _ = input.shutdown().await;
+        });
+        StdinFeed {
+            queue,
+            unread,
+            task,
         }
-        tracing::debug!(bytes = bytes.len(), "stdin written");
     }
-    let _ = input.shutdown().await;
+
+    /// Queues bytes for the container; an error when it has stopped reading.
+    fn send(&self, bytes: Vec<u8>) -> Result<(), String> {
+        let unread = self.unread.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len();
+        if unread > STDIN_BACKLOG_LIMIT {
+            return Err(format!(
+                "the sandbox left more than {STDIN_BACKLOG_LIMIT} bytes of replies unread on its stdin"
+            ));
+        }
+        // A closed queue means the writer ended (the container closed stdin): nothing to deliver to.
+        let _ = self.queue.send(bytes);
+        Ok(())
+    }
+}
+
+impl Drop for StdinFeed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Waits for the container to exit: (exit code, killed by the OOM killer).

@@ -6,11 +6,9 @@ nothing the code, a C extension or a child process writes can be taken for a fra
 """
 
 import ast
-import asyncio
 import builtins
 import codecs
 import importlib
-import inspect
 import io
 import json
 import linecache
@@ -24,6 +22,8 @@ import types
 __all__ = ["main"]
 
 FILENAME = "<sandbox>"
+# inspect.CO_COROUTINE, without importing inspect: set on code compiled with top-level await.
+CO_COROUTINE = 0x0080
 DEFAULT_MAX_FRAME = 4 * 1024 * 1024
 # A floor keeps the frame splitter finite: any single character fits in a frame of this size.
 MIN_MAX_FRAME = 256
@@ -134,14 +134,13 @@ def _user_traceback(tb):
 
 
 async def _execute(compiled, namespace):
-    # With PyCF_ALLOW_TOP_LEVEL_AWAIT, code that uses await evaluates to a coroutine; other code has already
-    # run by the time eval() returns, inside the loop either way.
-    result = eval(compiled, namespace)
-    if inspect.iscoroutine(result):
-        await result
+    # Code compiled with top-level await evaluates to a coroutine, run here inside the event loop.
+    await eval(compiled, namespace)
 
 
 def _shutdown_loop(loop):
+    import asyncio
+
     # Like asyncio.run's cleanup, but bounded: asyncio.run waits without limit for tasks that ignore
     # cancellation and (3.11) for the default executor's threads, which would hang the run until the timeout.
     tasks = asyncio.all_tasks(loop)
@@ -163,6 +162,9 @@ def _shutdown_loop(loop):
 
 
 def _run_in_loop(compiled, namespace):
+    # asyncio is imported only here: it costs ~40 ms of start-up, which code without top-level await skips.
+    import asyncio
+
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -273,7 +275,11 @@ class _Session:
             self.report(exc, None)
             return 1
         try:
-            _run_in_loop(compiled, namespace)
+            if compiled.co_flags & CO_COROUTINE:
+                _run_in_loop(compiled, namespace)
+            else:
+                # No top-level await: a plain script, so asyncio.run() works in it as it would anywhere.
+                exec(compiled, namespace)
         except SystemExit as exc:
             return self.exit_status(exc.code)
         except BaseException as exc:

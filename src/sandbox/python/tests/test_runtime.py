@@ -328,13 +328,21 @@ class AsyncTests(unittest.TestCase):
         r = run_sandbox("import asyncio\nawait asyncio.sleep(0)\nprint('ok')")
         self.assertEqual((r.stdout, r.exit), ("ok\n", 0))
 
-    def test_code_without_await_runs_inside_the_loop(self):
-        r = run_sandbox("import asyncio\nprint(asyncio.get_running_loop().is_running())")
+    def test_code_without_await_is_a_plain_script_where_asyncio_run_works(self):
+        code = "import asyncio\nasync def main():\n    return 42\nprint(asyncio.run(main()))"
+        r = run_sandbox(code)
+        self.assertEqual((r.stdout, r.exit), ("42\n", 0))
+
+    def test_code_with_await_runs_inside_a_running_loop(self):
+        r = run_sandbox(
+            "import asyncio\nawait asyncio.sleep(0)\nprint(asyncio.get_running_loop().is_running())"
+        )
         self.assertEqual(r.stdout, "True\n")
 
     def test_leftover_tasks_and_executor_threads_do_not_hang(self):
         code = (
             "import asyncio, time\n"
+            "await asyncio.sleep(0)\n"
             "asyncio.get_running_loop().run_in_executor(None, time.sleep, 60)\n"
             "async def stubborn():\n"
             "    while True:\n"

@@ -1,0 +1,108 @@
+//! Hostile frames: code that finds the runtime's private protocol fd (it can: same process) and writes to it
+//! directly. The host must stay in control: every such run is stopped with a protocol error, memory bounded.
+
+mod common;
+
+use mcp_bridge::response::Status;
+
+/// Finds the protocol fd (a writable pipe other than 1 and 2) and writes `payload` (bytes) to it.
+fn forge(payload: &str) -> String {
+    format!(
+        r#"
+import os, stat
+payload = {payload}
+for fd in range(3, 64):
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            continue
+        data = payload() if callable(payload) else payload
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        print("wrote to", fd, flush=True)
+        break
+    except OSError:
+        pass
+import time
+time.sleep(30)
+print("ESCAPED: still running")
+"#
+    )
+}
+
+async fn stopped_with(bridge: &mcp_bridge::bridge::Bridge, code: &str, reason: &str) {
+    let response = common::run(bridge, code, 20).await;
+    assert_eq!(
+        response.payload.status,
+        Status::Error,
+        "{:?}",
+        response.payload
+    );
+    let error = response.payload.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("protocol error") && error.contains(reason),
+        "{error}"
+    );
+    assert!(
+        !response
+            .payload
+            .stdout
+            .iter()
+            .any(|l| l.contains("ESCAPED"))
+    );
+}
+
+#[tokio::test]
+async fn forged_frames_on_the_protocol_fd_stop_the_run() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let bridge = common::bridge(&[]);
+    // A frame longer than the cap (PROTO-09).
+    stopped_with(&bridge, &forge("b'x' * (10 << 20)"), "frame longer than").await;
+    // The same rpc id twice (PROTO-16).
+    stopped_with(
+        &bridge,
+        &forge(r#"b'{"t":"rpc","id":7,"method":"a"}\n{"t":"rpc","id":7,"method":"b"}\n'"#),
+        "duplicate rpc id 7",
+    )
+    .await;
+    // Invalid UTF-8 as a raw frame (PROTO-10), an unknown frame type, a duplicate key (POL-05).
+    stopped_with(&bridge, &forge(r#"b'\xff\xfe\n'"#), "not valid UTF-8").await;
+    stopped_with(
+        &bridge,
+        &forge(r#"b'{"t":"exec","code":"x"}\n'"#),
+        "malformed frame",
+    )
+    .await;
+    stopped_with(
+        &bridge,
+        &forge(r#"b'{"t":"done","exit":0,"exit":1}\n'"#),
+        "malformed frame",
+    )
+    .await;
+    // Requests whose replies are never read (PROTO-21): the host stops the run instead of buffering.
+    stopped_with(
+        &bridge,
+        &forge(r#"lambda: b"".join(b'{"t":"rpc","id":%d,"method":"%s"}\n' % (i, b"m" * 20000) for i in range(200))"#),
+        "unread on its stdin",
+    )
+    .await;
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn a_forged_done_frame_ends_only_the_forgers_own_run() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    // PROTO-05: the forgery succeeds at the byte level, but it only misleads the code's own caller, and the
+    // container is removed all the same.
+    let bridge = common::bridge(&[]);
+    let response = common::run(&bridge, &forge(r#"b'{"t":"done","exit":0}\n'"#), 20).await;
+    assert_eq!(response.payload.status, Status::Success);
+    let run_id = response.run_id.unwrap();
+    common::finish(&bridge).await;
+    let docker = common::engine().await.unwrap();
+    assert!(common::containers_of_run(&docker, &run_id).await.is_empty());
+}
