@@ -213,6 +213,19 @@ async fn wait_for_running_container(docker: &bollard::Docker, pid: u32) {
     .await;
 }
 
+/// The bridge exits with success, and only after removing every container it made.
+async fn exits_cleanly_leaving_nothing(docker: &bollard::Docker, child: &mut Child, pid: u32) {
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("bridge exits")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        common::containers_of_process(docker, pid).await.is_empty(),
+        "removed before exit"
+    );
+}
+
 #[tokio::test]
 async fn client_disconnect_removes_running_containers_and_exits() {
     let Some(docker) = common::engine().await else {
@@ -221,15 +234,7 @@ async fn client_disconnect_removes_running_containers_and_exits() {
     let (mut child, pid) = bridge_with_a_running_call().await;
     wait_for_running_container(&docker, pid).await;
     drop(child.stdin.take()); // stdin EOF: the client went away
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("bridge exits")
-        .unwrap();
-    assert!(status.success(), "{status}");
-    assert!(
-        common::containers_of_process(&docker, pid).await.is_empty(),
-        "removed before exit"
-    );
+    exits_cleanly_leaving_nothing(&docker, &mut child, pid).await;
 }
 
 #[tokio::test]
@@ -244,15 +249,7 @@ async fn sigterm_removes_running_containers_and_exits() {
         .status()
         .unwrap();
     assert!(kill.success());
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("bridge exits")
-        .unwrap();
-    assert!(status.success(), "{status}");
-    assert!(
-        common::containers_of_process(&docker, pid).await.is_empty(),
-        "removed before exit"
-    );
+    exits_cleanly_leaving_nothing(&docker, &mut child, pid).await;
 }
 
 #[tokio::test]

@@ -1,15 +1,19 @@
 //! The container each run gets: every hardening flag in one place.
 //!
-//! Network none, read-only root, no capabilities, no-new-privileges, an unprivileged uid, memory (with swap equal
-//! to it, i.e. none), pids, CPU and nofile limits, writable `noexec` tmpfs for `/tmp` and `/workspace`, no host
-//! mounts of any kind, an environment of our own (nothing from the host), no TTY, and no log driver — otherwise
-//! a flood of output fills the host disk through the json-file log even while we are attached.
+//! Network none, read-only root, no capabilities, no-new-privileges, the bridge's seccomp profile ([`seccomp`]:
+//! the engine's default minus io_uring, exotic socket families and non-x86_64 ABIs), an unprivileged uid, memory
+//! (with swap equal to it, i.e. none), pids, CPU and nofile limits, writable `noexec` tmpfs for `/tmp` and
+//! `/workspace`, no host mounts of any kind, an environment of our own (nothing from the host), no TTY, no log
+//! driver — otherwise a flood of output fills the host disk through the json-file log even while we are
+//! attached — and a PID 1 that only reaps (`python/bootstrap.py`), so the code can never wedge the container's
+//! init.
 
 use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 
 use super::boot::BOOTSTRAP;
+use super::seccomp;
 use crate::config::Config;
 
 /// Every container the bridge creates carries this label.
@@ -25,14 +29,31 @@ const WORKSPACE_SIZE: &str = "128m";
 const SHM_BYTES: i64 = 16 << 20;
 const NOFILE: i64 = 1024;
 
-/// The create request for one run.
-pub fn create_body(config: &Config, image: &str, run_id: &str, owner: &str) -> ContainerCreateBody {
+/// The create request for one run. `inline_seccomp` is false for engines that cannot take a profile inline
+/// (Podman's compatible API reads `seccomp=` as a path); their default profile applies then.
+pub fn create_body(
+    config: &Config,
+    run_id: &str,
+    owner: &str,
+    inline_seccomp: bool,
+) -> ContainerCreateBody {
+    let mut security_opt = vec!["no-new-privileges".to_string()];
+    if inline_seccomp {
+        security_opt.push(seccomp::security_opt());
+    }
     let tmpfs = |size: &str| format!("rw,noexec,nosuid,nodev,size={size},mode=1777");
+    // The engine resets the working directory's mode to 0755 at start, so /workspace must also be owned by
+    // the sandbox user to stay writable (the seed's /workspace was not).
+    let (uid, gid) = config
+        .container_user
+        .split_once(':')
+        .unwrap_or((&config.container_user, &config.container_user));
+    let workspace = format!("{},uid={uid},gid={gid}", tmpfs(WORKSPACE_SIZE));
     let host_config = HostConfig {
         network_mode: Some("none".into()),
         readonly_rootfs: Some(true),
         cap_drop: Some(vec!["ALL".into()]),
-        security_opt: Some(vec!["no-new-privileges".into()]),
+        security_opt: Some(security_opt),
         memory: Some(config.memory_bytes),
         memory_swap: Some(config.memory_bytes),
         pids_limit: Some(config.pids),
@@ -44,7 +65,7 @@ pub fn create_body(config: &Config, image: &str, run_id: &str, owner: &str) -> C
         }]),
         tmpfs: Some(HashMap::from([
             ("/tmp".to_string(), tmpfs(TMP_SIZE)),
-            ("/workspace".to_string(), tmpfs(WORKSPACE_SIZE)),
+            ("/workspace".to_string(), workspace),
         ])),
         shm_size: Some(SHM_BYTES),
         ipc_mode: Some("private".into()),
@@ -57,7 +78,7 @@ pub fn create_body(config: &Config, image: &str, run_id: &str, owner: &str) -> C
         ..Default::default()
     };
     ContainerCreateBody {
-        image: Some(image.to_string()),
+        image: Some(config.image.clone()),
         cmd: Some(
             ["python3", "-I", "-B", "-c", BOOTSTRAP]
                 .map(String::from)
@@ -83,5 +104,37 @@ pub fn create_body(config: &Config, image: &str, run_id: &str, owner: &str) -> C
         tty: Some(false),
         host_config: Some(host_config),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body() -> ContainerCreateBody {
+        let vars = HashMap::from([("MCP_BRIDGE_IMAGE".to_string(), "img".to_string())]);
+        let config = Config::from_map(&vars).expect("valid settings");
+        create_body(&config, "r1", "boot/1/2", true)
+    }
+
+    #[test]
+    fn the_bootstrap_runs_isolated_from_the_environment() {
+        let cmd = body().cmd.expect("a command");
+        assert_eq!(cmd, ["python3", "-I", "-B", "-c", BOOTSTRAP]);
+        assert!(
+            BOOTSTRAP.contains("if os.getpid() == 1:"),
+            "PID 1 only reaps"
+        );
+    }
+
+    #[test]
+    fn the_bridge_profile_goes_with_no_new_privileges() {
+        let opts = body()
+            .host_config
+            .and_then(|h| h.security_opt)
+            .expect("security options");
+        assert_eq!(opts[0], "no-new-privileges");
+        assert_eq!(opts[1], seccomp::security_opt());
+        assert_eq!(opts.len(), 2);
     }
 }

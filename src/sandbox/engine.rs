@@ -70,6 +70,17 @@ pub async fn negotiate(endpoint: &Endpoint) -> Result<Docker, SandboxError> {
     Ok(docker)
 }
 
+/// Whether the engine is Podman (its version reports a "Podman Engine" component).
+pub async fn is_podman(docker: &Docker) -> bool {
+    docker.version().await.is_ok_and(|version| {
+        version
+            .components
+            .unwrap_or_default()
+            .iter()
+            .any(|component| component.name.to_ascii_lowercase().contains("podman"))
+    })
+}
+
 /// Makes sure `image` is present, pulling it (progress on stderr) when it is not.
 pub async fn ensure_image(docker: &Docker, image: &str) -> Result<(), SandboxError> {
     match docker.inspect_image(image).await {

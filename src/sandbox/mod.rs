@@ -11,6 +11,7 @@ mod frames;
 mod live;
 mod output;
 mod run;
+mod seccomp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +106,8 @@ struct Engine {
     docker: Docker,
     reaper: Reaper,
     owner: String,
+    /// Podman's Docker-compatible API: no inline seccomp profile.
+    podman: bool,
 }
 
 /// Runs code in containers; shared by every request of a bridge process.
@@ -138,7 +141,14 @@ impl Sandbox {
             .get_or_try_init(|| async {
                 let docker = engine::negotiate(&self.endpoint).await?;
                 engine::ensure_image(&docker, &self.config.image).await?;
+                let podman = engine::is_podman(&docker).await;
+                if podman {
+                    tracing::warn!(
+                        "Podman's API cannot take the bridge's seccomp profile inline; its default profile applies"
+                    );
+                }
                 Ok(Engine {
+                    podman,
                     reaper: Reaper::new(docker.clone(), self.background.clone()),
                     docker,
                     owner: engine::owner_id(),

@@ -46,7 +46,7 @@ pub async fn execute(
 ) -> Result<RunOutcome, SandboxError> {
     let docker = &engine.docker;
     let name = format!("mcp-bridge-{}", spec.run_id);
-    let body = container::create_body(config, &config.image, &spec.run_id, &engine.owner);
+    let body = container::create_body(config, &spec.run_id, &engine.owner, !engine.podman);
     let created = docker
         .create_container(
             Some(CreateContainerOptionsBuilder::default().name(&name).build()),
