@@ -1,5 +1,5 @@
 //! One `run_python` call from arguments to response, shared by the MCP tool and `bridge run`:
-//! validate ([`request`]), run ([`Sandbox`]), build the payload and render it ([`response`]).
+//! validate ([`crate::request`]), run ([`Sandbox`]), build the payload and render it ([`crate::response`]).
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::request;
+use crate::request::ArgumentChecker;
 use crate::response::Payload;
 use crate::response::encode::{self, ResponseEncoder};
 use crate::sandbox::{RunSpec, Sandbox, SandboxError};
@@ -35,6 +35,7 @@ pub struct Cancelled {
 /// The bridge's core: settings, the sandbox and the response encoder.
 pub struct Bridge {
     config: Arc<Config>,
+    arguments: ArgumentChecker,
     sandbox: Sandbox,
     encoder: Box<dyn ResponseEncoder>,
 }
@@ -44,10 +45,12 @@ impl Bridge {
     pub fn new(config: Config) -> Result<Self> {
         let encoder = encode::by_name(&config.output_mode)
             .with_context(|| format!("unknown output mode {}", config.output_mode))?;
+        let arguments = ArgumentChecker::new(&config)?;
         let config = Arc::new(config);
         let sandbox = Sandbox::new(config.clone()).context("preparing the sandbox")?;
         Ok(Bridge {
             config,
+            arguments,
             sandbox,
             encoder,
         })
@@ -70,7 +73,7 @@ impl Bridge {
         cancel: &CancellationToken,
     ) -> Result<Response, Cancelled> {
         let mut run_id = None;
-        let payload = match request::parse(arguments, &self.config) {
+        let payload = match self.arguments.parse(arguments) {
             Err(message) => Payload::validation_error(message),
             Ok(request) => {
                 if let Some(unknown) = request.servers.first() {

@@ -1,6 +1,6 @@
 //! mcp-bridge: an MCP server with one tool, `run_python`, that runs the model's Python in a hardened container.
 //!
-//! Follow one call: [`mcp::BridgeServer`] (the MCP tool) → [`bridge::Bridge::run_python`] → [`request::parse`]
+//! Follow one call: [`mcp::BridgeServer`] (the MCP tool) → [`bridge::Bridge::run_python`] → [`request::ArgumentChecker`]
 //! (checked arguments) → [`sandbox::Sandbox::run`] (a fresh container, frames in, container removed) →
 //! [`response::Payload`] → [`response::encode`] (text for the model).
 

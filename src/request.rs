@@ -55,65 +55,83 @@ pub fn input_schema(config: &Config) -> Map<String, Value> {
     }
 }
 
-/// Checks raw arguments against the schema and the bridge's limits.
-///
-/// Errors read like the seed's (`Input validation error: 500 is greater than the maximum of 120`) and name the
-/// argument, so the model can fix its call.
-pub fn parse(arguments: &Map<String, Value>, config: &Config) -> Result<RunRequest, String> {
-    let schema = Value::Object(input_schema(config));
-    let instance = Value::Object(arguments.clone());
-    let validator =
-        jsonschema::validator_for(&schema).map_err(|e| format!("internal schema error: {e}"))?;
-    let problems: Vec<String> = validator
-        .iter_errors(&instance)
-        .map(|error| {
-            let path = error.instance_path().to_string();
-            match path.trim_start_matches('/') {
-                "" => error.to_string(),
-                field => format!("'{field}': {error}"),
-            }
+/// Checks `run_python` arguments: the schema, compiled once, and the limits a schema cannot express.
+pub struct ArgumentChecker {
+    schema: jsonschema::Validator,
+    max_code_bytes: usize,
+    default_timeout: Duration,
+}
+
+impl ArgumentChecker {
+    /// Compiles the input schema for these settings.
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let schema = jsonschema::validator_for(&Value::Object(input_schema(config)))
+            .map_err(|e| anyhow::anyhow!("compiling the run_python input schema: {e}"))?;
+        Ok(ArgumentChecker {
+            schema,
+            max_code_bytes: config.max_code_bytes,
+            default_timeout: config.default_timeout,
         })
-        .collect();
-    if !problems.is_empty() {
-        return Err(format!("Input validation error: {}", problems.join("; ")));
     }
 
-    let code = arguments
-        .get("code")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if code.trim().is_empty() {
-        return Err("Missing 'code' argument: it is empty or only whitespace".into());
-    }
-    if code.len() > config.max_code_bytes {
-        return Err(format!(
-            "'code' is {} bytes; the limit is {} bytes (MCP_BRIDGE_MAX_CODE_BYTES)",
-            code.len(),
-            config.max_code_bytes
-        ));
-    }
-    let mut servers: Vec<String> = Vec::new();
-    for name in arguments
-        .get("servers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        if !servers.iter().any(|s| s == name) {
-            servers.push(name.to_string());
+    /// Checks raw arguments against the schema and the bridge's limits.
+    ///
+    /// Errors read like the seed's (`Input validation error: 500 is greater than the maximum of 120`) and name
+    /// the argument, so the model can fix its call.
+    pub fn parse(&self, arguments: &Map<String, Value>) -> Result<RunRequest, String> {
+        let instance = Value::Object(arguments.clone());
+        let problems: Vec<String> = self
+            .schema
+            .iter_errors(&instance)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                match path.trim_start_matches('/') {
+                    "" => error.to_string(),
+                    field => format!("'{field}': {error}"),
+                }
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(format!("Input validation error: {}", problems.join("; ")));
         }
+
+        let code = arguments
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if code.trim().is_empty() {
+            return Err("Missing 'code' argument: it is empty or only whitespace".into());
+        }
+        if code.len() > self.max_code_bytes {
+            return Err(format!(
+                "'code' is {} bytes; the limit is {} bytes (MCP_BRIDGE_MAX_CODE_BYTES)",
+                code.len(),
+                self.max_code_bytes
+            ));
+        }
+        let mut servers: Vec<String> = Vec::new();
+        for name in arguments
+            .get("servers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !servers.iter().any(|s| s == name) {
+                servers.push(name.to_string());
+            }
+        }
+        let timeout = arguments
+            .get("timeout")
+            .and_then(Value::as_u64)
+            .map(Duration::from_secs)
+            .unwrap_or(self.default_timeout);
+        Ok(RunRequest {
+            code: code.to_string(),
+            servers,
+            timeout,
+        })
     }
-    let timeout = arguments
-        .get("timeout")
-        .and_then(Value::as_u64)
-        .map(Duration::from_secs)
-        .unwrap_or(config.default_timeout);
-    Ok(RunRequest {
-        code: code.to_string(),
-        servers,
-        timeout,
-    })
 }
 
 #[cfg(test)]
@@ -126,7 +144,7 @@ mod tests {
 
     fn check(arguments: Value) -> Result<RunRequest, String> {
         match arguments {
-            Value::Object(map) => parse(&map, &config()),
+            Value::Object(map) => ArgumentChecker::new(&config()).unwrap().parse(&map),
             _ => unreachable!(),
         }
     }

@@ -1,8 +1,8 @@
 //! Running Python in a hardened, throwaway container through the Docker Engine API.
 //!
 //! [`Sandbox::run`] is the whole job: wait for a concurrency slot, make sure the engine and image are ready,
-//! run the code in a fresh container ([`run`]), and remove the container whatever happened ([`live`]).
-//! The in-container side is the Python runtime in `python/`, shipped over stdin ([`boot`], `PROTOCOL.md`).
+//! run the code in a fresh container (`run.rs`), and remove the container whatever happened (`live.rs`).
+//! The in-container side is the Python runtime in `python/`, shipped over stdin (`boot.rs`, `PROTOCOL.md`).
 
 mod boot;
 mod container;
@@ -165,6 +165,8 @@ impl Sandbox {
         cancel: &CancellationToken,
     ) -> Result<RunOutcome, SandboxError> {
         let cancel = combine(cancel, &self.shutdown);
+        // Ends the task `combine` spawned once this run is over, whichever way it ends.
+        let _end_link = cancel.clone().drop_guard();
         let permit = tokio::select! {
             permit = self.slots.clone().acquire_owned() => permit.map_err(|_| SandboxError::Cancelled)?,
             _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
@@ -201,7 +203,7 @@ impl Sandbox {
     }
 }
 
-/// A token cancelled when either input is.
+/// A token cancelled when either input is (and by its holder, which must cancel it when done with it).
 fn combine(a: &CancellationToken, b: &CancellationToken) -> CancellationToken {
     let combined = b.child_token();
     let (a, linked) = (a.clone(), combined.clone());
