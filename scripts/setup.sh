@@ -3,7 +3,7 @@
 # to use on stdout — nothing else goes to stdout. Idempotent: when everything is in place it only checks.
 #
 #   image=$(scripts/setup.sh)          # engine running, image present
-#   scripts/setup.sh --dev             # also the wasm target and the Python linter (for the tests)
+#   scripts/setup.sh --dev             # also the Python linter (for the tests)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -50,8 +50,10 @@ if [ -z "$image" ]; then
     fi
 fi
 
+# The built-in plugins are compiled to WebAssembly as part of the bridge's own build.
+rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2 >&2
+
 if [ "$dev" = 1 ]; then
-    rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2 >&2
     command -v ruff >/dev/null 2>&1 || python3 -m pip install -q ruff >&2
 fi
 printf '%s\n' "$image"

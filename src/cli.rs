@@ -1,7 +1,7 @@
 //! The command line: `bridge serve` (the default) and `bridge run`.
 
 use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use crate::bridge::Bridge;
 use crate::config::Config;
 use crate::mcp::BridgeServer;
+use crate::plugins::{self, PluginHost};
 use crate::response::Status;
+use crate::upstream::discovery;
 
 /// An MCP server with one tool, run_python: the model's Python runs in a hardened container.
 #[derive(Debug, Parser)]
@@ -43,6 +45,42 @@ echo 'import sys; print(sys.version)' | bridge run - --json\n\nExit status: 0 su
 failed (1 for an uncaught exception); 124 timeout; 2 invalid arguments; 1 other sandbox errors."
     )]
     Run(RunArgs),
+    /// List or check plugins (policies, encoders, discovery sources).
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// List the MCP servers discovered in the user's config files, with their aliases and sources.
+    #[command(after_help = "Example:\n  bridge servers --json | jq '.[].alias'")]
+    Servers {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Every plugin found (built-in, user, project, MCP_BRIDGE_PLUGIN_PATH): name, kind, version, source,
+    /// enabled, status and load time.
+    #[command(after_help = "Example:\n  bridge plugin list\n  bridge plugin list --json")]
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load one component file: which world it implements, its metadata, and a dry `configure`.
+    #[command(
+        after_help = "Example:\n  bridge plugin check policy.wasm --config '{\"default\": \"deny\"}'"
+    )]
+    Check {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// Configuration passed to `configure` (a JSON object).
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +115,13 @@ pub async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await.map(|()| ExitCode::SUCCESS),
         Command::Run(args) => run(config, args).await,
+        Command::Plugin(PluginCommand::List { json }) => plugin_list(&config, json),
+        Command::Plugin(PluginCommand::Check {
+            file,
+            config: json_config,
+            json,
+        }) => plugin_check(&file, &json_config, json),
+        Command::Servers { json } => servers(&config, json),
     };
     result.unwrap_or_else(|error| {
         eprintln!("bridge: {error:#}");
@@ -177,4 +222,164 @@ async fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
             _ => ExitCode::FAILURE,
         },
     })
+}
+
+fn plugin_list(config: &Config, json: bool) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("finding the working directory")?;
+    let host = PluginHost::load(config, &cwd)?;
+    let reports = host.reports();
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+    } else {
+        if let Some(path) = host.settings_source() {
+            println!("config: {}", path.display());
+        }
+        let rows: Vec<[String; 7]> = reports
+            .iter()
+            .map(|r| {
+                [
+                    r.name.clone(),
+                    r.kind.map(|k| k.as_str()).unwrap_or("?").to_string(),
+                    r.version.clone(),
+                    r.source.clone(),
+                    if r.enabled { "yes" } else { "no" }.to_string(),
+                    r.status.clone(),
+                    format!("{:.1} ms", r.load_ms),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "NAME", "KIND", "VERSION", "SOURCE", "ENABLED", "STATUS", "LOAD",
+            ],
+            &rows,
+        );
+    }
+    let failed = reports.iter().any(|r| r.status.starts_with("failed"));
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn plugin_check(file: &Path, config_json: &str, json: bool) -> Result<ExitCode> {
+    let report = plugins::check_file(file, config_json)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("file:        {}", file.display());
+        println!(
+            "world:       {}",
+            report
+                .kind
+                .map(|k| format!("{}-plugin", k.as_str()))
+                .unwrap_or_else(|| "?".into())
+        );
+        println!("name:        {}", report.name);
+        println!("version:     {}", report.version);
+        println!("description: {}", report.description);
+        println!("configure:   {}", report.status);
+        println!("load time:   {:.1} ms", report.load_ms);
+    }
+    Ok(if report.status == "ok" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Left-aligned columns, two spaces apart.
+fn print_table(header: &[&str], rows: &[[String; 7]]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+fn servers(config: &Config, json: bool) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("finding the working directory")?;
+    let host = PluginHost::load(config, &cwd)?;
+    let context = plugins::DiscoveryContext {
+        home: config.home.clone(),
+        cwd,
+        env: Box::new(|name| std::env::var(name).ok()),
+    };
+    let files = host.discover(&context);
+    for file in &files {
+        if let Err(reason) = &file.entries {
+            eprintln!("warning: skipped {}: {reason}", file.path.display());
+        }
+    }
+    let servers = discovery::merge(
+        files.into_iter().filter_map(|file| {
+            let entries = file.entries.ok()?;
+            Some((file.plugin, file.path.display().to_string(), entries))
+        }),
+        config.allow_self_server,
+    );
+    if json {
+        let rows: Vec<Value> = servers
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.name, "alias": s.alias, "source": s.source, "plugin": s.plugin,
+                    "command": s.entry.command, "args": s.entry.args, "url": s.entry.url,
+                    "transport": s.entry.transport, "cwd": s.entry.cwd,
+                    "description": s.entry.description, "disabled": s.entry.disabled,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        let rows: Vec<[String; 7]> = servers
+            .iter()
+            .map(|s| {
+                let target = match (&s.entry.command, &s.entry.url) {
+                    (Some(command), _) => std::iter::once(command.as_str())
+                        .chain(s.entry.args.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    (None, Some(url)) => url.clone(),
+                    (None, None) => String::new(),
+                };
+                [
+                    s.name.clone(),
+                    format!("mcp_{}", s.alias),
+                    s.entry.transport.clone().unwrap_or_else(|| "stdio".into()),
+                    if s.entry.disabled { "disabled" } else { "" }.to_string(),
+                    target,
+                    s.source.clone(),
+                    s.entry.description.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "NAME",
+                "PROXY",
+                "TRANSPORT",
+                "STATE",
+                "COMMAND / URL",
+                "SOURCE",
+                "DESCRIPTION",
+            ],
+            &rows,
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

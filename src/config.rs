@@ -71,10 +71,17 @@ pub struct Config {
     pub runtime_idle_timeout: Duration,
     /// `MCP_BRIDGE_LOG_LEVEL`: a `tracing` filter (default `info`).
     pub log_level: String,
+    /// `MCP_BRIDGE_CONFIG`: the bridge config file (plugins); else the project's, else the user's, if present.
+    pub config_file: Option<PathBuf>,
+    /// `MCP_BRIDGE_PLUGIN_PATH`: more plugin directories (`:`-separated), after the user and project ones.
+    pub plugin_path: Vec<PathBuf>,
+    /// `MCP_BRIDGE_CACHE_DIR`: where precompiled plugins are kept (`off` disables the cache).
+    pub cache_dir: Option<PathBuf>,
+    /// The user's home (`HOME`).
+    pub home: PathBuf,
+    /// The user's config directory (`XDG_CONFIG_HOME`, else `~/.config`).
+    pub config_home: PathBuf,
 }
-
-/// Encoder names understood by `MCP_BRIDGE_OUTPUT_MODE`.
-pub const OUTPUT_MODES: &[&str] = &["compact", "toon", "json"];
 
 impl Config {
     /// Reads the process environment.
@@ -183,13 +190,7 @@ impl Config {
         let output_mode = get("MCP_BRIDGE_OUTPUT_MODE")
             .unwrap_or("compact")
             .to_ascii_lowercase();
-        if !OUTPUT_MODES.contains(&output_mode.as_str()) {
-            return Err(err(
-                "MCP_BRIDGE_OUTPUT_MODE",
-                &output_mode,
-                &format!("unknown encoder; available: {}", OUTPUT_MODES.join(", ")),
-            ));
-        }
+        // Encoders are plugins, so the name is checked against what loaded (Bridge::new), not here.
         let state_dir = match get("MCP_BRIDGE_STATE_DIR") {
             Some(v) => expand_home(v, vars),
             None => default_state_dir(vars),
@@ -221,6 +222,28 @@ impl Config {
             ));
         }
 
+        let home = home(vars);
+        let config_home = match vars.get("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => home.join(".config"),
+        };
+        let cache_dir = match get("MCP_BRIDGE_CACHE_DIR") {
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) => Some(expand_home(v, vars)),
+            None => Some(match vars.get("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+                Some(dir) => PathBuf::from(dir).join("mcp-bridge/components"),
+                None => home.join(".cache/mcp-bridge/components"),
+            }),
+        };
+        let plugin_path = get("MCP_BRIDGE_PLUGIN_PATH")
+            .map(|v| {
+                v.split(':')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| expand_home(p, vars))
+                    .collect()
+            })
+            .unwrap_or_default();
+
         Ok(Config {
             runtime,
             oci_runtime: get("MCP_BRIDGE_OCI_RUNTIME").map(str::to_string),
@@ -242,6 +265,11 @@ impl Config {
             allow_self_server,
             runtime_idle_timeout,
             log_level,
+            config_file: get("MCP_BRIDGE_CONFIG").map(|v| expand_home(v, vars)),
+            plugin_path,
+            cache_dir,
+            home,
+            config_home,
         })
     }
 }
@@ -419,7 +447,6 @@ mod tests {
             ("MCP_BRIDGE_RUNTIME", "lxc"),
             ("MCP_BRIDGE_CONTAINER_USER", "root"),
             ("MCP_BRIDGE_CONTAINER_USER", "0:0"),
-            ("MCP_BRIDGE_OUTPUT_MODE", "yaml"),
             ("MCP_BRIDGE_MAX_CONCURRENCY", "0"),
             ("MCP_BRIDGE_ALLOW_SELF_SERVER", "maybe"),
         ] {
@@ -432,8 +459,6 @@ mod tests {
             error.to_string().contains("MCP_BRIDGE_MAX_TIMEOUT"),
             "{error}"
         );
-        let error = config(&[("MCP_BRIDGE_OUTPUT_MODE", "yaml")]).unwrap_err();
-        assert!(error.reason.contains("compact, toon, json"), "{error}");
     }
 
     #[test]

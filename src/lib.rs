@@ -8,6 +8,8 @@ pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod mcp;
+pub mod plugins;
 pub mod request;
 pub mod response;
 pub mod sandbox;
+pub mod upstream;

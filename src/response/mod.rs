@@ -86,6 +86,17 @@ impl Payload {
         }
     }
 
+    /// An `error` payload for a run a policy refused; nothing ran.
+    pub fn policy_denied(message: impl Into<String>, servers: Vec<String>) -> Self {
+        let message = message.into();
+        Payload {
+            summary: format!("Policy denied: {message}"),
+            error: Some(message),
+            servers,
+            ..Payload::empty(Status::Error)
+        }
+    }
+
     /// The payload for a run that reached the sandbox.
     pub fn from_outcome(outcome: &RunOutcome, servers: Vec<String>) -> Self {
         let stdout = output_lines(&outcome.stdout);

@@ -1,0 +1,334 @@
+//! Built-in encoder `compact`, the bridge's default: the seed's compact text (seed-behaviour §1.5).
+//!
+//! stdout lines, then `stderr:` and the stderr lines; the summary when there is no output; `error: …` unless an
+//! `error` run already shows output; `exit: N` and `status: …` lines in front for failures. The rendering is the
+//! plain [`render`] function so it is tested natively; only the component glue needs wasm32.
+
+use serde::Deserialize;
+
+/// The plugin's name, as the bridge config refers to it.
+pub const NAME: &str = "compact";
+
+/// The payload's status (the four of the seed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Success,
+    Error,
+    Timeout,
+    ValidationError,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+            Status::ValidationError => "validation_error",
+        }
+    }
+}
+
+/// The fields of the payload this encoder reads (empty fields are absent; other keys are ignored).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload {
+    status: Status,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    exit_code: Option<i64>,
+    #[serde(default)]
+    stdout: Vec<String>,
+    #[serde(default)]
+    stderr: Vec<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// Renders a payload (a JSON object text) as the compact text; `Err` says why the payload is unusable.
+pub fn render(payload: &str) -> Result<String, String> {
+    let payload: Payload = serde_json::from_str(payload)
+        .map_err(|e| format!("payload is not a valid run payload: {e}"))?;
+    let mut lines: Vec<String> = Vec::new();
+    if !payload.stdout.is_empty() {
+        lines.push(payload.stdout.join("\n"));
+    }
+    if !payload.stderr.is_empty() {
+        lines.push(format!("stderr:\n{}", payload.stderr.join("\n")));
+    }
+    if lines.is_empty() && !payload.summary.is_empty() {
+        lines.push(payload.summary.clone());
+    }
+    if let Some(error) = &payload.error
+        && (lines.is_empty() || payload.status != Status::Error)
+    {
+        lines.push(format!("error: {error}"));
+    }
+    if let Some(code) = payload.exit_code.filter(|code| *code != 0) {
+        lines.insert(0, format!("exit: {code}"));
+    }
+    if payload.status != Status::Success {
+        lines.insert(0, format!("status: {}", payload.status.as_str()));
+    }
+    let text = lines
+        .iter()
+        .filter(|line| !line.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = text.trim();
+    Ok(if text.is_empty() {
+        payload.status.as_str().to_string()
+    } else {
+        text.to_string()
+    })
+}
+
+/// Checks the configuration: this encoder has no settings, so only an empty JSON object is accepted.
+pub fn configure(config: &str) -> Result<(), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(config).map_err(|e| format!("configuration is not JSON: {e}"))?;
+    let map = value
+        .as_object()
+        .ok_or("configuration must be a JSON object")?;
+    if map.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<String> = map.keys().map(|key| format!("`{key}`")).collect();
+    keys.sort();
+    Err(format!(
+        "encoder `{NAME}` takes no configuration, unknown key(s): {}",
+        keys.join(", ")
+    ))
+}
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    wit_bindgen::generate!({ world: "encoder-plugin", path: "../../wit" });
+
+    use exports::mcp_bridge::plugin::encoder::{Encoded, Guest as Encoder};
+    use exports::mcp_bridge::plugin::plugin::Guest as Plugin;
+    use mcp_bridge::plugin::types::Info;
+
+    struct Compact;
+
+    impl Plugin for Compact {
+        fn metadata() -> Info {
+            Info {
+                name: super::NAME.into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                description: env!("CARGO_PKG_DESCRIPTION").into(),
+            }
+        }
+
+        fn configure(config: String) -> Result<(), String> {
+            super::configure(&config)
+        }
+    }
+
+    impl Encoder for Compact {
+        fn encode(payload: String) -> Result<Encoded, String> {
+            Ok(Encoded {
+                text: super::render(&payload)?,
+                mime_type: "text/plain".into(),
+            })
+        }
+    }
+
+    export!(Compact);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn compact(payload: Value) -> String {
+        render(&payload.to_string()).unwrap()
+    }
+
+    // The payloads below are what the bridge builds for each case (`Payload::from_outcome` and friends).
+
+    #[test]
+    fn compact_matches_the_seed_examples() {
+        // stdout "hello\n\n()\n", exit 0: blank and `()` lines are already dropped from the payload.
+        assert_eq!(
+            compact(
+                json!({"status":"success","summary":"Success","exitCode":0,"stdout":["hello"]})
+            ),
+            "hello"
+        );
+        assert_eq!(
+            compact(json!({"status":"success","summary":"Success (no output)","exitCode":0})),
+            "Success (no output)"
+        );
+        assert_eq!(
+            compact(json!({"status":"success","summary":"Success","exitCode":0,
+                "stdout":["out"],"stderr":["warn"]})),
+            "out\nstderr:\nwarn"
+        );
+        assert_eq!(
+            compact(
+                json!({"status":"timeout","summary":"Timeout: execution exceeded 2s","stdout":["start"],
+                "error":"Execution timed out after 2s","timeoutSeconds":2})
+            ),
+            "status: timeout\nstart\nerror: Execution timed out after 2s"
+        );
+        assert_eq!(
+            compact(
+                json!({"status":"timeout","summary":"Timeout: execution exceeded 2s",
+                "error":"Execution timed out after 2s","timeoutSeconds":2})
+            ),
+            "status: timeout\nTimeout: execution exceeded 2s\nerror: Execution timed out after 2s"
+        );
+        assert_eq!(
+            compact(
+                json!({"status":"validation_error","summary":"Missing 'code' argument",
+                "error":"Missing 'code' argument"})
+            ),
+            "status: validation_error\nMissing 'code' argument\nerror: Missing 'code' argument"
+        );
+    }
+
+    #[test]
+    fn compact_reports_the_exit_code_of_failures() {
+        assert_eq!(
+            compact(
+                json!({"status":"error","summary":"Sandbox error: Sandbox exited with code 3","exitCode":3,
+                "error":"Sandbox exited with code 3"})
+            ),
+            "status: error\nexit: 3\nSandbox error: Sandbox exited with code 3"
+        );
+        assert_eq!(
+            compact(
+                json!({"status":"error","summary":"Sandbox error: Sandbox exited with code 1","exitCode":1,
+                "stdout":["before"],"stderr":["Traceback","ValueError: boom"],
+                "error":"Sandbox exited with code 1"})
+            ),
+            "status: error\nexit: 1\nbefore\nstderr:\nTraceback\nValueError: boom"
+        );
+    }
+
+    #[test]
+    fn sandbox_errors_without_an_exit_code_show_summary_and_no_exit_line() {
+        assert_eq!(
+            compact(
+                json!({"status":"error","summary":"Sandbox error: Unknown MCP server: doesnotexist",
+                "servers":["doesnotexist"],"error":"Unknown MCP server: doesnotexist"})
+            ),
+            "status: error\nSandbox error: Unknown MCP server: doesnotexist"
+        );
+    }
+
+    #[test]
+    fn an_error_is_shown_alongside_output_unless_the_status_is_error() {
+        // Status `error` with output: the output says enough, the error line is left out.
+        assert_eq!(
+            compact(json!({"status":"error","summary":"s","stderr":["tb"],"error":"boom"})),
+            "status: error\nstderr:\ntb"
+        );
+        // Any other status keeps it.
+        assert_eq!(
+            compact(json!({"status":"success","summary":"s","stdout":["out"],"error":"odd"})),
+            "out\nerror: odd"
+        );
+    }
+
+    #[test]
+    fn exit_zero_and_a_missing_summary_add_nothing() {
+        assert_eq!(
+            compact(json!({"status":"success","exitCode":0,"stdout":["x"]})),
+            "x"
+        );
+        assert_eq!(
+            compact(json!({"status":"error","exitCode":-1,"stdout":["x"]})),
+            "status: error\nexit: -1\nx"
+        );
+    }
+
+    #[test]
+    fn empty_text_falls_back_to_the_status() {
+        assert_eq!(compact(json!({"status":"success"})), "success");
+        assert_eq!(compact(json!({"status":"success","summary":""})), "success");
+        // Lines that are empty or only whitespace leave nothing either.
+        assert_eq!(
+            compact(json!({"status":"success","stdout":[""]})),
+            "success"
+        );
+        assert_eq!(
+            compact(json!({"status":"success","stdout":["  "]})),
+            "success"
+        );
+        assert_eq!(compact(json!({"status":"error"})), "status: error");
+    }
+
+    #[test]
+    fn the_whole_text_is_trimmed_but_inner_lines_are_kept() {
+        assert_eq!(
+            compact(json!({"status":"success","stdout":["  indented","    deeper  "]})),
+            "indented\n    deeper"
+        );
+        assert_eq!(
+            compact(json!({"status":"success","stdout":["a","","b"]})),
+            "a\n\nb"
+        );
+    }
+
+    #[test]
+    fn unicode_passes_through() {
+        assert_eq!(
+            compact(json!({"status":"success","stdout":["héllo — 日本語 🎉"]})),
+            "héllo — 日本語 🎉"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_the_payload_are_ignored() {
+        assert_eq!(
+            compact(json!({"status":"success","stdout":["x"],"extra":{"a":1}})),
+            "x"
+        );
+    }
+
+    #[test]
+    fn malformed_payloads_are_refused() {
+        for bad in [
+            "not json",
+            "[]",
+            r#"{"summary":"no status"}"#,
+            r#"{"status":"maybe"}"#,
+            r#"{"status":"success","stdout":"not a list"}"#,
+            r#"{"status":"error","exitCode":"1"}"#,
+        ] {
+            let error = render(bad).unwrap_err();
+            assert!(
+                error.starts_with("payload is not a valid run payload"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn configure_accepts_only_an_empty_object() {
+        assert_eq!(configure("{}"), Ok(()));
+        assert_eq!(configure(" { } "), Ok(()));
+        assert_eq!(
+            configure(r#"{"indent":2,"color":true}"#),
+            Err(
+                "encoder `compact` takes no configuration, unknown key(s): `color`, `indent`"
+                    .into()
+            )
+        );
+        assert_eq!(
+            configure("[]"),
+            Err("configuration must be a JSON object".into())
+        );
+        assert!(
+            configure("")
+                .unwrap_err()
+                .starts_with("configuration is not JSON")
+        );
+    }
+}

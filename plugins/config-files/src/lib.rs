@@ -1,0 +1,154 @@
+//! Built-in discovery plugin `config-files`: finds the MCP servers the user has configured for this bridge and
+//! for other MCP clients (Claude, VS Code, Cursor, Windsurf, opencode, Codex), by reading their config files.
+//!
+//! The component has no file access: it only says which files it wants ([`WANTED`]) and parses what the host
+//! hands back ([`parse::parse_file`]). Everything but the thin binding layer at the bottom is plain Rust, so the
+//! logic is unit-tested natively (`cargo test --target x86_64-unknown-linux-gnu -p mcp-bridge-plugin-config-files`).
+
+mod parse;
+#[cfg(test)]
+mod tests;
+
+pub use parse::{Entry, parse_file};
+
+/// Where a wanted file is looked for: a mirror of the WIT enum `discovery.base`, kept free of bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// The user's home directory.
+    Home,
+    /// The bridge's working directory (the project).
+    Cwd,
+    /// The file named by an environment variable.
+    EnvVar,
+}
+
+/// The files to read, in precedence order: when two define the same server name, the first wins.
+///
+/// Why this order:
+/// - The seed's 27d23b8 sources keep their relative order, so a setup that worked with the Python bridge
+///   resolves every name the same way here. That also gives the shape a user expects:
+///   1. this bridge's own directories first (`~/MCPs`, `~/.config/mcp/servers`): an entry there is an explicit
+///      instruction to *this* bridge, so it beats anything harvested from another client's file;
+///   2. then the project (`./mcp-servers/`, `.vscode/mcp.json`): project settings are more specific than
+///      user-wide ones, as Claude Code and VS Code themselves rank them;
+///   3. then the user-wide files of other clients, then OS-specific application-data files;
+///   4. `MCP_SERVERS_CONFIG` last, as in the seed (its comment said "highest priority", its code made it the
+///      lowest; we keep the code's behaviour, which is the one users could have observed).
+/// - New sources go beside their kind, after the seed's ones of that kind, so none of the seed's precedences
+///   changes: project `.mcp.json` (Claude Code's project scope) after `.vscode/mcp.json`; Codex's
+///   `~/.codex/config.toml` after the other dot-file clients in home, before the application-data files.
+/// - macOS and Linux paths are both listed: a path that does not exist on this OS is simply not found.
+///   The directory sources read `*.json` only, as the seed did.
+pub const WANTED: &[(Base, &str)] = &[
+    (Base::Home, "MCPs/*.json"),
+    (Base::Home, ".config/mcp/servers/*.json"),
+    (Base::Cwd, "mcp-servers/*.json"),
+    (Base::Cwd, ".vscode/mcp.json"),
+    (Base::Cwd, ".mcp.json"),
+    (Base::Home, ".claude.json"),
+    (Base::Home, ".cursor/mcp.json"),
+    (Base::Home, ".opencode.json"),
+    (Base::Home, ".codeium/windsurf/mcp_config.json"),
+    (Base::Home, ".codex/config.toml"),
+    (
+        Base::Home,
+        "Library/Application Support/Claude Code/claude_code_config.json",
+    ),
+    (
+        Base::Home,
+        "Library/Application Support/Claude/claude_desktop_config.json",
+    ),
+    (
+        Base::Home,
+        "Library/Application Support/Code/User/settings.json",
+    ),
+    (Base::Home, ".config/Code/User/settings.json"),
+    (Base::EnvVar, "MCP_SERVERS_CONFIG"),
+];
+
+/// Checks the plugin's configuration: it has no settings, so only an empty object (or nothing) is accepted.
+/// Unknown keys are rejected by name rather than ignored, so a typo'd setting never silently does nothing.
+pub fn configure(config: &str) -> Result<(), String> {
+    if config.trim().is_empty() {
+        return Ok(());
+    }
+    match parse::json_document(config) {
+        Ok(Some(parse::Val::Obj(fields))) if fields.is_empty() => Ok(()),
+        Ok(Some(parse::Val::Obj(fields))) => {
+            let keys: Vec<String> = fields.iter().map(|(k, _)| format!("`{k}`")).collect();
+            Err(format!(
+                "config-files takes no settings, but got {}",
+                keys.join(", ")
+            ))
+        }
+        Ok(Some(_)) => Err(
+            "config-files: the config must be a JSON object (it takes no settings: use {})".into(),
+        ),
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!("config-files: the config is not valid JSON: {e}")),
+    }
+}
+
+/// The WebAssembly component: binds the functions above to the WIT world `discovery-plugin`.
+#[cfg(target_arch = "wasm32")]
+mod component {
+    wit_bindgen::generate!({ world: "discovery-plugin", path: "../../wit" });
+
+    use exports::mcp_bridge::plugin::discovery::{
+        Base, FilePattern, Guest as Discovery, ServerEntry, SourceFile,
+    };
+    use exports::mcp_bridge::plugin::plugin::Guest as Plugin;
+    use mcp_bridge::plugin::types::Info;
+
+    struct ConfigFiles;
+
+    impl Plugin for ConfigFiles {
+        fn metadata() -> Info {
+            Info {
+                name: "config-files".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                description: env!("CARGO_PKG_DESCRIPTION").into(),
+            }
+        }
+
+        fn configure(config: String) -> Result<(), String> {
+            crate::configure(&config)
+        }
+    }
+
+    impl Discovery for ConfigFiles {
+        fn wanted_files() -> Vec<FilePattern> {
+            crate::WANTED
+                .iter()
+                .map(|(base, pattern)| FilePattern {
+                    base: match base {
+                        crate::Base::Home => Base::Home,
+                        crate::Base::Cwd => Base::Cwd,
+                        crate::Base::EnvVar => Base::EnvVar,
+                    },
+                    pattern: (*pattern).into(),
+                })
+                .collect()
+        }
+
+        fn parse(file: SourceFile) -> Result<Vec<ServerEntry>, String> {
+            let entries = crate::parse_file(&file.path, &file.contents)?;
+            Ok(entries
+                .into_iter()
+                .map(|e| ServerEntry {
+                    name: e.name,
+                    command: e.command,
+                    args: e.args,
+                    env: e.env,
+                    cwd: e.cwd,
+                    description: e.description,
+                    url: e.url,
+                    transport: e.transport,
+                    disabled: e.disabled,
+                })
+                .collect())
+        }
+    }
+
+    export!(ConfigFiles);
+}

@@ -1,0 +1,192 @@
+//! Built-in encoder `toon`: the payload as a fenced TOON block, as the seed's TOON mode printed it
+//! (seed-behaviour §1.5). The rendering lives in `render.rs` (shared with `auto`); only the component glue needs
+//! wasm32.
+
+mod render;
+
+/// The plugin's name, as the bridge config refers to it.
+pub const NAME: &str = "toon";
+
+/// Renders a payload (a JSON object text) as a ```toon fenced block; `Err` says why it could not.
+pub fn render(payload: &str) -> Result<String, String> {
+    render::toon_block(&render::parse_payload(payload)?)
+}
+
+/// Checks the configuration: this encoder has no settings, so only an empty JSON object is accepted.
+pub fn configure(config: &str) -> Result<(), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(config).map_err(|e| format!("configuration is not JSON: {e}"))?;
+    let map = value
+        .as_object()
+        .ok_or("configuration must be a JSON object")?;
+    if map.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<String> = map.keys().map(|key| format!("`{key}`")).collect();
+    keys.sort();
+    Err(format!(
+        "encoder `{NAME}` takes no configuration, unknown key(s): {}",
+        keys.join(", ")
+    ))
+}
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    wit_bindgen::generate!({ world: "encoder-plugin", path: "../../wit" });
+
+    use exports::mcp_bridge::plugin::encoder::{Encoded, Guest as Encoder};
+    use exports::mcp_bridge::plugin::plugin::Guest as Plugin;
+    use mcp_bridge::plugin::types::Info;
+
+    struct Toon;
+
+    impl Plugin for Toon {
+        fn metadata() -> Info {
+            Info {
+                name: super::NAME.into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                description: env!("CARGO_PKG_DESCRIPTION").into(),
+            }
+        }
+
+        fn configure(config: String) -> Result<(), String> {
+            super::configure(&config)
+        }
+    }
+
+    impl Encoder for Toon {
+        fn encode(payload: String) -> Result<Encoded, String> {
+            Ok(Encoded {
+                text: super::render(&payload)?,
+                mime_type: "text/markdown".into(),
+            })
+        }
+    }
+
+    export!(Toon);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn toon(payload: &Value) -> String {
+        render(&payload.to_string()).unwrap()
+    }
+
+    /// The document inside the fence, decoded with the Rust decoder (the reference decoder is checked by
+    /// `tests/toon-reference/decode.mjs`).
+    fn decoded(text: &str) -> Value {
+        let body = text
+            .strip_prefix("```toon\n")
+            .and_then(|rest| rest.strip_suffix("\n```"))
+            .unwrap_or_else(|| panic!("not a ```toon fence: {text}"));
+        toon_format::decode_default(body).unwrap()
+    }
+
+    #[test]
+    fn success_with_servers_matches_the_seed() {
+        let p = json!({"status":"success","summary":"Success","exitCode":0,"servers":["stub","fs"],
+            "stdout":["line1","line2"]});
+        let text = toon(&p);
+        assert_eq!(
+            text,
+            "```toon\nstatus: success\nsummary: Success\nexitCode: 0\nservers[2]: stub,fs\nstdout[2]: line1,line2\n```"
+        );
+        assert_eq!(decoded(&text), p);
+    }
+
+    #[test]
+    fn timeout_matches_the_seed() {
+        let p = json!({"status":"timeout","summary":"Timeout: execution exceeded 5s","stdout":["partial"],
+            "stderr":["tb"],"error":"Execution timed out after 5s","timeoutSeconds":5});
+        let text = toon(&p);
+        assert_eq!(
+            text,
+            "```toon\nstatus: timeout\nsummary: \"Timeout: execution exceeded 5s\"\nstdout[1]: partial\nstderr[1]: tb\n\
+             error: Execution timed out after 5s\ntimeoutSeconds: 5\n```"
+        );
+        assert_eq!(decoded(&text), p);
+    }
+
+    #[test]
+    fn quoting_matches_the_seed() {
+        let p = json!({"status":"success","summary":"Success","exitCode":0,
+            "stdout":["a, b","x: y","  lead","\"q\"","-1","true",""]});
+        let text = toon(&p);
+        assert!(
+            text.contains(
+                "\nstdout[7]: \"a, b\",\"x: y\",\"  lead\",\"\\\"q\\\"\",\"-1\",\"true\",\"\"\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(decoded(&text), p);
+    }
+
+    #[test]
+    fn key_order_is_the_payloads_not_alphabetical() {
+        let text = toon(&json!({"status":"error","summary":"s","exitCode":1,"error":"e"}));
+        assert_eq!(
+            text,
+            "```toon\nstatus: error\nsummary: s\nexitCode: 1\nerror: e\n```"
+        );
+    }
+
+    #[test]
+    fn awkward_strings_round_trip() {
+        let p = json!({"status":"error","summary":"Sandbox error: x","exitCode":-1,
+            "stdout":["héllo — 日本語 🎉","tab\there","cr\rlf","back\\slash","[1]","{a}","# not a comment",
+                "- item","null","05","1e5","trailing ","\u{7f}\u{1}"],
+            "stderr":["Traceback (most recent call last):","  File \"<stdin>\", line 1, in <module>",
+                "ValueError: boom"],
+            "error":"line one\nline two\n\tindented"});
+        let text = toon(&p);
+        assert!(
+            text.contains("\nerror: \"line one\\nline two\\n\\tindented\"\n"),
+            "{text}"
+        );
+        assert_eq!(decoded(&text), p);
+    }
+
+    #[test]
+    fn output_has_no_trailing_whitespace_inside_the_fence() {
+        let text = toon(&json!({"status":"success","summary":"Success (no output)","exitCode":0}));
+        assert_eq!(
+            text,
+            "```toon\nstatus: success\nsummary: Success (no output)\nexitCode: 0\n```"
+        );
+    }
+
+    #[test]
+    fn malformed_payloads_are_refused() {
+        assert!(
+            render("nope")
+                .unwrap_err()
+                .starts_with("payload is not JSON")
+        );
+        assert_eq!(render("[1]").unwrap_err(), "payload is not a JSON object");
+        assert_eq!(render("\"s\"").unwrap_err(), "payload is not a JSON object");
+    }
+
+    #[test]
+    fn configure_accepts_only_an_empty_object() {
+        assert_eq!(configure("{}"), Ok(()));
+        assert_eq!(
+            configure(r#"{"indent":2,"delimiter":"|"}"#),
+            Err(
+                "encoder `toon` takes no configuration, unknown key(s): `delimiter`, `indent`"
+                    .into()
+            )
+        );
+        assert_eq!(
+            configure("null"),
+            Err("configuration must be a JSON object".into())
+        );
+        assert!(
+            configure("{")
+                .unwrap_err()
+                .starts_with("configuration is not JSON")
+        );
+    }
+}

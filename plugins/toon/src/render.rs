@@ -1,0 +1,21 @@
+//! TOON rendering, shared by the `toon` encoder and the `auto` encoder (which includes this file with
+//! `#[path = "../../toon/src/render.rs"]`). Plain functions, no wit-bindgen: tested natively in the `toon` crate.
+
+use serde_json::Value;
+
+/// Parses a payload text: it must be a JSON object. Keys keep their order (serde_json's `preserve_order`).
+pub fn parse_payload(payload: &str) -> Result<Value, String> {
+    let value: Value =
+        serde_json::from_str(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("payload is not a JSON object".into());
+    }
+    Ok(value)
+}
+
+/// The seed's TOON mode: "```toon\n" + the TOON encoding with trailing whitespace trimmed + "\n```".
+pub fn toon_block(payload: &Value) -> Result<String, String> {
+    let toon =
+        toon_format::encode_default(payload).map_err(|e| format!("TOON encoding failed: {e}"))?;
+    Ok(format!("```toon\n{}\n```", toon.trim_end()))
+}
