@@ -5,6 +5,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
@@ -119,8 +120,10 @@ fn store(path: &Path, serialized: &[u8]) -> Result<()> {
     let mut data = hex(&Sha256::digest(serialized)).into_bytes();
     data.push(b'\n');
     data.extend_from_slice(serialized);
-    // Write then rename, so a concurrent reader never sees half an entry.
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    // Write then rename, so a concurrent reader never sees half an entry; the name is unique per writer.
+    static WRITERS: AtomicU64 = AtomicU64::new(0);
+    let writer = WRITERS.fetch_add(1, Ordering::Relaxed);
+    let temporary = path.with_extension(format!("tmp{}-{writer}", std::process::id()));
     std::fs::write(&temporary, &data)
         .with_context(|| format!("writing {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("renaming to {}", path.display()))?;
