@@ -113,8 +113,14 @@ pub async fn main() -> ExitCode {
     };
     init_logging(&config.log_level);
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await.map(|()| ExitCode::SUCCESS),
-        Command::Run(args) => run(config, args).await,
+        Command::Serve => match bridge(config) {
+            Ok(bridge) => serve(bridge).await.map(|()| ExitCode::SUCCESS),
+            Err(code) => Ok(code),
+        },
+        Command::Run(args) => match bridge(config) {
+            Ok(bridge) => run(bridge, args).await,
+            Err(code) => Ok(code),
+        },
         Command::Plugin(PluginCommand::List { json }) => plugin_list(&config, json),
         Command::Plugin(PluginCommand::Check {
             file,
@@ -138,8 +144,16 @@ fn init_logging(level: &str) {
         .init();
 }
 
-async fn serve(config: Config) -> Result<()> {
-    let bridge = Arc::new(Bridge::new(config)?);
+/// The bridge for `serve` and `run`. What stops it here is configuration (the config file, an unknown encoder,
+/// the engine endpoint): said on stderr, exit status 2 like any other invalid setting.
+fn bridge(config: Config) -> Result<Arc<Bridge>, ExitCode> {
+    Bridge::new(config).map(Arc::new).map_err(|error| {
+        eprintln!("bridge: {error:#}");
+        ExitCode::from(2)
+    })
+}
+
+async fn serve(bridge: Arc<Bridge>) -> Result<()> {
     let sweeper = bridge.clone();
     tokio::spawn(async move {
         match sweeper.sandbox().sweep_orphans().await {
@@ -167,7 +181,7 @@ async fn serve(config: Config) -> Result<()> {
     Ok(())
 }
 
-async fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
+async fn run(bridge: Arc<Bridge>, args: RunArgs) -> Result<ExitCode> {
     let code = match (args.code, args.file) {
         (Some(code), _) => code,
         (None, Some(path)) if path.as_os_str() == "-" => {
@@ -193,7 +207,6 @@ async fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
         arguments.insert("servers".into(), json!(args.servers));
     }
 
-    let bridge = Bridge::new(config)?;
     let cancel = CancellationToken::new();
     let on_interrupt = cancel.clone();
     tokio::spawn(async move {
