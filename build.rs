@@ -16,6 +16,7 @@ fn main() {
     println!("cargo:rerun-if-changed=wit");
     println!("cargo:rerun-if-changed=plugins/Cargo.toml");
     println!("cargo:rerun-if-changed=plugins/Cargo.lock");
+    println!("cargo:rerun-if-changed=plugins/shared");
     for name in BUILTINS {
         println!("cargo:rerun-if-changed=plugins/{name}");
     }

@@ -32,22 +32,12 @@ fn json_block(payload: &Value) -> Result<String, String> {
     Ok(format!("```json\n{json}\n```"))
 }
 
+#[path = "../../shared/no_settings.rs"]
+mod no_settings;
+
 /// Checks the configuration: this encoder has no settings, so only an empty JSON object is accepted.
 pub fn configure(config: &str) -> Result<(), String> {
-    let value: Value =
-        serde_json::from_str(config).map_err(|e| format!("configuration is not JSON: {e}"))?;
-    let map = value
-        .as_object()
-        .ok_or("configuration must be a JSON object")?;
-    if map.is_empty() {
-        return Ok(());
-    }
-    let mut keys: Vec<String> = map.keys().map(|key| format!("`{key}`")).collect();
-    keys.sort();
-    Err(format!(
-        "encoder `{NAME}` takes no configuration, unknown key(s): {}",
-        keys.join(", ")
-    ))
+    no_settings::check(NAME, config)
 }
 
 #[cfg(target_arch = "wasm32")]
