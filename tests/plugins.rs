@@ -354,9 +354,13 @@ fn the_precompile_cache_hits_misses_and_recompiles_corrupt_entries() {
     };
     assert_eq!(outcome(&setup.host()), Some(CacheOutcome::Miss));
     assert_eq!(outcome(&setup.host()), Some(CacheOutcome::Hit));
-    // Flip a byte in every entry: each is recompiled, not trusted, and then hits again.
+    // Flip a byte in every entry file (code and checksum record): each is recompiled, not trusted, and then
+    // hits again.
     for entry in std::fs::read_dir(cache.path()).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue;
+        }
         let mut bytes = std::fs::read(&path).unwrap();
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0xff;
@@ -365,6 +369,17 @@ fn the_precompile_cache_hits_misses_and_recompiles_corrupt_entries() {
     let host = setup.host();
     assert_eq!(outcome(&host), Some(CacheOutcome::Corrupt));
     assert_eq!(status_of(&host, "misbehaving"), "loaded");
+    assert_eq!(outcome(&setup.host()), Some(CacheOutcome::Hit));
+    // Rewriting an entry with the same bytes changes its identity but not its content: verified by checksum,
+    // still a hit.
+    for entry in std::fs::read_dir(cache.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "cwasm") {
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+        }
+    }
     assert_eq!(outcome(&setup.host()), Some(CacheOutcome::Hit));
     let off = setup.var("MCP_BRIDGE_CACHE_DIR", "off");
     assert_eq!(outcome(&off.host()), Some(CacheOutcome::Miss));

@@ -30,7 +30,7 @@ pub use policy::Verdict;
 pub use runtime::CallLimits;
 
 use bindings::policy as wit_policy;
-use cache::ComponentCache;
+use cache::{ComponentCache, ComponentSource};
 use instance::{Bindings, LoadedPlugin};
 use runtime::PluginRuntime;
 use settings::Settings;
@@ -136,7 +136,7 @@ pub struct PluginHost {
 struct Candidate {
     label: String,
     source: String,
-    bytes: Result<Vec<u8>, String>,
+    component: ComponentSource,
     builtin: bool,
 }
 
@@ -200,9 +200,8 @@ impl PluginHost {
         candidate: &Candidate,
         report: &mut PluginReport,
     ) -> Result<Option<LoadedPlugin>, String> {
-        let bytes = candidate.bytes.as_ref().map_err(Clone::clone)?;
         let (component, outcome) = cache
-            .load(self.runtime.engine(), bytes)
+            .load(self.runtime.engine(), &candidate.component)
             .map_err(|e| format!("not a loadable WebAssembly component ({e:#})"))?;
         report.cache = Some(outcome);
         let kind = kind_of(&component, self.runtime.engine())?;
@@ -419,7 +418,7 @@ fn candidates(config: &Config, cwd: &Path) -> Vec<Candidate> {
         .map(|(name, bytes)| Candidate {
             label: name.to_string(),
             source: "builtin".into(),
-            bytes: Ok(bytes.to_vec()),
+            component: ComponentSource::Embedded(bytes),
             builtin: true,
         })
         .collect();
@@ -436,8 +435,7 @@ fn candidates(config: &Config, cwd: &Path) -> Vec<Candidate> {
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 source: path.display().to_string(),
-                bytes: std::fs::read(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display())),
+                component: ComponentSource::File(path),
                 builtin: false,
             }
         }));
