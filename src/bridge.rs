@@ -9,10 +9,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::plugins::{PluginHost, RunCheck, Verdict};
+use crate::proxy::audit::AuditLog;
+use crate::proxy::{Asker, ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::Payload;
 use crate::response::encode::{self, ResponseEncoder};
 use crate::sandbox::{RunSpec, Sandbox, SandboxError};
+use crate::upstream::index::ToolCatalog;
+use crate::upstream::{UpstreamClient, Upstreams};
 
 /// A finished call: the structured payload and the text rendered from it.
 #[derive(Debug, Clone)]
@@ -40,6 +44,7 @@ pub struct Bridge {
     plugins: Arc<PluginHost>,
     sandbox: Sandbox,
     encoder: Box<dyn ResponseEncoder>,
+    proxy: ProxyContext,
 }
 
 impl Bridge {
@@ -66,6 +71,13 @@ impl Bridge {
             name: config.output_mode.clone(),
         });
         let arguments = ArgumentChecker::new(&config)?;
+        let upstreams = Arc::new(Upstreams::discover(&config, &plugins, cwd));
+        let proxy = ProxyContext {
+            upstreams,
+            catalog: Arc::new(ToolCatalog::new(config.cache_dir.clone())),
+            plugins: plugins.clone(),
+            audit: Arc::new(AuditLog::new(&config.state_dir, plugins.audit_settings())),
+        };
         let config = Arc::new(config);
         let sandbox = Sandbox::new(config.clone()).context("preparing the sandbox")?;
         Ok(Bridge {
@@ -74,6 +86,7 @@ impl Bridge {
             plugins,
             sandbox,
             encoder,
+            proxy,
         })
     }
 
@@ -92,15 +105,36 @@ impl Bridge {
         &self.plugins
     }
 
-    /// Runs one call. Every failure becomes a payload; only cancellation is an error.
+    /// The configured MCP servers.
+    pub fn upstreams(&self) -> &Upstreams {
+        &self.proxy.upstreams
+    }
+
+    /// Stops every run (removing its container) and ends every upstream server.
+    pub async fn shutdown(&self) {
+        tokio::join!(self.sandbox.shutdown(), self.proxy.upstreams.shutdown());
+    }
+
+    /// Runs one call. Every failure becomes a payload; only cancellation is an error. A policy's `ask` on a
+    /// tool call is refused, since nobody can be asked: see [`Bridge::run_python_asking`].
     pub async fn run_python(
         &self,
         arguments: &Map<String, Value>,
         cancel: &CancellationToken,
     ) -> Result<Response, Cancelled> {
+        self.run_python_asking(arguments, cancel, None).await
+    }
+
+    /// [`Bridge::run_python`], with `asker` to put a policy's questions to the user.
+    pub async fn run_python_asking(
+        &self,
+        arguments: &Map<String, Value>,
+        cancel: &CancellationToken,
+        asker: Option<Arc<dyn Asker>>,
+    ) -> Result<Response, Cancelled> {
         let (payload, run_id) = match self.arguments.parse(arguments) {
             Err(message) => (Payload::validation_error(message), None),
-            Ok(request) => self.run_request(request, cancel).await?,
+            Ok(request) => self.run_request(request, cancel, asker).await?,
         };
         let text = encode::render(self.encoder.as_ref(), &payload);
         Ok(Response {
@@ -110,41 +144,58 @@ impl Bridge {
         })
     }
 
-    /// Policies, then the sandbox, for checked arguments.
+    /// Policies, then the servers, then the sandbox, for checked arguments.
     async fn run_request(
         &self,
         request: RunRequest,
         cancel: &CancellationToken,
+        asker: Option<Arc<dyn Asker>>,
     ) -> Result<(Payload, Option<String>), Cancelled> {
-        if let Some(unknown) = request.servers.first() {
-            // Discovery of configured MCP servers is not wired to runs yet, so every name is unknown.
-            let message = format!("Unknown MCP server: {unknown}");
-            return Ok((Payload::sandbox_error(message, request.servers), None));
-        }
-        let spec = RunSpec {
-            run_id: new_run_id(),
-            code: request.code,
-            servers: request.servers.clone(),
-            timeout: request.timeout,
+        let loaded = match self.resolve_servers(&request.servers) {
+            Ok(loaded) => loaded,
+            Err(message) => return Ok((Payload::sandbox_error(message, request.servers), None)),
         };
+        let run_id = new_run_id();
         let verdict = self.plugins.check_run(&RunCheck {
-            run_id: spec.run_id.clone(),
-            code: spec.code.clone(),
-            servers: spec.servers.clone(),
-            timeout_seconds: u32::try_from(spec.timeout.as_secs()).unwrap_or(u32::MAX),
+            run_id: run_id.clone(),
+            code: request.code.clone(),
+            servers: request.servers.clone(),
+            timeout_seconds: u32::try_from(request.timeout.as_secs()).unwrap_or(u32::MAX),
         });
         if verdict != Verdict::Allow {
-            tracing::info!(run = spec.run_id, "run refused: {}", verdict.describe());
-            // Asking needs a client that supports elicitation; until then an ask is a refusal that says so.
+            tracing::info!(run = run_id, "run refused: {}", verdict.describe());
+            // A run-level ask is refused: the question would come before the user has seen any code run.
             let message = match &verdict {
                 Verdict::Ask { .. } => format!(
-                    "{}; asking the user is not supported yet, so the run is refused",
+                    "{}; asking before a run is not supported, so the run is refused",
                     verdict.describe()
                 ),
                 _ => verdict.describe(),
             };
             return Ok((Payload::policy_denied(message, request.servers), None));
         }
+        let server_info = tokio::select! {
+            info = self.server_info(&loaded) => info,
+            _ = cancel.cancelled() => return Err(Cancelled { run_id: None }),
+        };
+        let server_info = match server_info {
+            Ok(info) => info,
+            Err(message) => return Ok((Payload::sandbox_error(message, request.servers), None)),
+        };
+        let rpc = Arc::new(RunProxy::new(
+            self.proxy.clone(),
+            run_id.clone(),
+            loaded,
+            asker,
+        ));
+        let spec = RunSpec {
+            run_id,
+            code: request.code,
+            servers: request.servers.clone(),
+            timeout: request.timeout,
+            server_info,
+            rpc,
+        };
         tracing::info!(
             run = spec.run_id,
             timeout = spec.timeout.as_secs(),
@@ -163,6 +214,82 @@ impl Bridge {
             }
         };
         Ok((payload, Some(spec.run_id)))
+    }
+}
+
+impl Bridge {
+    /// The clients of the requested servers; an unknown or disabled name is an error listing the usable ones.
+    fn resolve_servers(&self, names: &[String]) -> Result<Vec<Arc<UpstreamClient>>, String> {
+        let upstreams = &self.proxy.upstreams;
+        names
+            .iter()
+            .map(|name| {
+                let client = upstreams.client(name).ok_or_else(|| {
+                    let available = upstreams.available_names();
+                    format!(
+                        "Unknown MCP server: {name}; configured servers: {}",
+                        if available.is_empty() {
+                            "none (see `bridge servers`)".to_string()
+                        } else {
+                            available.join(", ")
+                        }
+                    )
+                })?;
+                if client.server().entry.disabled {
+                    return Err(format!(
+                        "MCP server '{name}' is disabled in {}",
+                        client.server().source
+                    ));
+                }
+                Ok(client.clone())
+            })
+            .collect()
+    }
+
+    /// Starts the run's servers (concurrently) and describes them, and every discovered server, for the
+    /// in-sandbox runtime.
+    async fn server_info(&self, loaded: &[Arc<UpstreamClient>]) -> Result<Value, String> {
+        let lists = futures::future::join_all(
+            loaded
+                .iter()
+                .map(|client| self.proxy.catalog.live_tools(client)),
+        )
+        .await;
+        let mut described = Vec::new();
+        for (client, tools) in loaded.iter().zip(lists) {
+            let tools = tools.map_err(|e| e.to_string())?;
+            let server = client.server();
+            let aliases = crate::upstream::index::aliases(&tools);
+            let tools: Vec<Value> = tools
+                .iter()
+                .zip(aliases)
+                .map(|(tool, alias)| {
+                    serde_json::json!({
+                        "name": tool.name,
+                        "alias": alias,
+                        "description": tool.description.as_deref().map(str::trim).unwrap_or_default(),
+                        "input_schema": Value::Object((*tool.input_schema).clone()),
+                        "annotations": tool.annotations,
+                    })
+                })
+                .collect();
+            described.push(serde_json::json!({
+                "name": server.name,
+                "alias": server.alias,
+                "description": server.entry.description,
+                "cwd": server.entry.cwd,
+                "tools": tools,
+            }));
+        }
+        let discovered: Vec<Value> = self
+            .proxy
+            .upstreams
+            .servers()
+            .iter()
+            .filter(|s| !s.entry.disabled)
+            .map(|s| serde_json::json!({"name": s.name, "description": s.entry.description}))
+            .collect();
+        Ok(serde_json::json!({"loaded": described, "discovered": discovered}))
     }
 }
 

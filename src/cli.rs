@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::mcp::BridgeServer;
 use crate::plugins::{self, PluginHost};
 use crate::response::Status;
-use crate::upstream::discovery;
+use crate::upstream::Upstreams;
 
 /// An MCP server with one tool, run_python: the model's Python runs in a hardened container.
 #[derive(Debug, Parser)]
@@ -136,6 +136,12 @@ pub async fn main() -> ExitCode {
 }
 
 fn init_logging(level: &str) {
+    // rmcp logs every upstream connection's start and end at info; at a plain info level that is noise.
+    let level = if level == "info" {
+        "info,rmcp=warn"
+    } else {
+        level
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -177,7 +183,7 @@ async fn serve(bridge: Arc<Bridge>) -> Result<()> {
         _ = sigterm.recv() => { tracing::info!("SIGTERM"); stop.cancel(); }
         _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT"); stop.cancel(); }
     }
-    bridge.sandbox().shutdown().await;
+    bridge.shutdown().await;
     Ok(())
 }
 
@@ -215,7 +221,7 @@ async fn run(bridge: Arc<Bridge>, args: RunArgs) -> Result<ExitCode> {
         }
     });
     let outcome = bridge.run_python(&arguments, &cancel).await;
-    bridge.sandbox().shutdown().await;
+    bridge.shutdown().await;
     let response = outcome.context("interrupted")?;
     if args.json {
         println!(
@@ -327,24 +333,11 @@ fn print_table(header: &[&str], rows: &[[String; 7]]) {
 fn servers(config: &Config, json: bool) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("finding the working directory")?;
     let host = PluginHost::load(config, &cwd)?;
-    let context = plugins::DiscoveryContext {
-        home: config.home.clone(),
-        cwd,
-        env: Box::new(|name| std::env::var(name).ok()),
-    };
-    let files = host.discover(&context);
-    for file in &files {
-        if let Err(reason) = &file.entries {
-            eprintln!("warning: skipped {}: {reason}", file.path.display());
-        }
+    let upstreams = Upstreams::discover(config, &host, &cwd);
+    for skipped in upstreams.skipped() {
+        eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
     }
-    let servers = discovery::merge(
-        files.into_iter().filter_map(|file| {
-            let entries = file.entries.ok()?;
-            Some((file.plugin, file.path.display().to_string(), entries))
-        }),
-        config.allow_self_server,
-    );
+    let servers = upstreams.servers();
     if json {
         let rows: Vec<Value> = servers
             .iter()

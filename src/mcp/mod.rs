@@ -5,17 +5,19 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use rmcp::Peer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
     CallToolResult, ContentBlock, Implementation, JsonObject, ListResourcesResult,
     PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
     ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{ElicitationError, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use tokio_util::sync::CancellationToken;
 
 use crate::bridge::Bridge;
+use crate::proxy::Asker;
 use crate::{request, response, sandbox};
 
 /// Where the manual is served (the seed's URI, kept for compatibility).
@@ -30,6 +32,36 @@ and stderr come back as line lists, and status/exitCode say whether the code suc
 status error with the traceback in stderr). Top-level await works. Pass `servers` to call configured MCP servers' \
 tools from the code as Python functions, and filter or combine their results in code instead of in the \
 conversation. Read the capabilities resource or print(runtime.capability_summary()) for the manual.";
+
+/// The user's answer to a policy's question.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+struct Approval {
+    /// Allow this tool call?
+    approve: bool,
+}
+rmcp::elicit_safe!(Approval);
+
+/// Puts policy questions to the user through MCP elicitation (a form with one yes/no field).
+struct ElicitingAsker {
+    peer: Peer<RoleServer>,
+}
+
+impl Asker for ElicitingAsker {
+    fn ask(&self, prompt: String) -> futures::future::BoxFuture<'static, Result<bool, String>> {
+        let peer = self.peer.clone();
+        Box::pin(async move {
+            match peer.elicit::<Approval>(prompt).await {
+                Ok(Some(answer)) => Ok(answer.approve),
+                Ok(None) => Ok(false),
+                Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled) => Ok(false),
+                Err(ElicitationError::CapabilityNotSupported) => {
+                    Err("the MCP client does not support elicitation".into())
+                }
+                Err(other) => Err(format!("asking the user failed ({other})")),
+            }
+        })
+    }
+}
 
 /// The rmcp handler: one tool router over a shared [`Bridge`].
 #[derive(Clone)]
@@ -70,10 +102,12 @@ impl BridgeServer {
         &self,
         arguments: JsonObject,
         cancel: CancellationToken,
+        peer: Peer<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
+        let asker: Arc<dyn Asker> = Arc::new(ElicitingAsker { peer });
         let response = self
             .bridge
-            .run_python(&arguments, &cancel)
+            .run_python_asking(&arguments, &cancel, Some(asker))
             .await
             .map_err(|cancelled| ErrorData::internal_error(cancelled.to_string(), None))?;
         let mut result = CallToolResult::success(vec![ContentBlock::text(response.text)]);

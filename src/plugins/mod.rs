@@ -264,6 +264,11 @@ impl PluginHost {
         &self.reports
     }
 
+    /// The `[audit]` settings of the config file.
+    pub fn audit_settings(&self) -> settings::AuditSettings {
+        self.settings.audit
+    }
+
     /// The config file that applied, if any.
     pub fn settings_source(&self) -> Option<&Path> {
         self.settings.source.as_deref()

@@ -9,6 +9,12 @@
 //! call-timeout-ms = 100                # per plugin call
 //! memory-mib = 64                      # per plugin instance
 //!
+//! [audit]                              # the proxied-call log, <state dir>/audit.jsonl
+//! max-bytes = 10485760                 # rotate past this size
+//! keep = 3                             # rotated files kept (audit.jsonl.1 … .3)
+//! log-arguments = false                # also log each call's arguments
+//! log-results = false                  # also log each call's result
+//!
 //! [plugins.rules]                      # keyed by the plugin's metadata name
 //! enabled = true
 //! [plugins.rules.config]               # handed to the plugin's configure() as JSON
@@ -36,6 +42,33 @@ pub struct Settings {
     pub plugins: BTreeMap<String, PluginSettings>,
     /// Limits on every plugin call.
     pub limits: CallLimits,
+    /// The audit log's settings.
+    pub audit: AuditSettings,
+}
+
+/// `[audit]`: how the log of proxied tool calls is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct AuditSettings {
+    /// The log is rotated when it would grow past this many bytes.
+    pub max_bytes: u64,
+    /// Rotated files kept.
+    pub keep: u32,
+    /// Log each call's arguments too (they may hold secrets; off by default).
+    pub log_arguments: bool,
+    /// Log each call's result too (off by default).
+    pub log_results: bool,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            max_bytes: 10 << 20,
+            keep: 3,
+            log_arguments: false,
+            log_results: false,
+        }
+    }
 }
 
 /// One plugin's entry.
@@ -68,6 +101,8 @@ struct File {
     limits: Option<Limits>,
     #[serde(default)]
     plugins: BTreeMap<String, PluginSettings>,
+    #[serde(default)]
+    audit: Option<AuditSettings>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,11 +160,16 @@ impl Settings {
                     usize::try_from(mib << 20).context("limits.memory-mib is too large")?;
             }
         }
+        let audit = file.audit.unwrap_or_default();
+        if audit.max_bytes < 4096 {
+            bail!("audit.max-bytes must be at least 4096");
+        }
         Ok(Settings {
             source: None,
             order: file.order,
             plugins: file.plugins,
             limits,
+            audit,
         })
     }
 
@@ -167,6 +207,12 @@ mod tests {
         let config: serde_json::Value = serde_json::from_str(&rules.config_json()).unwrap();
         assert_eq!(config["rules"][0]["server"], "github");
         assert_eq!(settings.plugin("other").config_json(), "{}");
+        assert_eq!(settings.audit, AuditSettings::default());
+        let audit = Settings::parse("[audit]\nmax-bytes = 5000\nlog-arguments = true").unwrap();
+        assert_eq!((audit.audit.max_bytes, audit.audit.keep), (5000, 3));
+        assert!(audit.audit.log_arguments && !audit.audit.log_results);
+        assert!(Settings::parse("[audit]\nmax-bytes = 10").is_err());
+        assert!(Settings::parse("[audit]\nlog-args = true").is_err());
     }
 
     #[test]

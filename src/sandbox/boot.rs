@@ -20,6 +20,8 @@ const MODULES: &[(&str, bool, &str)] = &[
     ),
     ("mcp", true, include_str!("python/mcp/__init__.py")),
     ("mcp.runtime", false, include_str!("python/mcp/runtime.py")),
+    ("mcp._rpc", false, include_str!("python/mcp/_rpc.py")),
+    ("mcp._tools", false, include_str!("python/mcp/_tools.py")),
     (
         "mcp.servers",
         true,
@@ -52,6 +54,7 @@ pub fn boot_frame(spec: &RunSpec, max_frame: usize) -> Vec<u8> {
             "timeout": spec.timeout.as_secs(),
             "max_frame": max_frame,
             "manual": MANUAL,
+            "server_info": spec.server_info,
         },
     })
     .to_string();
@@ -72,6 +75,8 @@ mod tests {
             code: "print('é')".into(),
             servers: vec![],
             timeout: Duration::from_secs(5),
+            server_info: serde_json::Value::Null,
+            rpc: std::sync::Arc::new(crate::sandbox::NoServers),
         };
         let frame = boot_frame(&spec, 1024);
         let length: usize = std::str::from_utf8(&frame[..HEADER_DIGITS])

@@ -27,8 +27,61 @@ use live::Reaper;
 
 use crate::config::Config;
 
+/// Answers the `rpc` frames of one run (tool proxying). Requests are handled concurrently; a reply is the
+/// `result` value, or an [`RpcError`] the sandbox raises as an exception.
+pub trait RpcHandler: Send + Sync {
+    /// Handles `method` with `params`.
+    fn handle(
+        &self,
+        method: String,
+        params: serde_json::Value,
+    ) -> futures::future::BoxFuture<'static, Result<serde_json::Value, RpcError>>;
+}
+
+/// A refused or failed rpc request, as the sandbox sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    /// The message of the exception raised in the sandbox.
+    pub message: String,
+    /// Which exception: `error` (`MCPError`) or `policy_denied` (`PolicyDenied`).
+    pub kind: &'static str,
+}
+
+impl RpcError {
+    /// A plain failure (`MCPError` in the sandbox).
+    pub fn new(message: impl Into<String>) -> Self {
+        RpcError {
+            message: message.into(),
+            kind: "error",
+        }
+    }
+
+    /// A policy refusal (`PolicyDenied` in the sandbox).
+    pub fn policy_denied(message: impl Into<String>) -> Self {
+        RpcError {
+            message: message.into(),
+            kind: "policy_denied",
+        }
+    }
+}
+
+/// The handler of runs without MCP servers: every request is refused.
+pub struct NoServers;
+
+impl RpcHandler for NoServers {
+    fn handle(
+        &self,
+        method: String,
+        _params: serde_json::Value,
+    ) -> futures::future::BoxFuture<'static, Result<serde_json::Value, RpcError>> {
+        Box::pin(std::future::ready(Err(RpcError::new(format!(
+            "'{method}' is not available: this run has no MCP servers"
+        )))))
+    }
+}
+
 /// What to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunSpec {
     /// Unique id, also in the container's name and labels.
     pub run_id: String,
@@ -38,6 +91,20 @@ pub struct RunSpec {
     pub servers: Vec<String>,
     /// Deadline, counted from container start.
     pub timeout: Duration,
+    /// What the in-sandbox runtime is told about MCP servers (`{"loaded": [...], "discovered": [...]}`).
+    pub server_info: serde_json::Value,
+    /// Answers the run's tool requests.
+    pub rpc: Arc<dyn RpcHandler>,
+}
+
+impl std::fmt::Debug for RunSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunSpec")
+            .field("run_id", &self.run_id)
+            .field("servers", &self.servers)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a run ended.

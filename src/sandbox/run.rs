@@ -11,12 +11,13 @@ use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOp
 use futures::StreamExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::frames::{Frame, FrameReader, Stream};
 use super::output::BoundedOutput;
-use super::{Engine, RunEnd, RunOutcome, RunSpec, SandboxError, boot, container};
+use super::{Engine, RpcError, RunEnd, RunOutcome, RunSpec, SandboxError, boot, container};
 use crate::config::Config;
 
 /// The largest frame a container may send (and so the largest tool-call request). Output is chunked by the
@@ -83,12 +84,23 @@ pub async fn execute(
     let mut raw_stderr = BoundedOutput::new("sandbox stderr", RAW_STDERR_BUDGET);
     let mut frames = FrameReader::new(MAX_FRAME);
     let mut rpc_ids = HashSet::new();
+    // Requests in flight; dropping the set (however the run ends) aborts them.
+    let mut requests: JoinSet<Vec<u8>> = JoinSet::new();
     let mut received: u64 = 0;
 
     let ending = 'read: loop {
         let item = tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break Ending::TimedOut,
             _ = cancel.cancelled() => break Ending::Cancelled,
+            Some(reply) = requests.join_next() => {
+                match reply {
+                    Ok(reply) => if let Err(reason) = stdin.send(reply) {
+                        break Ending::Protocol(reason);
+                    },
+                    Err(error) => tracing::warn!(run = spec.run_id, "rpc handler failed: {error}"),
+                }
+                continue;
+            }
             item = output.next() => item,
         };
         let chunk = match item {
@@ -125,17 +137,12 @@ pub async fn execute(
                     tracing::debug!(run = spec.run_id, exit, "done frame");
                     break 'read Ending::Done(exit);
                 }
-                Ok(Frame::Rpc { id, method, .. }) => {
+                Ok(Frame::Rpc { id, method, params }) => {
                     if !rpc_ids.insert(id) {
                         break 'read Ending::Protocol(format!("duplicate rpc id {id}"));
                     }
-                    let reply = serde_json::json!({
-                        "t": "rpc_result", "id": id, "ok": false,
-                        "error": format!("'{method}' is not available: this run has no MCP servers"),
-                    });
-                    if let Err(reason) = stdin.send(format!("{reply}\n").into_bytes()) {
-                        break 'read Ending::Protocol(reason);
-                    }
+                    let answer = spec.rpc.handle(method, params);
+                    requests.spawn(async move { rpc_reply(id, answer.await) });
                 }
                 Err(error) => break 'read Ending::Protocol(error.to_string()),
             }
@@ -145,6 +152,7 @@ pub async fn execute(
     // it is still trying to copy output to an attach client that stopped reading.
     drop(output);
     drop(stdin);
+    drop(requests);
 
     let end = match ending {
         Ending::Done(exit) => {
@@ -221,6 +229,21 @@ pub async fn execute(
     })
 }
 
+/// The `rpc_result` line for request `id`.
+fn rpc_reply(id: u64, answer: Result<serde_json::Value, RpcError>) -> Vec<u8> {
+    let reply = match answer {
+        Ok(result) => {
+            serde_json::json!({"t": "rpc_result", "id": id, "ok": true, "result": result})
+        }
+        Err(error) => serde_json::json!({
+            "t": "rpc_result", "id": id, "ok": false, "error": error.message, "kind": error.kind,
+        }),
+    };
+    let mut line = serde_json::to_vec(&reply).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
 /// The container's stdin, written by its own task so a container that stops reading can never block the read
 /// loop. Replies the container has not read yet are capped: past the cap the run is stopped, so host memory
 /// stays bounded whatever the container does.
@@ -258,9 +281,10 @@ impl StdinFeed {
         }
     }
 
-    /// Queues bytes for the container; an error when it has stopped reading.
+    /// Queues bytes for the container; an error when it has stopped reading. The cap applies to what is
+    /// already waiting, so one reply of any size (a tool result over 1 MiB) still goes through.
     fn send(&self, bytes: Vec<u8>) -> Result<(), String> {
-        let unread = self.unread.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len();
+        let unread = self.unread.fetch_add(bytes.len(), Ordering::Relaxed);
         if unread > STDIN_BACKLOG_LIMIT {
             return Err(format!(
                 "the sandbox left more than {STDIN_BACKLOG_LIMIT} bytes of replies unread on its stdin"

@@ -79,6 +79,17 @@ class _Channel:
             for data in frames:
                 self._write(data)
 
+    def send(self, obj):
+        """Send one frame (an rpc request); a frame over max_frame is refused here, not sent."""
+        data = self._encode(obj)
+        if len(data) > self._max_frame:
+            raise ValueError(
+                f"request too large: {len(data)} bytes encoded, the limit is {self._max_frame} "
+                "(send large data in several calls)"
+            )
+        with self._lock:
+            self._write(data)
+
     def finish(self, obj):
         """Send the last frame; anything sent afterwards (e.g. by a lingering forwarder) is dropped."""
         data = self._encode(obj)
@@ -183,7 +194,7 @@ class _Session:
 
     def __init__(self, channel, proto_in):
         self.channel = channel
-        # Kept for host → container rpc_result frames (tool proxies).
+        # Host → container rpc_result frames (tool proxies), read by mcp._rpc.
         self.proto_in = proto_in
         self.pid = os.getpid()
         self.forwarders = []
@@ -248,7 +259,14 @@ class _Session:
             raise TypeError(f"run.code must be a string, not {type(code).__name__}")
         mcp = importlib.import_module("mcp")
         runtime = importlib.import_module("mcp.runtime")
-        runtime._configure(manual=run.get("manual"))
+        rpc = importlib.import_module("mcp._rpc")
+        tools = importlib.import_module("mcp._tools")
+        server_info = run.get("server_info") if isinstance(run.get("server_info"), dict) else {}
+        runtime._configure(
+            manual=run.get("manual"),
+            server_info=server_info,
+            client=rpc.RpcClient(self.channel.send, self.proto_in),
+        )
 
         # A real module in sys.modules, so pickle, dataclasses and typing can find what the code defines.
         main_module = types.ModuleType("__main__")
@@ -258,10 +276,9 @@ class _Session:
                 "__builtins__": builtins,
                 "mcp": mcp,
                 "runtime": runtime,
-                "mcp_servers": {},
-                "LOADED_MCP_SERVERS": (),
             }
         )
+        tools.install(runtime._loaded, namespace)
         sys.modules["__main__"] = main_module
         # mtime None: linecache.checkcache() keeps the entry; tracebacks and inspect.getsource see the code.
         linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)

@@ -1,16 +1,31 @@
 """Helpers for code running in the mcp-bridge sandbox (pre-imported as ``runtime``).
 
-The names match the original bridge's ``mcp.runtime`` so existing snippets keep working. Server metadata and
-tool proxies are filled in by the sandbox runtime before the user's code starts.
+The names match the original bridge's ``mcp.runtime`` so existing snippets keep working; the host fills in the
+server metadata and the request channel before the user's code starts.
 """
+
+import json
+
+from . import _rpc
 
 __all__ = [
     "MCPError",
+    "PolicyDenied",
+    "ToolError",
+    "ToolResult",
+    "call_tool",
     "capability_summary",
     "describe_server",
     "discovered_servers",
     "list_loaded_server_metadata",
+    "list_servers",
     "list_servers_sync",
+    "list_tools",
+    "list_tools_sync",
+    "query_tool_docs",
+    "query_tool_docs_sync",
+    "search_tool_docs",
+    "search_tool_docs_sync",
 ]
 
 _FALLBACK_MANUAL = """--- PYTHON SANDBOX MANUAL ---
@@ -22,18 +37,134 @@ _FALLBACK_MANUAL = """--- PYTHON SANDBOX MANUAL ---
 5. `runtime` (this module) is pre-imported.
 """
 
-# Set by the sandbox runtime through _configure(); None means "use the built-in fallback".
-_manual = None
+_DETAILS = ("name", "summary", "full")
 
 
 class MCPError(RuntimeError):
-    """Raised by the sandbox helpers, e.g. when a server is not loaded in this run."""
+    """A request to an MCP server failed: the server is not loaded, the host refused, or the server broke."""
 
 
-def _configure(*, manual=None):
+class PolicyDenied(MCPError):
+    """A policy plugin of the bridge refused this tool call; ``reason`` says which one and why."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ToolError(MCPError):
+    """The tool ran and reported an error (``isError``); ``result`` is its full :class:`ToolResult`."""
+
+    def __init__(self, server, tool, result):
+        text = result.text.strip() if isinstance(result, ToolResult) else ""
+        super().__init__(f"{server}.{tool} failed: {text or 'the tool reported an error'}")
+        self.server = server
+        self.tool = tool
+        self.result = result
+
+
+class _AttrDict(dict):
+    """A dict whose keys also read as attributes (``block.text`` as well as ``block["text"]``)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no key or attribute {name!r}") from None
+
+
+def _wrap(value):
+    if isinstance(value, dict):
+        return _AttrDict((k, _wrap(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+class ToolResult(_AttrDict):
+    """A tool's result: the MCP ``CallToolResult`` dict (``r["content"][0]["text"]``), plus attribute access,
+    ``.text`` (the text content joined) and ``.data`` (``structuredContent``, else the text parsed as JSON
+    when it parses, else None)."""
+
+    @property
+    def text(self):
+        blocks = self.get("content") or []
+        return "\n".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text")
+
+    @property
+    def data(self):
+        structured = self.get("structuredContent")
+        if structured is not None:
+            return structured
+        try:
+            return _wrap(json.loads(self.text))
+        except ValueError:
+            return None
+
+    @property
+    def is_error(self):
+        return bool(self.get("isError"))
+
+
+# Per-run state, set by the sandbox runtime through _configure().
+_manual = None
+_client = _rpc.Unavailable()
+_loaded = ()
+_discovered = ()
+
+
+def _configure(*, manual=None, server_info=None, client=None):
     """Install per-run data sent by the host (internal: called by the sandbox runtime)."""
-    global _manual
+    global _manual, _client, _loaded, _discovered
     _manual = manual if isinstance(manual, str) and manual else None
+    info = server_info if isinstance(server_info, dict) else {}
+    _loaded = tuple(s for s in info.get("loaded") or () if isinstance(s, dict))
+    _discovered = tuple(s for s in info.get("discovered") or () if isinstance(s, dict))
+    if client is not None:
+        _client = client
+
+
+def _raise(failure):
+    if failure.kind == "policy_denied":
+        raise PolicyDenied(str(failure)) from None
+    raise MCPError(str(failure)) from None
+
+
+async def _call(method, params):
+    try:
+        return await _client.call(method, params)
+    except _rpc.RpcFailure as failure:
+        _raise(failure)
+
+
+def _call_sync(method, params):
+    try:
+        return _client.call_sync(method, params)
+    except _rpc.RpcFailure as failure:
+        _raise(failure)
+
+
+def _server(name):
+    """The metadata of a loaded server, by name or alias."""
+    for server in _loaded:
+        if name in (server.get("name"), server.get("alias")):
+            return server
+    raise MCPError(f"Server {name!r} is not loaded (loaded: {', '.join(list_servers_sync()) or 'none'})")
+
+
+def _tool_name(server, tool):
+    """A tool's real name from its name or Python alias (unknown names pass through for the host to judge)."""
+    for meta in server.get("tools") or ():
+        if tool in (meta.get("name"), meta.get("alias")):
+            return meta["name"]
+    return tool
+
+
+def _detail(detail):
+    value = str(detail).lower()
+    if value not in _DETAILS:
+        raise ValueError(f"detail must be one of {', '.join(_DETAILS)}, not {detail!r}")
+    return value
 
 
 def capability_summary():
@@ -41,21 +172,140 @@ def capability_summary():
     return _manual if _manual is not None else _FALLBACK_MANUAL
 
 
-def discovered_servers(detailed=False):
-    """Return the names of every configured MCP server (dicts with name/description when ``detailed``)."""
-    return ()
+async def call_tool(server, tool, arguments=None, *, raise_on_error=True):
+    """Call ``tool`` of loaded ``server`` (name or alias) with ``arguments`` (a dict).
+
+    Returns a :class:`ToolResult`. A result with ``isError`` raises :class:`ToolError` unless
+    ``raise_on_error=False``; a policy refusal raises :class:`PolicyDenied`.
+    """
+    if arguments is not None and not isinstance(arguments, dict):
+        raise TypeError(f"arguments must be a dict, not {type(arguments).__name__}")
+    meta = _server(server) if any(server in (s.get("name"), s.get("alias")) for s in _loaded) else None
+    server_name = meta["name"] if meta else server
+    tool_name = _tool_name(meta, tool) if meta else tool
+    params = {"server": server_name, "tool": tool_name, "arguments": arguments or {}}
+    result = ToolResult(_wrap(await _call("call_tool", params) or {}))
+    if raise_on_error and result.is_error:
+        raise ToolError(server_name, tool_name, result)
+    return result
+
+
+async def list_tools(server):
+    """The tools of a loaded server as it reports them now (dicts with name, description, inputSchema…)."""
+    return [_wrap(tool) for tool in await _call("list_tools", {"server": server})]
+
+
+async def list_servers():
+    """The names of the servers loaded for this run, sorted."""
+    return tuple(await _call("list_servers", {}))
 
 
 def list_servers_sync():
-    """Return the names of the MCP servers loaded for this run, in request order."""
-    return ()
+    """The names of the servers loaded for this run, in request order."""
+    return tuple(server["name"] for server in _loaded)
 
 
-def list_loaded_server_metadata():
-    """Return the metadata dicts of the MCP servers loaded for this run."""
-    return ()
+def discovered_servers(detailed=False):
+    """Every configured MCP server's name (dicts with name and description when ``detailed``)."""
+    if detailed:
+        return tuple({"name": s["name"], "description": s.get("description") or ""} for s in _discovered)
+    return tuple(s["name"] for s in _discovered)
+
+
+def _metadata(server):
+    return {
+        "name": server["name"],
+        "alias": server["alias"],
+        "tools": [
+            {
+                "name": t["name"],
+                "alias": t["alias"],
+                "description": t.get("description") or "",
+                "input_schema": t.get("input_schema") or {},
+            }
+            for t in server.get("tools") or ()
+        ],
+        "cwd": server.get("cwd"),
+    }
 
 
 def describe_server(name):
-    """Return the metadata dict of a loaded server; raise MCPError if ``name`` is not loaded."""
-    raise MCPError(f"Server {name!r} is not loaded")
+    """The metadata dict of a loaded server (name, alias, tools, cwd); MCPError if it is not loaded."""
+    return _metadata(_server(name))
+
+
+def list_loaded_server_metadata():
+    """The metadata dicts of every loaded server."""
+    return tuple(_metadata(server) for server in _loaded)
+
+
+def list_tools_sync(server=None):
+    """The tool metadata of a loaded server, from what the host sent at start."""
+    if server is None:
+        raise MCPError("list_tools_sync(server) requires a server name")
+    return tuple(_metadata(_server(server))["tools"])
+
+
+def _doc(server, tool, detail):
+    doc = {
+        "server": server["name"],
+        "serverAlias": server["alias"],
+        "tool": tool["name"],
+        "toolAlias": tool["alias"],
+    }
+    description = (tool.get("description") or "").strip()
+    if detail != "name" and description:
+        doc["description"] = description
+    if detail == "full" and tool.get("input_schema"):
+        doc["inputSchema"] = tool["input_schema"]
+    return doc
+
+
+def query_tool_docs_sync(server, tool=None, detail="summary"):
+    """Docs of a loaded server's tools (all, or ``tool`` by name or alias), from the metadata sent at start.
+
+    ``detail`` is ``name``, ``summary`` or ``full`` (with the input schema). Always a list.
+    """
+    if tool is not None and not isinstance(tool, str):
+        raise MCPError("'tool' must be a string when provided")
+    detail = _detail(detail)
+    meta = _server(server)
+    tools = meta.get("tools") or ()
+    if tool is not None:
+        wanted = tool.lower()
+        tools = [t for t in tools if wanted in (t["name"].lower(), t["alias"].lower())]
+        if not tools:
+            raise MCPError(f"Tool {tool!r} not found for server {meta['name']}")
+    return [_doc(meta, t, detail) for t in tools]
+
+
+async def query_tool_docs(server, tool=None, detail="summary"):
+    """Like :func:`query_tool_docs_sync`, asked of the host (the server's current list); with ``tool`` and one
+    match, a single dict."""
+    params = {"server": server, "tool": tool, "detail": _detail(detail)}
+    docs = [_wrap(d) for d in await _call("query_tool_docs", params)]
+    if tool is not None and len(docs) == 1:
+        return docs[0]
+    return docs
+
+
+async def search_tool_docs(query, *, limit=5, detail="summary"):
+    """Search the tools of EVERY configured server (not only loaded ones) by name and description.
+
+    Best matches first; ``detail`` is ``name``, ``summary`` or ``full``."""
+    params = {"query": str(query), "limit": _limit(limit), "detail": _detail(detail)}
+    return [_wrap(d) for d in await _call("search_tool_docs", params)]
+
+
+def search_tool_docs_sync(query, *, limit=5, detail="summary"):
+    """:func:`search_tool_docs` for code without ``await``."""
+    params = {"query": str(query), "limit": _limit(limit), "detail": _detail(detail)}
+    return [_wrap(d) for d in _call_sync("search_tool_docs", params)]
+
+
+def _limit(limit):
+    try:
+        value = int(limit)
+    except (TypeError, ValueError):
+        raise ValueError(f"limit must be an integer, not {limit!r}") from None
+    return max(1, min(value, 50))

@@ -1,0 +1,341 @@
+//! One upstream MCP server as an rmcp client: started on first use, kept warm, restarted after it dies, its
+//! tool list refreshed when it says `tools/list_changed`, and ended with the bridge.
+//!
+//! stdio servers run in their own process group (so `npx`'s node child ends with it) with a minimal inherited
+//! environment ([`INHERITED_ENV`]) plus the config's `env`; their stderr is kept as a short tail that start and
+//! crash errors quote. `url` entries speak streamable HTTP.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use rmcp::service::{NotificationContext, Peer, RunningService};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use tokio::io::AsyncBufReadExt;
+
+use super::discovery::DiscoveredServer;
+
+/// Variables a stdio server inherits from the bridge (as the MCP SDKs do), before the config's own `env`.
+/// Everything else (tokens, the bridge's own settings) stays out unless the config passes it explicitly.
+pub const INHERITED_ENV: &[&str] = &[
+    "HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
+    "TMPDIR",
+];
+
+/// How long a server gets from spawn to answering `initialize` and `tools/list` (`npx` may download first).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Lines of a server's stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 20;
+
+/// Why an upstream could not serve a request. The text is what the sandbox (and so the model) sees.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// The server is disabled in its config file.
+    #[error("MCP server '{0}' is disabled in its config file")]
+    Disabled(String),
+    /// It could not be started or did not complete the handshake.
+    #[error("MCP server '{server}' failed to start: {reason}{tail}")]
+    Start {
+        /// The server's name.
+        server: String,
+        /// What went wrong.
+        reason: String,
+        /// Its last stderr lines, formatted for appending.
+        tail: String,
+    },
+    /// The connection broke during a request (the server crashed or closed); the next request restarts it.
+    #[error(
+        "MCP server '{server}' stopped while handling {what}; it will be restarted on the next call{tail}"
+    )]
+    Crashed {
+        /// The server's name.
+        server: String,
+        /// The request, e.g. `tools/call 'crash'`.
+        what: String,
+        /// Its last stderr lines, formatted for appending.
+        tail: String,
+    },
+    /// The server answered with a JSON-RPC error.
+    #[error("MCP server '{server}' refused {what}: {message}")]
+    Refused {
+        /// The server's name.
+        server: String,
+        /// The request.
+        what: String,
+        /// The server's message.
+        message: String,
+    },
+}
+
+/// The client-side handler: notices `tools/list_changed`.
+#[derive(Clone)]
+struct Handler {
+    tools_stale: Arc<AtomicBool>,
+    server: String,
+}
+
+impl ClientHandler for Handler {
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        tracing::debug!(server = self.server, "tools/list_changed");
+        self.tools_stale.store(true, Ordering::Release);
+    }
+}
+
+/// A started server: its session and its tools as last listed.
+struct Connection {
+    service: RunningService<RoleClient, Handler>,
+    tools: Arc<Vec<Tool>>,
+}
+
+/// One configured server and, once used, its live connection.
+pub struct UpstreamClient {
+    server: DiscoveredServer,
+    connection: tokio::sync::Mutex<Option<Connection>>,
+    tools_stale: Arc<AtomicBool>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl UpstreamClient {
+    /// A client for `server`; nothing starts until the first request.
+    pub fn new(server: DiscoveredServer) -> Self {
+        UpstreamClient {
+            server,
+            connection: tokio::sync::Mutex::new(None),
+            tools_stale: Arc::new(AtomicBool::new(false)),
+            stderr_tail: Arc::new(Mutex::new(VecDeque::new())),
+        }
+    }
+
+    /// The server's configuration.
+    pub fn server(&self) -> &DiscoveredServer {
+        &self.server
+    }
+
+    /// Its tools: listed when it starts, and again after `tools/list_changed` or a restart.
+    pub async fn tools(&self) -> Result<Arc<Vec<Tool>>, UpstreamError> {
+        let (_, tools) = self.connected(false).await?;
+        Ok(tools)
+    }
+
+    /// The tool list of a live connection, without starting anything or waiting; `None` when there is no
+    /// current list (not started, busy, stale or dead).
+    pub fn current_tools(&self) -> Option<Arc<Vec<Tool>>> {
+        if self.tools_stale.load(Ordering::Acquire) {
+            return None;
+        }
+        let slot = self.connection.try_lock().ok()?;
+        let connection = slot.as_ref()?;
+        (!connection.service.is_transport_closed()).then(|| connection.tools.clone())
+    }
+
+    /// Lists the tools again now, whatever the cache says.
+    pub async fn refresh_tools(&self) -> Result<Arc<Vec<Tool>>, UpstreamError> {
+        let (_, tools) = self.connected(true).await?;
+        Ok(tools)
+    }
+
+    /// Calls `tool`. A connection that breaks during the call is dropped, so the next call starts afresh.
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments: JsonObject,
+    ) -> Result<CallToolResult, UpstreamError> {
+        let (peer, _) = self.connected(false).await?;
+        let what = format!("tools/call '{tool}'");
+        let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+        match peer.call_tool(params).await {
+            Ok(result) => Ok(result),
+            Err(error) => Err(self.request_failed(error, what).await),
+        }
+    }
+
+    /// Ends the server (its whole process group, for stdio servers).
+    pub async fn shutdown(&self) {
+        if let Some(connection) = self.connection.lock().await.take() {
+            let _ = connection.service.cancel().await;
+        }
+    }
+
+    /// A live peer and the current tool list, starting or restarting the server as needed.
+    async fn connected(
+        &self,
+        force_refresh: bool,
+    ) -> Result<(Peer<RoleClient>, Arc<Vec<Tool>>), UpstreamError> {
+        let mut slot = self.connection.lock().await;
+        if slot
+            .as_ref()
+            .is_some_and(|c| c.service.is_transport_closed() || c.service.is_closed())
+        {
+            tracing::warn!(
+                server = self.server.name,
+                "upstream server exited; restarting"
+            );
+            if let Some(dead) = slot.take() {
+                let _ = dead.service.cancel().await;
+            }
+        }
+        if slot.is_none() {
+            *slot = Some(self.start().await?);
+        }
+        let Some(connection) = slot.as_mut() else {
+            unreachable!("the connection was set just above");
+        };
+        if force_refresh || self.tools_stale.swap(false, Ordering::AcqRel) {
+            let peer = connection.service.peer().clone();
+            match peer.list_all_tools().await {
+                Ok(tools) => connection.tools = Arc::new(tools),
+                Err(error) => {
+                    let error = self.request_failed(error, "tools/list".into()).await;
+                    if matches!(error, UpstreamError::Crashed { .. }) {
+                        *slot = None;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok((connection.service.peer().clone(), connection.tools.clone()))
+    }
+
+    async fn start(&self) -> Result<Connection, UpstreamError> {
+        let entry = &self.server.entry;
+        if entry.disabled {
+            return Err(UpstreamError::Disabled(self.server.name.clone()));
+        }
+        self.tools_stale.store(false, Ordering::Release);
+        let handler = Handler {
+            tools_stale: self.tools_stale.clone(),
+            server: self.server.name.clone(),
+        };
+        let started = tokio::time::timeout(START_TIMEOUT, async {
+            let service = match (&entry.command, &entry.url) {
+                (Some(command), _) => {
+                    let transport = self.spawn(command)?;
+                    handler.serve(transport).await.map_err(|e| e.to_string())?
+                }
+                (None, Some(url)) => {
+                    let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+                    handler.serve(transport).await.map_err(|e| e.to_string())?
+                }
+                (None, None) => return Err("its entry has neither a command nor a url".to_string()),
+            };
+            let tools = service
+                .peer()
+                .list_all_tools()
+                .await
+                .map_err(|e| format!("tools/list failed: {e}"))?;
+            Ok(Connection {
+                service,
+                tools: Arc::new(tools),
+            })
+        })
+        .await;
+        let result = match started {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "no answer to initialize and tools/list within {} s",
+                START_TIMEOUT.as_secs()
+            )),
+        };
+        match result {
+            Ok(connection) => Ok(connection),
+            Err(reason) => {
+                settle_stderr().await;
+                Err(UpstreamError::Start {
+                    server: self.server.name.clone(),
+                    reason,
+                    tail: self.tail(),
+                })
+            }
+        }
+    }
+
+    fn spawn(&self, command: &str) -> Result<TokioChildProcess, String> {
+        let entry = &self.server.entry;
+        let mut cmd = tokio::process::Command::new(command);
+        cmd.args(&entry.args).env_clear();
+        for name in INHERITED_ENV {
+            if let Some(value) = std::env::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
+        cmd.envs(entry.env.iter().map(|(k, v)| (k, v)));
+        if let Some(cwd) = &entry.cwd {
+            cmd.current_dir(cwd);
+        }
+        // SAFETY: prctl is async-signal-safe; it runs in the child between fork and exec. If the bridge dies
+        // without its shutdown path (SIGKILL), the server gets SIGTERM instead of living on.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut wrapped = process_wrap::tokio::CommandWrap::from(cmd);
+        wrapped.wrap(process_wrap::tokio::ProcessGroup::leader());
+        wrapped.wrap(process_wrap::tokio::KillOnDrop);
+        let (transport, stderr) = TokioChildProcess::builder(wrapped)
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+        if let Some(stderr) = stderr {
+            let tail = self.stderr_tail.clone();
+            let server = self.server.name.clone();
+            tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tracing::debug!(server, "stderr: {line}");
+                    let Ok(mut tail) = tail.lock() else { return };
+                    if tail.len() == STDERR_TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+            });
+        }
+        Ok(transport)
+    }
+
+    /// Classifies a failed request: a broken connection (crash) or the server's own refusal.
+    async fn request_failed(&self, error: rmcp::ServiceError, what: String) -> UpstreamError {
+        match error {
+            rmcp::ServiceError::McpError(data) => UpstreamError::Refused {
+                server: self.server.name.clone(),
+                what,
+                message: data.message.to_string(),
+            },
+            other => {
+                tracing::warn!(server = self.server.name, "{what} failed: {other}");
+                settle_stderr().await;
+                UpstreamError::Crashed {
+                    server: self.server.name.clone(),
+                    what,
+                    tail: self.tail(),
+                }
+            }
+        }
+    }
+
+    /// The stderr tail as `"; its last stderr lines:\n  …"`, or nothing.
+    fn tail(&self) -> String {
+        let Ok(tail) = self.stderr_tail.lock() else {
+            return String::new();
+        };
+        if tail.is_empty() {
+            return String::new();
+        }
+        let lines: Vec<String> = tail.iter().map(|l| format!("  {l}")).collect();
+        format!("; its last stderr lines:\n{}", lines.join("\n"))
+    }
+}
+
+/// Gives the stderr reader a moment to catch up with what a dying process wrote, so errors can quote it.
+async fn settle_stderr() {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
