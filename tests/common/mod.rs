@@ -150,7 +150,8 @@ pub fn stderr_text(response: &Response) -> String {
     response.payload.stderr.join("\n")
 }
 
-/// Ends a test's bridge the way `bridge serve` ends: every container it made is removed before returning.
+/// Ends a test's bridge the way `bridge serve` ends: every container it made is removed and every upstream
+/// server it started has ended before returning.
 pub async fn finish(bridge: &Bridge) {
-    bridge.sandbox().shutdown().await;
+    bridge.shutdown().await;
 }

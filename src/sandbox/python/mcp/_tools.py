@@ -73,7 +73,7 @@ def _docstring(tool, server_name):
 
 
 def _signature(schema):
-    """(signature, parameter names sent as-is, whether extra keyword arguments are accepted)."""
+    """(signature, the schema's properties, required names, the name of the ``**`` parameter or None)."""
     properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
     required = [name for name in (schema.get("required") or []) if name in properties]
     extra = schema.get("additionalProperties")
@@ -88,9 +88,12 @@ def _signature(schema):
         spec = properties[name] if isinstance(properties[name], dict) else {}
         default = inspect.Parameter.empty if name in required else spec.get("default")
         parameters.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
+    var_keyword = None
     if accepts_extra:
-        parameters.append(inspect.Parameter("arguments", inspect.Parameter.VAR_KEYWORD))
-    return inspect.Signature(parameters), properties, set(required)
+        # `**arguments`, unless the schema has a parameter of that name.
+        var_keyword = "arguments" if "arguments" not in properties else "_arguments"
+        parameters.append(inspect.Parameter(var_keyword, inspect.Parameter.VAR_KEYWORD))
+    return inspect.Signature(parameters), properties, set(required), var_keyword
 
 
 def _check(label, schema, arguments):
@@ -118,17 +121,26 @@ def make_tool(server, tool):
     alias = tool["alias"]
     label = f"mcp_{server['alias']}.{alias}"
     schema = tool.get("input_schema") if isinstance(tool.get("input_schema"), dict) else {}
-    signature, properties, required = _signature(schema)
-    declared = {name for name in signature.parameters if name != "arguments"}
+    signature, properties, required, var_keyword = _signature(schema)
+    declared = [name for name in signature.parameters if name != var_keyword]
 
     async def tool_function(*args, **kwargs):
+        unknown = [name for name in kwargs if name not in declared]
+        if unknown and var_keyword is None:
+            close = difflib.get_close_matches(unknown[0], declared, n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; its parameters: {', '.join(declared) or 'none'}"
+            )
+            raise TypeError(f"{label}() got an unexpected keyword argument {unknown[0]!r}{hint}")
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{label}(): {exc}") from None
         arguments = {}
         for name, value in bound.arguments.items():
-            if name == "arguments" and name not in declared:
+            if name == var_keyword:
                 arguments.update(value)
             elif value is None and name not in required:
                 continue  # an optional argument left at None is not sent

@@ -20,6 +20,8 @@ MODULE_TABLE = (
     ("mcp_bridge_runtime", "mcp_bridge_runtime.py", False),
     ("mcp", "mcp/__init__.py", True),
     ("mcp.runtime", "mcp/runtime.py", False),
+    ("mcp._rpc", "mcp/_rpc.py", False),
+    ("mcp._tools", "mcp/_tools.py", False),
     ("mcp.servers", "mcp/servers/__init__.py", True),
 )
 DEFAULT_MAX_FRAME = 4 * 1024 * 1024
@@ -389,9 +391,12 @@ class NamespaceTests(unittest.TestCase):
                 "True ['runtime', 'servers'] []",
                 "() ()",
                 "() ()",
-                "True ['MCPError', 'capability_summary', 'describe_server', 'discovered_servers',"
-                " 'list_loaded_server_metadata', 'list_servers_sync']",
-                "Server 'x' is not loaded",
+                "True ['MCPError', 'PolicyDenied', 'ToolError', 'ToolResult', 'call_tool',"
+                " 'capability_summary', 'describe_server', 'discovered_servers',"
+                " 'list_loaded_server_metadata', 'list_servers', 'list_servers_sync', 'list_tools',"
+                " 'list_tools_sync', 'query_tool_docs', 'query_tool_docs_sync', 'search_tool_docs',"
+                " 'search_tool_docs_sync']",
+                "Server 'x' is not loaded (loaded: none)",
             ],
         )
 

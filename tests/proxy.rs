@@ -1,0 +1,601 @@
+//! Tool proxying end to end with real parts: the bridge, a real container, and the project's stub MCP server
+//! (`tests/stub/stub_mcp_server.py`) as real stdio child processes. Covers the three access patterns, the
+//! runtime helpers, search over every discovered server, policy deny and ask, restart after a crash,
+//! `tools/list_changed`, big results, the child environment and shutdown.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mcp_bridge::bridge::{Bridge, Response};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+fn stub_script() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/stub/stub_mcp_server.py")
+        .display()
+        .to_string()
+}
+
+/// A project directory whose `.mcp.json` configures stub servers, with its own home, state and cache.
+struct Project {
+    dir: TempDir,
+    extra: Vec<(String, String)>,
+}
+
+impl Project {
+    fn new(servers: Value) -> Self {
+        let dir = TempDir::new().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::write(
+            dir.path().join(".mcp.json"),
+            json!({ "mcpServers": servers }).to_string(),
+        )
+        .unwrap();
+        Project {
+            dir,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The usual pair: `stub` (edge cases) and `github` (read-only and destructive tools).
+    fn standard() -> Self {
+        Self::new(json!({
+            "stub": {"command": "python3", "args": [stub_script()], "description": "Edge-case stub",
+                     "env": {"GREETING": "hello"}},
+            "github": {"command": "python3", "args": [stub_script(), "--profile", "github"]},
+        }))
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn var(mut self, key: &str, value: &str) -> Self {
+        self.extra.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    fn bridge(&self) -> Arc<Bridge> {
+        let home = self.path("home").display().to_string();
+        let state = self.path("state").display().to_string();
+        let cache = self.path("cache").display().to_string();
+        let mut vars: Vec<(&str, &str)> = vec![
+            ("HOME", &home),
+            ("MCP_BRIDGE_STATE_DIR", &state),
+            ("MCP_BRIDGE_CACHE_DIR", &cache),
+        ];
+        vars.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let config = common::config(&vars);
+        Arc::new(Bridge::new_in(config, self.dir.path()).expect("bridge builds"))
+    }
+
+    fn audit_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.path("state/audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+async fn run_with(bridge: &Bridge, servers: &[&str], code: &str) -> Response {
+    let arguments = common::args(json!({"code": code, "servers": servers, "timeout": 60}));
+    bridge
+        .run_python(&arguments, &CancellationToken::new())
+        .await
+        .expect("not cancelled")
+}
+
+/// Runs `code` and asserts it succeeded; returns its stdout lines.
+async fn ok(bridge: &Bridge, servers: &[&str], code: &str) -> Vec<String> {
+    let response = run_with(bridge, servers, code).await;
+    assert_eq!(
+        response.payload.exit_code,
+        Some(0),
+        "stdout: {:?}\nstderr: {}",
+        response.payload.stdout,
+        common::stderr_text(&response)
+    );
+    response.payload.stdout
+}
+
+#[tokio::test]
+async fn tools_are_python_functions_in_all_three_access_patterns() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::standard();
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &["stub"],
+        r#"
+import inspect
+print(LOADED_MCP_SERVERS)
+r = await mcp_stub.echo("positional")
+print(r["content"][0]["text"], r.content[0].text, r.text, r.isError)
+r = await mcp_servers["stub"].add(2, b=3)
+print(r.data["sum"], r.structuredContent.sum)
+from mcp.servers.stub import echo, read_file, class_, _2fa
+print((await echo(text="imported")).text, (await read_file(path="x")).text, (await class_()).text)
+import mcp.servers.stub as stub_module
+print(sorted(stub_module.__all__)[:3], stub_module.TOOL_MAP["read_file"]["name"])
+print(inspect.signature(mcp_stub.add), inspect.iscoroutinefunction(mcp_stub.add))
+print(mcp_stub.echo.__doc__.splitlines()[0])
+print(runtime is mcp.runtime)
+"#,
+    )
+    .await;
+    assert_eq!(
+        out,
+        [
+            "('stub',)",
+            "positional positional positional False",
+            "5 5",
+            "imported called read-file called class",
+            "['_2fa', 'add', 'big'] read-file",
+            "(a, b=0) True",
+            "Echo the text back.",
+            "True",
+        ]
+    );
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn bad_calls_get_clear_python_errors_and_tool_errors_raise() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::standard();
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &["stub"],
+        r#"
+for call in (lambda: mcp_stub.add("two"), lambda: mcp_stub.add(), lambda: mcp_stub.echo("a", "b"),
+             lambda: mcp_stub.echo(txt="a")):
+    try:
+        await call()
+    except TypeError as exc:
+        print("TypeError:", exc)
+try:
+    mcp_stub.ecoh
+except AttributeError as exc:
+    print("AttributeError:", str(exc).split(" (")[0])
+try:
+    await mcp_stub.fail(message="boom")
+except runtime.ToolError as exc:
+    print("ToolError:", exc, exc.result.isError)
+r = await runtime.call_tool("stub", "fail", {"message": "kept"}, raise_on_error=False)
+print(r.is_error, r.text)
+try:
+    await runtime.call_tool("github", "get_issue", {"number": 1})
+except runtime.MCPError as exc:
+    print("MCPError:", exc)
+try:
+    await runtime.call_tool("stub", "nope")
+except runtime.MCPError as exc:
+    print("MCPError:", str(exc).split(";")[0])
+"#,
+    )
+    .await;
+    assert_eq!(
+        out,
+        [
+            "TypeError: mcp_stub.add() argument 'a' must be integer, not str",
+            "TypeError: mcp_stub.add(): missing a required argument: 'a'",
+            "TypeError: mcp_stub.echo(): too many positional arguments",
+            "TypeError: mcp_stub.echo() got an unexpected keyword argument 'txt'; did you mean 'text'?",
+            "AttributeError: MCP server 'stub' has no tool 'ecoh'; did you mean echo?",
+            "ToolError: stub.fail failed: boom True",
+            "True kept",
+            "MCPError: Server \"github\" is not available in this run (add it to run_python's `servers` to use it); loaded: stub",
+            "MCPError: Tool 'nope' not found for server stub",
+        ]
+    );
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn runtime_helpers_describe_servers_and_tools() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::standard();
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &["stub", "github"],
+        r#"
+print(runtime.list_servers_sync(), await runtime.list_servers())
+print(runtime.discovered_servers())
+print(runtime.discovered_servers(detailed=True)[0])
+meta = runtime.describe_server("github")
+print(meta["alias"], [t["name"] for t in meta["tools"]][:2], sorted(meta["tools"][0]))
+print(len(runtime.list_loaded_server_metadata()), len(runtime.list_tools_sync("stub")))
+print(runtime.query_tool_docs_sync("stub", "READ_FILE"))
+print(await runtime.query_tool_docs("stub", "echo", detail="full"))
+print(len(await runtime.query_tool_docs("github", detail="name")))
+tools = await runtime.list_tools("github")
+print(tools[0]["name"], tools[0]["annotations"]["readOnlyHint"])
+try:
+    runtime.describe_server("nope")
+except runtime.MCPError as exc:
+    print(exc)
+print(runtime.capability_summary().splitlines()[0])
+"#,
+    )
+    .await;
+    assert_eq!(out[0], "('stub', 'github') ('github', 'stub')");
+    assert_eq!(out[1], "('stub', 'github')");
+    assert_eq!(out[2], "{'name': 'stub', 'description': 'Edge-case stub'}");
+    assert_eq!(
+        out[3],
+        "github ['get_issue', 'list_issues'] ['alias', 'description', 'input_schema', 'name']"
+    );
+    assert_eq!(out[4], "2 12");
+    assert_eq!(
+        out[5],
+        "[{'server': 'stub', 'serverAlias': 'stub', 'tool': 'read-file', 'toolAlias': 'read_file', \
+         'description': 'A hyphenated tool name.'}]"
+    );
+    assert!(out[6].starts_with("{'server': 'stub', 'serverAlias': 'stub', 'tool': 'echo'"));
+    assert!(out[6].contains("'inputSchema': {"), "{}", out[6]);
+    assert_eq!(out[7], "6");
+    assert_eq!(out[8], "get_issue True");
+    assert_eq!(out[9], "Server 'nope' is not loaded (loaded: stub, github)");
+    assert_eq!(out[10], "# Code Execution MCP Capabilities");
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn search_covers_every_discovered_server_from_a_disk_cache() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    // `github` counts its starts in a file, to show a second bridge searches it without starting it.
+    let project = Project::new(json!({}));
+    let starts = project.path("github-starts");
+    let launcher = format!(
+        "echo started >> '{}'; exec python3 '{}' --profile github",
+        starts.display(),
+        stub_script()
+    );
+    std::fs::write(
+        project.path(".mcp.json"),
+        json!({"mcpServers": {
+            "stub": {"command": "python3", "args": [stub_script()]},
+            "github": {"command": "sh", "args": ["-c", launcher]},
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let search = r#"
+docs = await runtime.search_tool_docs("issue", limit=3)
+print([(d["server"], d["tool"]) for d in docs])
+print(sorted(runtime.search_tool_docs_sync("echo text", detail="name")[0]))
+print(await runtime.search_tool_docs("zzzz-nothing"))
+"#;
+    for round in 1..=2 {
+        let bridge = project.bridge();
+        let out = ok(&bridge, &["stub"], search).await;
+        assert_eq!(
+            out[0],
+            "[('github', 'get_issue'), ('github', 'list_issues'), ('github', 'issue_summary')]",
+            "round {round}"
+        );
+        assert_eq!(out[1], "['server', 'serverAlias', 'tool', 'toolAlias']");
+        assert_eq!(out[2], "[]");
+        common::finish(&bridge).await;
+    }
+    let started = std::fs::read_to_string(&starts).unwrap();
+    assert_eq!(
+        started.lines().count(),
+        1,
+        "github was started again instead of read from the cache"
+    );
+}
+
+#[tokio::test]
+async fn policies_decide_every_call_and_the_audit_log_records_it() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("plugins/rules/examples/deny-github-writes.toml")
+        .display()
+        .to_string();
+    let project = Project::standard().var("MCP_BRIDGE_CONFIG", &example);
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &["github"],
+        r#"
+for name, args in (("get_issue", {"number": 1}), ("list_issues", {}), ("search_code", {"query": "x"}),
+                   ("issue_summary", {"number": 2}), ("create_issue", {"title": "t"}),
+                   ("delete_repository", {})):
+    try:
+        r = await runtime.call_tool("github", name, args)
+        print("allowed", name, r.data["tool"])
+    except runtime.PolicyDenied as exc:
+        print("denied", name, exc.reason.split(":")[0])
+print("still running")
+"#,
+    )
+    .await;
+    assert_eq!(
+        out,
+        [
+            "allowed get_issue get_issue",
+            "allowed list_issues list_issues",
+            "allowed search_code search_code",
+            "allowed issue_summary issue_summary",
+            "denied create_issue denied by policy 'rules'",
+            "denied delete_repository denied by policy 'rules'",
+            "still running",
+        ]
+    );
+    let audit = project.audit_lines();
+    assert_eq!(audit.len(), 6, "{audit:?}");
+    let create = &audit[4];
+    assert_eq!(create["tool"], "create_issue");
+    assert_eq!(create["decision"], "deny");
+    assert_eq!(create["decided_by"], "rules");
+    assert!(
+        create["error"]
+            .as_str()
+            .unwrap()
+            .contains("may change GitHub")
+    );
+    assert!(
+        create.get("arguments").is_none(),
+        "arguments logged without log-arguments"
+    );
+    let get = &audit[0];
+    assert_eq!(get["decision"], "allow");
+    assert_eq!(get["argument_bytes"], 12);
+    assert!(get["result_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(get["tool_error"], false);
+    assert!(get["run_id"].as_str().unwrap().starts_with('r'));
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn an_ask_without_elicitation_is_a_deny_that_says_why() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::standard();
+    let config = project.path("ask.toml");
+    std::fs::write(
+        &config,
+        r#"
+[audit]
+log-arguments = true
+[plugins.rules]
+enabled = true
+[plugins.rules.config]
+default = "allow"
+rules = [{ server = "stub", tool = "echo", action = "ask", reason = "echo needs a human" }]
+"#,
+    )
+    .unwrap();
+    let project = project.var("MCP_BRIDGE_CONFIG", &config.display().to_string());
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &["stub"],
+        r#"
+try:
+    await mcp_stub.echo(text="hi")
+except runtime.PolicyDenied as exc:
+    print(exc)
+print((await mcp_stub.add(a=1)).data["sum"])
+"#,
+    )
+    .await;
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out[0].starts_with("policy 'rules' asks: "), "{}", out[0]);
+    assert!(
+        out[0].ends_with(
+            "but this client cannot be asked (no MCP elicitation), so the call is denied"
+        ),
+        "{}",
+        out[0]
+    );
+    assert_eq!(out[1], "1");
+    let audit = project.audit_lines();
+    assert_eq!(audit[0]["decision"], "deny");
+    assert_eq!(audit[0]["arguments"], json!({"text": "hi"}));
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn a_crash_mid_call_is_a_clear_error_and_the_next_call_restarts_the_server() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::standard();
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &["stub"],
+        r#"
+before = (await mcp_stub.pid()).text
+try:
+    await mcp_stub.crash()
+except runtime.MCPError as exc:
+    print(str(exc).splitlines()[0])
+    print(str(exc).splitlines()[-1].strip())
+after = (await mcp_stub.pid()).text
+print(before != after, (await mcp_stub.echo(text="back")).text)
+"#,
+    )
+    .await;
+    assert_eq!(
+        out,
+        [
+            "MCP server 'stub' stopped while handling tools/call 'crash'; it will be restarted on the next call; \
+             its last stderr lines:",
+            "stub: crashing on purpose",
+            "True back",
+        ]
+    );
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn tools_list_changed_refreshes_the_next_runs_functions() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::standard();
+    let bridge = project.bridge();
+    ok(&bridge, &["stub"], "await mcp_stub.grow(name='fresh-tool')").await;
+    let out = ok(
+        &bridge,
+        &["stub"],
+        "print((await mcp_stub.fresh_tool()).text, 'fresh_tool' in dir(mcp_stub))",
+    )
+    .await;
+    assert_eq!(out, ["called fresh-tool True"]);
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn results_over_a_megabyte_arrive_whole_and_calls_run_concurrently() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::standard();
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &["stub"],
+        r#"
+import asyncio, time
+r = await mcp_stub.big(size=3_000_000)
+print(len(r.text), set(r.text))
+started = time.monotonic()
+await asyncio.gather(*(mcp_stub.slow(seconds=1) for _ in range(4)))
+print(time.monotonic() - started < 2.5)
+"#,
+    )
+    .await;
+    assert_eq!(out, ["3000000 {'x'}", "True"]);
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn stdio_servers_get_a_minimal_environment_their_env_and_cwd() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::new(json!({}));
+    let workdir = project.path("server-cwd");
+    std::fs::create_dir_all(&workdir).unwrap();
+    std::fs::write(
+        project.path(".mcp.json"),
+        json!({"mcpServers": {"stub": {
+            "command": "python3", "args": [stub_script()],
+            "env": {"GREETING": "hello"}, "cwd": workdir.display().to_string(),
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let bridge = project.bridge();
+    // CARGO_MANIFEST_DIR is in this test process's environment (cargo sets it), so it stands in for any
+    // variable of the bridge that must not leak to servers.
+    assert!(std::env::var("CARGO_MANIFEST_DIR").is_ok());
+    let out = ok(
+        &bridge,
+        &["stub"],
+        r#"
+for name in ("GREETING", "PATH", "CARGO_MANIFEST_DIR"):
+    data = (await mcp_stub.env(name=name)).data
+    print(name, data["value"] is not None, data["cwd"])
+"#,
+    )
+    .await;
+    let cwd = workdir.canonicalize().unwrap().display().to_string();
+    assert_eq!(
+        out,
+        [
+            format!("GREETING True {cwd}"),
+            format!("PATH True {cwd}"),
+            format!("CARGO_MANIFEST_DIR False {cwd}"),
+        ]
+    );
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn unknown_disabled_and_failing_servers_are_reported_before_the_run() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::new(json!({
+        "stub": {"command": "python3", "args": [stub_script()]},
+        "off": {"command": "python3", "args": [stub_script()], "disabled": true},
+        "broken": {"command": "python3", "args": [stub_script(), "--fail-start", "GITHUB_TOKEN is not set"]},
+        "missing": {"command": "/nonexistent/mcp-server"},
+    }));
+    let bridge = project.bridge();
+    let message = |response: Response| response.payload.error.clone().unwrap_or_default();
+    let unknown = message(run_with(&bridge, &["nope"], "print(1)").await);
+    assert_eq!(
+        unknown,
+        "Unknown MCP server: nope; configured servers: stub, broken, missing"
+    );
+    let off = message(run_with(&bridge, &["off"], "print(1)").await);
+    assert!(off.starts_with("MCP server 'off' is disabled in "), "{off}");
+    let broken = message(run_with(&bridge, &["broken"], "print(1)").await);
+    assert!(
+        broken.starts_with("MCP server 'broken' failed to start: "),
+        "{broken}"
+    );
+    assert!(
+        broken.contains("  stub: GITHUB_TOKEN is not set"),
+        "{broken}"
+    );
+    let missing = message(run_with(&bridge, &["missing"], "print(1)").await);
+    assert!(
+        missing.contains("cannot run \"/nonexistent/mcp-server\""),
+        "{missing}"
+    );
+    // The bridge still serves.
+    assert_eq!(
+        ok(&bridge, &["stub"], "print(LOADED_MCP_SERVERS)").await,
+        ["('stub',)"]
+    );
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_every_upstream_process() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::standard();
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &["stub", "github"],
+        "print((await mcp_stub.pid()).text)",
+    )
+    .await;
+    let pid: i32 = out[0].parse().unwrap();
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    common::finish(&bridge).await;
+    common::eventually("the stub server has exited", || async {
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| stat.contains(") Z "))
+    })
+    .await;
+}
