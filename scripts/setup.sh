@@ -54,6 +54,16 @@ fi
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2 >&2
 
 if [ "$dev" = 1 ]; then
-    command -v ruff >/dev/null 2>&1 || python3 -m pip install -q ruff >&2
+    # The tests also need python3 (the stub MCP server, ruff) and Node (the TOON reference decoder, the
+    # JavaScript plugin example, the npm MCP servers driven end to end).
+    dev_missing=()
+    command -v python3 >/dev/null 2>&1 || dev_missing+=(python3)
+    python3 -m pip --version >/dev/null 2>&1 || dev_missing+=(python3-pip)
+    command -v npm >/dev/null 2>&1 || dev_missing+=(nodejs npm)
+    [ ${#dev_missing[@]} -eq 0 ] || apt_install "${dev_missing[@]}"
+    if ! command -v ruff >/dev/null 2>&1; then
+        # Debian's pip refuses to install into the system interpreter without the flag (PEP 668).
+        python3 -m pip install -q --break-system-packages ruff >&2 2>/dev/null || python3 -m pip install -q ruff >&2
+    fi
 fi
 printf '%s\n' "$image"

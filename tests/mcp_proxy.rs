@@ -1,0 +1,343 @@
+//! The whole chain with nothing in-process: an rmcp client → `bridge serve` (a child process) → a container →
+//! back to the bridge → upstream MCP servers (child processes of the bridge) → back. Upstreams are the project's
+//! stub server and the real `@modelcontextprotocol/server-everything` from npm (installed by `scripts/test` into
+//! `tests/npm-servers`), over stdio and over streamable HTTP.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult,
+    ElicitationAction, ElicitationCapability, FormElicitationCapability, Implementation,
+};
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn stub_script() -> String {
+    root()
+        .join("tests/stub/stub_mcp_server.py")
+        .display()
+        .to_string()
+}
+
+/// `server-everything`'s launcher, installed by `scripts/test` (`npm ci` in `tests/npm-servers`).
+fn everything_bin() -> Option<PathBuf> {
+    let bin = root().join("tests/npm-servers/node_modules/.bin/mcp-server-everything");
+    if bin.exists() {
+        return Some(bin);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!(
+            "CI=true but {} is missing: run `npm ci` in tests/npm-servers",
+            bin.display()
+        );
+    }
+    eprintln!(
+        "\n!!!!! SKIPPED: {} missing; run `npm ci` in tests/npm-servers !!!!!\n",
+        bin.display()
+    );
+    None
+}
+
+/// A client that answers elicitations: accept with `approve`, or decline when `None`.
+#[derive(Clone)]
+struct Approver {
+    approve: Option<bool>,
+    asked: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Approver {
+    fn new(approve: Option<bool>) -> Self {
+        Approver {
+            approve,
+            asked: Arc::default(),
+        }
+    }
+}
+
+impl ClientHandler for Approver {
+    fn get_info(&self) -> ClientInfo {
+        let mut capabilities = ClientCapabilities::default();
+        let mut elicitation = ElicitationCapability::new();
+        elicitation.form = Some(FormElicitationCapability::default());
+        capabilities.elicitation = Some(elicitation);
+        ClientInfo::new(capabilities, Implementation::new("approver", "1.0.0"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = request {
+            self.asked.lock().unwrap().push(message);
+        }
+        Ok(match self.approve {
+            Some(approve) => ElicitResult::new(ElicitationAction::Accept)
+                .with_content(json!({"approve": approve})),
+            None => ElicitResult::new(ElicitationAction::Decline),
+        })
+    }
+}
+
+/// A scratch home/cwd with a servers file (`MCP_SERVERS_CONFIG`) and an optional bridge config file.
+struct Scratch {
+    dir: TempDir,
+}
+
+impl Scratch {
+    fn new(servers: Value, bridge_config: Option<&str>) -> Self {
+        let dir = TempDir::new().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::write(
+            dir.path().join("servers.json"),
+            json!({"mcpServers": servers}).to_string(),
+        )
+        .unwrap();
+        if let Some(text) = bridge_config {
+            std::fs::write(dir.path().join("bridge.toml"), text).unwrap();
+        }
+        Scratch { dir }
+    }
+
+    fn command(&self) -> Command {
+        let path = |p: &str| self.dir.path().join(p);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bridge"));
+        command
+            .arg("serve")
+            .current_dir(self.dir.path())
+            .env("HOME", path("home"))
+            .env("MCP_SERVERS_CONFIG", path("servers.json"))
+            .env("MCP_BRIDGE_STATE_DIR", path("state"))
+            .env("MCP_BRIDGE_CACHE_DIR", path("cache"))
+            .env("MCP_BRIDGE_IMAGE", common::image())
+            .env("MCP_BRIDGE_LOG_LEVEL", "warn")
+            .kill_on_drop(true);
+        if path("bridge.toml").exists() {
+            command.env("MCP_BRIDGE_CONFIG", path("bridge.toml"));
+        }
+        command
+    }
+
+    async fn connect<H: ClientHandler>(&self, handler: H) -> (RunningService<RoleClient, H>, u32) {
+        let (transport, _) = TokioChildProcess::builder(self.command())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = transport.id().expect("bridge pid");
+        (handler.serve(transport).await.expect("initialize"), pid)
+    }
+}
+
+async fn run<H: ClientHandler>(
+    client: &RunningService<RoleClient, H>,
+    servers: &[&str],
+    code: &str,
+) -> Value {
+    let params = CallToolRequestParams::new("run_python").with_arguments(common::args(
+        json!({"code": code, "servers": servers, "timeout": 90}),
+    ));
+    let result = client.call_tool(params).await.expect("tools/call");
+    result.structured_content.expect("structuredContent")
+}
+
+fn stdout(payload: &Value) -> Vec<String> {
+    assert_eq!(payload["exitCode"], 0, "{payload:#}");
+    payload["stdout"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
+const ASK_ON_ECHO: &str = r#"
+[plugins.rules]
+enabled = true
+[plugins.rules.config]
+default = "allow"
+rules = [{ server = "stub", tool = "echo", action = "ask", reason = "echo needs a human" }]
+"#;
+
+const TRY_ECHO: &str = r#"
+try:
+    print((await mcp_stub.echo(text="hi")).text)
+except runtime.PolicyDenied as exc:
+    print("denied:", exc)
+"#;
+
+#[tokio::test]
+async fn an_ask_is_put_to_the_user_through_elicitation() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let servers = json!({"stub": {"command": "python3", "args": [stub_script()]}});
+    let scratch = Scratch::new(servers, Some(ASK_ON_ECHO));
+    for (approve, expected) in [
+        (Some(true), "hi".to_string()),
+        (
+            Some(false),
+            "denied: policy 'rules' asked (echo needs a human) and the user declined".to_string(),
+        ),
+        (
+            None,
+            "denied: policy 'rules' asked (echo needs a human) and the user declined".to_string(),
+        ),
+    ] {
+        let approver = Approver::new(approve);
+        let asked = approver.asked.clone();
+        let (client, _) = scratch.connect(approver).await;
+        let out = stdout(&run(&client, &["stub"], TRY_ECHO).await);
+        assert_eq!(out, [expected], "approve={approve:?}");
+        let asked = asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1);
+        assert!(
+            asked[0].contains("wants to call stub.echo: echo needs a human"),
+            "{asked:?}"
+        );
+        client.cancel().await.unwrap();
+    }
+    // A client without elicitation: a deny that says so.
+    let (client, _) = scratch.connect(()).await;
+    let out = stdout(&run(&client, &["stub"], TRY_ECHO).await);
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].ends_with("but the MCP client does not support elicitation, so the call is denied"),
+        "{}",
+        out[0]
+    );
+    client.cancel().await.unwrap();
+}
+
+/// Processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                // Field 4 (after the parenthesised command) is the parent pid.
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split(' ').nth(1))
+                    .is_some_and(|ppid| ppid == pid.to_string())
+            })
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    })
+}
+
+#[tokio::test]
+async fn server_everything_over_stdio_end_to_end_and_no_orphans_after_sigterm() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let Some(everything) = everything_bin() else {
+        return;
+    };
+    let servers = json!({
+        "everything": {"command": everything.display().to_string(), "args": ["stdio"]},
+        "stub": {"command": "python3", "args": [stub_script()]},
+    });
+    let scratch = Scratch::new(servers, None);
+    let (client, bridge_pid) = scratch.connect(()).await;
+    let out = stdout(
+        &run(
+            &client,
+            &["everything", "stub"],
+            r#"
+r = await mcp_everything.echo(message="through the bridge")
+print(r.text)
+print((await mcp_servers["everything"].get_sum(a=2, b=3)).text)
+from mcp.servers.everything import get_structured_content
+print(sorted((await get_structured_content(location="New York")).data))
+print([d["tool"] for d in await runtime.search_tool_docs("echo message", limit=2)])
+print(len(runtime.list_tools_sync("everything")) > 5, (await mcp_stub.pid()).text.isdigit())
+"#,
+        )
+        .await,
+    );
+    assert_eq!(out[0], "Echo: through the bridge");
+    assert_eq!(out[1], "The sum of 2 and 3 is 5.");
+    assert!(out[2].contains("temperature"), "{out:?}");
+    assert!(out[3].starts_with("['echo'"), "{out:?}");
+    assert_eq!(out[4], "True True");
+
+    let upstreams = children_of(bridge_pid);
+    assert!(upstreams.len() >= 2, "upstream children: {upstreams:?}");
+    let mut family = upstreams.clone();
+    for pid in &upstreams {
+        family.extend(children_of(*pid));
+    }
+    // SIGTERM, as a client or supervisor would end it.
+    unsafe { libc::kill(bridge_pid as i32, libc::SIGTERM) };
+    drop(client);
+    common::eventually("the bridge and every upstream process have exited", || {
+        let family = family.clone();
+        async move { !alive(bridge_pid) && family.iter().all(|p| !alive(*p)) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_everything_over_streamable_http() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let Some(everything) = everything_bin() else {
+        return;
+    };
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut server = Command::new(&everything)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    common::eventually("server-everything listens", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+    })
+    .await;
+    let scratch = Scratch::new(json!({"remote": {"url": url, "type": "http"}}), None);
+    let (client, _) = scratch.connect(()).await;
+    let out = stdout(
+        &run(
+            &client,
+            &["remote"],
+            "print((await mcp_remote.echo(message='over http')).text)",
+        )
+        .await,
+    );
+    assert_eq!(out, ["Echo: over http"]);
+    client.cancel().await.unwrap();
+    server.kill().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
