@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult,
+    CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
     ElicitationAction, ElicitationCapability, FormElicitationCapability, Implementation,
 };
 use rmcp::service::{RequestContext, RunningService};
@@ -68,12 +68,12 @@ impl Approver {
 }
 
 impl ClientHandler for Approver {
-    fn get_info(&self) -> ClientInfo {
+    fn get_info(&self) -> ClientConfig {
         let mut capabilities = ClientCapabilities::default();
         let mut elicitation = ElicitationCapability::new();
         elicitation.form = Some(FormElicitationCapability::default());
         capabilities.elicitation = Some(elicitation);
-        ClientInfo::new(capabilities, Implementation::new("approver", "1.0.0"))
+        ClientConfig::new(capabilities, Implementation::new("approver", "1.0.0"))
     }
 
     async fn create_elicitation(
