@@ -484,10 +484,17 @@ print(len(r.text), set(r.text))
 started = time.monotonic()
 await asyncio.gather(*(mcp_stub.slow(seconds=1) for _ in range(4)))
 print(time.monotonic() - started < 2.5)
+# At most 64 requests in flight per run: the rest are refused at once, not queued without bound.
+results = await asyncio.gather(*(mcp_stub.slow(seconds=2) for _ in range(70)), return_exceptions=True)
+refused = [r for r in results if isinstance(r, runtime.MCPError)]
+print(len(results) - len(refused), len(refused), str(refused[0]).split(" (")[0])
 "#,
     )
     .await;
-    assert_eq!(out, ["3000000 {'x'}", "True"]);
+    assert_eq!(
+        out,
+        ["3000000 {'x'}", "True", "64 6 too many requests at once"]
+    );
     common::finish(&bridge).await;
 }
 

@@ -24,6 +24,10 @@ use crate::config::Config;
 /// runtime, so this bounds requests, not output.
 pub const MAX_FRAME: usize = 4 << 20;
 
+/// Requests of one run handled at once; more are refused at once (so a flood of requests cannot make the host
+/// run unbounded upstream calls), and the code can retry once some have finished.
+const MAX_IN_FLIGHT: usize = 64;
+
 /// Bytes of the container's own stderr (bootstrap failures, interpreter crashes) kept.
 const RAW_STDERR_BUDGET: usize = 16 << 10;
 
@@ -140,6 +144,15 @@ pub async fn execute(
                 Ok(Frame::Rpc { id, method, params }) => {
                     if !rpc_ids.insert(id) {
                         break 'read Ending::Protocol(format!("duplicate rpc id {id}"));
+                    }
+                    if requests.len() >= MAX_IN_FLIGHT {
+                        let refusal = RpcError::new(format!(
+                            "too many requests at once (at most {MAX_IN_FLIGHT} in flight); wait for some to finish"
+                        ));
+                        if let Err(reason) = stdin.send(rpc_reply(id, Err(refusal))) {
+                            break 'read Ending::Protocol(reason);
+                        }
+                        continue;
                     }
                     let answer = spec.rpc.handle(method, params);
                     requests.spawn(async move { rpc_reply(id, answer.await) });
