@@ -25,13 +25,6 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn stub_script() -> String {
-    root()
-        .join("tests/stub/stub_mcp_server.py")
-        .display()
-        .to_string()
-}
-
 /// `server-everything`'s launcher, installed by `scripts/test` (`npm ci` in `tests/npm-servers`).
 fn everything_bin() -> Option<PathBuf> {
     let bin = root().join("tests/npm-servers/node_modules/.bin/mcp-server-everything");
@@ -183,7 +176,7 @@ async fn an_ask_is_put_to_the_user_through_elicitation() {
     if common::engine().await.is_none() {
         return;
     }
-    let servers = json!({"stub": {"command": "python3", "args": [stub_script()]}});
+    let servers = json!({"stub": {"command": "python3", "args": [common::stub_script()]}});
     let scratch = Scratch::new(servers, Some(ASK_ON_ECHO));
     for (approve, expected) in [
         (Some(true), "hi".to_string()),
@@ -257,7 +250,7 @@ async fn server_everything_over_stdio_end_to_end_and_no_orphans_after_sigterm() 
     };
     let servers = json!({
         "everything": {"command": everything.display().to_string(), "args": ["stdio"]},
-        "stub": {"command": "python3", "args": [stub_script()]},
+        "stub": {"command": "python3", "args": [common::stub_script()]},
     });
     let scratch = Scratch::new(servers, None);
     let (client, bridge_pid) = scratch.connect(()).await;

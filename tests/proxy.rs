@@ -13,13 +13,6 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
-fn stub_script() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/stub/stub_mcp_server.py")
-        .display()
-        .to_string()
-}
-
 /// A project directory whose `.mcp.json` configures stub servers, with its own home, state and cache.
 struct Project {
     dir: TempDir,
@@ -44,9 +37,9 @@ impl Project {
     /// The usual pair: `stub` (edge cases) and `github` (read-only and destructive tools).
     fn standard() -> Self {
         Self::new(json!({
-            "stub": {"command": "python3", "args": [stub_script()], "description": "Edge-case stub",
+            "stub": {"command": "python3", "args": [common::stub_script()], "description": "Edge-case stub",
                      "env": {"GREETING": "hello"}},
-            "github": {"command": "python3", "args": [stub_script(), "--profile", "github"]},
+            "github": {"command": "python3", "args": [common::stub_script(), "--profile", "github"]},
         }))
     }
 
@@ -264,12 +257,12 @@ async fn search_covers_every_discovered_server_from_a_disk_cache() {
     let launcher = format!(
         "echo started >> '{}'; exec python3 '{}' --profile github",
         starts.display(),
-        stub_script()
+        common::stub_script()
     );
     std::fs::write(
         project.path(".mcp.json"),
         json!({"mcpServers": {
-            "stub": {"command": "python3", "args": [stub_script()]},
+            "stub": {"command": "python3", "args": [common::stub_script()]},
             "github": {"command": "sh", "args": ["-c", launcher]},
         }})
         .to_string(),
@@ -509,7 +502,7 @@ async fn stdio_servers_get_a_minimal_environment_their_env_and_cwd() {
     std::fs::write(
         project.path(".mcp.json"),
         json!({"mcpServers": {"stub": {
-            "command": "python3", "args": [stub_script()],
+            "command": "python3", "args": [common::stub_script()],
             "env": {"GREETING": "hello"}, "cwd": workdir.display().to_string(),
         }}})
         .to_string(),
@@ -547,9 +540,9 @@ async fn unknown_disabled_and_failing_servers_are_reported_before_the_run() {
         return;
     }
     let project = Project::new(json!({
-        "stub": {"command": "python3", "args": [stub_script()]},
-        "off": {"command": "python3", "args": [stub_script()], "disabled": true},
-        "broken": {"command": "python3", "args": [stub_script(), "--fail-start", "GITHUB_TOKEN is not set"]},
+        "stub": {"command": "python3", "args": [common::stub_script()]},
+        "off": {"command": "python3", "args": [common::stub_script()], "disabled": true},
+        "broken": {"command": "python3", "args": [common::stub_script(), "--fail-start", "GITHUB_TOKEN is not set"]},
         "missing": {"command": "/nonexistent/mcp-server"},
     }));
     let bridge = project.bridge();

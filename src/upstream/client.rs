@@ -179,11 +179,9 @@ impl UpstreamClient {
                 let _ = dead.service.cancel().await;
             }
         }
-        if slot.is_none() {
-            *slot = Some(self.start().await?);
-        }
-        let Some(connection) = slot.as_mut() else {
-            unreachable!("the connection was set just above");
+        let connection = match slot.take() {
+            Some(live) => slot.insert(live),
+            None => slot.insert(self.start().await?),
         };
         if force_refresh || self.tools_stale.swap(false, Ordering::AcqRel) {
             let peer = connection.service.peer().clone();

@@ -5,8 +5,9 @@
 //! the server's whole definition: a changed command, argument, env or url is a different key. A live server's
 //! list (refreshed on `tools/list_changed`) always wins and rewrites the entry.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::Tool;
@@ -47,6 +48,8 @@ impl Detail {
 /// The tool lists of all servers: live, else cached on disk, else fetched (and cached).
 pub struct ToolCatalog {
     dir: Option<PathBuf>,
+    /// The list last written for each server, so an unchanged list is not rewritten on every call.
+    written: Mutex<HashMap<String, Arc<Vec<Tool>>>>,
 }
 
 impl ToolCatalog {
@@ -54,6 +57,7 @@ impl ToolCatalog {
     pub fn new(cache_dir: Option<PathBuf>) -> Self {
         ToolCatalog {
             dir: cache_dir.map(|d| d.join("tools")),
+            written: Mutex::new(HashMap::new()),
         }
     }
 
@@ -63,7 +67,15 @@ impl ToolCatalog {
         client: &UpstreamClient,
     ) -> Result<Arc<Vec<Tool>>, UpstreamError> {
         let tools = client.tools().await?;
-        self.store(client.server(), &tools);
+        let fresh = self.written.lock().map_or(true, |mut written| {
+            let name = &client.server().name;
+            let unchanged = written.get(name).is_some_and(|w| Arc::ptr_eq(w, &tools));
+            written.insert(name.clone(), tools.clone());
+            !unchanged
+        });
+        if fresh {
+            self.store(client.server(), &tools);
+        }
         Ok(tools)
     }
 

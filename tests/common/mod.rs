@@ -20,6 +20,14 @@ pub fn image() -> String {
         .unwrap_or_else(|| "mcp-bridge/sandbox:bookworm".to_string())
 }
 
+/// The project's stub MCP server (`tests/stub/stub_mcp_server.py`), run with `python3`.
+pub fn stub_script() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/stub/stub_mcp_server.py")
+        .display()
+        .to_string()
+}
+
 /// A negotiated engine client, or `None` (with a loud message) when there is no engine outside CI.
 /// Under `CI=true` a missing engine or image fails the test instead.
 pub async fn engine() -> Option<Docker> {
