@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::plugins::{PluginHost, RunCheck, Verdict};
 use crate::proxy::audit::AuditLog;
+use crate::proxy::store::SandboxStore;
 use crate::proxy::{Asker, ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::Payload;
@@ -77,6 +78,7 @@ impl Bridge {
             catalog: Arc::new(ToolCatalog::new(config.cache_dir.clone())),
             plugins: plugins.clone(),
             audit: Arc::new(AuditLog::new(&config.state_dir, plugins.audit_settings())),
+            store: Arc::new(SandboxStore::new(&config.state_dir)),
         };
         let config = Arc::new(config);
         let sandbox = Sandbox::new(config.clone()).context("preparing the sandbox")?;
@@ -289,7 +291,11 @@ impl Bridge {
             .filter(|s| !s.entry.disabled)
             .map(|s| serde_json::json!({"name": s.name, "description": s.entry.description}))
             .collect();
-        Ok(serde_json::json!({"loaded": described, "discovered": discovered}))
+        Ok(serde_json::json!({
+            "loaded": described,
+            "discovered": discovered,
+            "user_tools": self.proxy.store.saved_tools(),
+        }))
     }
 }
 

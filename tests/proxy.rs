@@ -599,3 +599,65 @@ async fn shutdown_ends_every_upstream_process() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn memory_and_saved_tools_outlive_the_run() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let project = Project::standard();
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &[],
+        r#"
+print(save_memory("notes/today", {"items": [1, 2]}, metadata={"tag": "t"}))
+print(runtime.save_memory("counter", 1))
+def double(x):
+    """Twice x."""
+    return 2 * x
+print(save_tool(double))
+try:
+    save_memory("   ", 1)
+except runtime.MCPError as exc:
+    print(exc)
+"#,
+    )
+    .await;
+    assert_eq!(
+        out,
+        [
+            "Memory 'notes_today' saved.",
+            "Memory 'counter' saved.",
+            "Tool 'double' saved. It will be available in future sessions.",
+            "Memory key cannot be empty",
+        ]
+    );
+    let out = ok(
+        &bridge,
+        &[],
+        r#"
+print(load_memory("notes/today")["items"], load_memory("missing", default="none"))
+print(update_memory("counter", lambda n: n + 1), memory_exists("counter"), memory_exists("nope"))
+print([m["key"] for m in list_memories()], get_memory_info("notes_today")["metadata"])
+print(delete_memory("counter"), delete_memory("counter"))
+import user_tools
+print(double(21), user_tools.double.__doc__)
+"#,
+    )
+    .await;
+    assert_eq!(
+        out,
+        [
+            "[1, 2] none",
+            "2 True False",
+            "['counter', 'notes_today'] {'tag': 't'}",
+            "Memory 'counter' deleted. Memory 'counter' not found.",
+            "42 Twice x.",
+        ]
+    );
+    let saved =
+        std::fs::read_to_string(project.path("state/user_tools/memory/notes_today.json")).unwrap();
+    assert!(saved.contains("\"items\""), "{saved}");
+    common::finish(&bridge).await;
+}

@@ -6,6 +6,7 @@
 //! server. Everything the sandbox sends is untrusted: names and arguments are checked here, not there.
 
 pub mod audit;
+pub mod store;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +20,7 @@ use crate::sandbox::{RpcError, RpcHandler};
 use crate::upstream::index::{self, Detail, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
 use audit::{AuditLog, AuditRecord};
+use store::SandboxStore;
 
 /// Asks the user a yes/no question (MCP elicitation). `Err` says why they cannot be asked.
 pub trait Asker: Send + Sync {
@@ -37,6 +39,8 @@ pub struct ProxyContext {
     pub plugins: Arc<PluginHost>,
     /// The audit log.
     pub audit: Arc<AuditLog>,
+    /// Memory entries and saved tools.
+    pub store: Arc<SandboxStore>,
 }
 
 /// The rpc handler of one run.
@@ -86,6 +90,15 @@ impl RpcHandler for RunProxy {
                 "call_tool" => inner.call_tool(&params).await,
                 "query_tool_docs" => inner.query_tool_docs(&params).await,
                 "search_tool_docs" => inner.search_tool_docs(&params).await,
+                "memory_save" | "memory_load" | "memory_delete" | "memory_info" | "memory_list"
+                | "tool_save" => {
+                    // File operations on small files: off the async workers.
+                    let store = inner.context.store.clone();
+                    tokio::task::spawn_blocking(move || stored(&store, &method, &params))
+                        .await
+                        .map_err(|e| RpcError::new(format!("store request failed: {e}")))?
+                        .map_err(RpcError::new)
+                }
                 other => Err(RpcError::new(format!("Unknown RPC type: {other}"))),
             }
         })
@@ -325,6 +338,34 @@ impl Inner {
             }
         }
     }
+}
+
+/// The memory and saved-tool requests (see [`store`]).
+fn stored(
+    store: &SandboxStore,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, String> {
+    let field = |name: &str| params.get(name).cloned().unwrap_or(Value::Null);
+    Ok(match method {
+        "memory_save" => json!(store.save_memory(
+            store::key_param(params)?,
+            field("value"),
+            field("metadata")
+        )?),
+        "memory_load" => store.load_memory(store::key_param(params)?)?,
+        "memory_delete" => json!(store.delete_memory(store::key_param(params)?)?),
+        "memory_info" => store.memory_info(store::key_param(params)?)?,
+        "memory_list" => store.list_memories(),
+        _ => {
+            let (Some(Value::String(name)), Some(Value::String(source))) =
+                (params.get("name"), params.get("source"))
+            else {
+                return Err("'name' and 'source' must be strings".into());
+            };
+            json!(store.save_tool(name, source)?)
+        }
+    })
 }
 
 fn string_param<'a>(

@@ -33,6 +33,17 @@ READ_SIZE = 65536
 DRAIN_TIMEOUT = 0.5
 # How long leftover asyncio tasks get to handle their cancellation.
 CANCEL_TIMEOUT = 1.0
+# mcp.runtime helpers also available as bare names (the original bridge's manual promised them).
+MEMORY_HELPERS = (
+    "save_memory",
+    "load_memory",
+    "delete_memory",
+    "list_memories",
+    "update_memory",
+    "memory_exists",
+    "get_memory_info",
+    "save_tool",
+)
 
 
 class _Channel:
@@ -279,6 +290,9 @@ class _Session:
             }
         )
         tools.install(runtime._loaded, namespace)
+        for name in MEMORY_HELPERS:
+            namespace[name] = getattr(runtime, name)
+        self.load_user_tools(server_info.get("user_tools"), namespace)
         sys.modules["__main__"] = main_module
         # mtime None: linecache.checkcache() keeps the entry; tracebacks and inspect.getsource see the code.
         linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
@@ -303,6 +317,27 @@ class _Session:
             self.report(exc, _user_traceback(exc.__traceback__))
             return 1
         return 0
+
+    def load_user_tools(self, saved, namespace):
+        """Run the functions saved with ``save_tool`` as the module ``user_tools``; put them in ``namespace``.
+
+        One that no longer loads is skipped with a one-line warning on stderr, so it cannot break every run.
+        """
+        module = types.ModuleType("user_tools", "Functions saved with runtime.save_tool()")
+        sys.modules["user_tools"] = module
+        for tool in saved if isinstance(saved, list) else ():
+            name, source = tool.get("name"), tool.get("source")
+            if not isinstance(name, str) or not isinstance(source, str):
+                continue
+            filename = f"<user_tools/{name}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            try:
+                exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
+            except Exception as exc:
+                self.write_stderr(f"warning: saved tool {name!r} did not load: {type(exc).__name__}: {exc}\n")
+                continue
+            if name in module.__dict__:
+                namespace[name] = module.__dict__[name]
 
     def flush(self):
         """Flush the code's sys streams and ours; errors (closed or odd replacement streams) are ignored."""

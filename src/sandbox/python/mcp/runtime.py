@@ -4,7 +4,9 @@ The names match the original bridge's ``mcp.runtime`` so existing snippets keep 
 server metadata and the request channel before the user's code starts.
 """
 
+import inspect
 import json
+import textwrap
 
 from . import _rpc
 
@@ -22,10 +24,18 @@ __all__ = [
     "list_servers_sync",
     "list_tools",
     "list_tools_sync",
+    "delete_memory",
+    "get_memory_info",
+    "list_memories",
+    "load_memory",
+    "memory_exists",
     "query_tool_docs",
     "query_tool_docs_sync",
     "search_tool_docs",
+    "save_memory",
+    "save_tool",
     "search_tool_docs_sync",
+    "update_memory",
 ]
 
 _FALLBACK_MANUAL = """--- PYTHON SANDBOX MANUAL ---
@@ -309,3 +319,64 @@ def _limit(limit):
     except (TypeError, ValueError):
         raise ValueError(f"limit must be an integer, not {limit!r}") from None
     return max(1, min(value, 50))
+
+
+# Memory: small JSON values kept by the host between runs (<state dir>/user_tools/memory), by key. Keys are
+# sanitised as the original bridge did: characters outside [A-Za-z0-9_-] become "_", at most 100 characters.
+
+
+def _json_value(value):
+    # Values go as JSON; like the original bridge, anything JSON cannot hold is stored as its str().
+    return json.loads(json.dumps(value, default=str))
+
+
+def save_memory(key, value, *, metadata=None):
+    """Store ``value`` (JSON-compatible) under ``key`` for later runs; returns ``"Memory 'key' saved."``."""
+    params = {"key": str(key), "value": _json_value(value), "metadata": _json_value(metadata)}
+    return _call_sync("memory_save", params)
+
+
+def load_memory(key, *, default=None):
+    """The value stored under ``key``, or ``default``."""
+    reply = _call_sync("memory_load", {"key": str(key)})
+    return _wrap(reply["value"]) if reply.get("found") else default
+
+
+def delete_memory(key):
+    """Remove ``key``; returns ``"Memory 'key' deleted."`` or ``"Memory 'key' not found."``."""
+    return _call_sync("memory_delete", {"key": str(key)})
+
+
+def list_memories():
+    """Every entry's key, metadata, created_at and updated_at (no values), sorted by key."""
+    return [_wrap(entry) for entry in _call_sync("memory_list", {})]
+
+
+def get_memory_info(key):
+    """``key``'s metadata, created_at and updated_at, or None."""
+    info = _call_sync("memory_info", {"key": str(key)})
+    return _wrap(info) if info is not None else None
+
+
+def memory_exists(key):
+    """Whether something is stored under ``key``."""
+    return get_memory_info(key) is not None
+
+
+def update_memory(key, updater):
+    """Store ``updater(current value or None)`` under ``key``; returns the new value."""
+    value = updater(load_memory(key))
+    save_memory(key, value)
+    return value
+
+
+def save_tool(func):
+    """Keep ``func``'s source on the host; every later run can call it by name (and ``import user_tools``)."""
+    if not callable(func) or not getattr(func, "__name__", "").isidentifier():
+        raise TypeError("save_tool() needs a function defined with def")
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError) as exc:
+        raise MCPError(f"save_tool(): the source of {func.__name__} is not available ({exc})") from None
+    compile(source, f"<user_tools/{func.__name__}>", "exec")
+    return _call_sync("tool_save", {"name": func.__name__, "source": source})

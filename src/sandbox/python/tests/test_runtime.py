@@ -370,7 +370,11 @@ class NamespaceTests(unittest.TestCase):
         )
         r = run_sandbox(code)
         self.assertEqual(
-            r.stdout, "['LOADED_MCP_SERVERS', 'mcp', 'mcp_servers', 'runtime']\n__main__ dict 0 ()\nTrue\n"
+            r.stdout,
+            "['LOADED_MCP_SERVERS', 'delete_memory', 'get_memory_info', 'list_memories', 'load_memory',"
+            " 'mcp', 'mcp_servers', 'memory_exists', 'runtime', 'save_memory', 'save_tool',"
+            " 'update_memory']\n"
+            "__main__ dict 0 ()\nTrue\n",
         )
 
     def test_runtime_module_imports(self):
@@ -392,10 +396,11 @@ class NamespaceTests(unittest.TestCase):
                 "() ()",
                 "() ()",
                 "True ['MCPError', 'PolicyDenied', 'ToolError', 'ToolResult', 'call_tool',"
-                " 'capability_summary', 'describe_server', 'discovered_servers',"
-                " 'list_loaded_server_metadata', 'list_servers', 'list_servers_sync', 'list_tools',"
-                " 'list_tools_sync', 'query_tool_docs', 'query_tool_docs_sync', 'search_tool_docs',"
-                " 'search_tool_docs_sync']",
+                " 'capability_summary', 'delete_memory', 'describe_server', 'discovered_servers',"
+                " 'get_memory_info', 'list_loaded_server_metadata', 'list_memories', 'list_servers',"
+                " 'list_servers_sync', 'list_tools', 'list_tools_sync', 'load_memory', 'memory_exists',"
+                " 'query_tool_docs', 'query_tool_docs_sync', 'save_memory', 'save_tool', 'search_tool_docs',"
+                " 'search_tool_docs_sync', 'update_memory']",
                 "Server 'x' is not loaded (loaded: none)",
             ],
         )
