@@ -164,16 +164,12 @@ impl Bridge {
             servers: request.servers.clone(),
             timeout_seconds: u32::try_from(request.timeout.as_secs()).unwrap_or(u32::MAX),
         });
-        if verdict != Verdict::Allow {
-            tracing::info!(run = run_id, "run refused: {}", verdict.describe());
-            // A run-level ask is refused: the question would come before the user has seen any code run.
-            let message = match &verdict {
-                Verdict::Ask { .. } => format!(
-                    "{}; asking before a run is not supported, so the run is refused",
-                    verdict.describe()
-                ),
-                _ => verdict.describe(),
-            };
+        let settled = tokio::select! {
+            settled = settle_run(verdict, &request, asker.as_deref()) => settled,
+            _ = cancel.cancelled() => return Err(Cancelled { run_id: None }),
+        };
+        if let Err(message) = settled {
+            tracing::info!(run = run_id, "run refused: {message}");
             return Ok((Payload::policy_denied(message, request.servers), None));
         }
         let server_info = tokio::select! {
@@ -296,6 +292,43 @@ impl Bridge {
             "discovered": discovered,
             "user_tools": self.proxy.store.saved_tools(),
         }))
+    }
+}
+
+/// Turns the policies' verdict on a run into go / refusal, asking the user (MCP elicitation) on `ask`.
+async fn settle_run(
+    verdict: Verdict,
+    request: &RunRequest,
+    asker: Option<&dyn Asker>,
+) -> Result<(), String> {
+    let (plugin, prompt) = match verdict {
+        Verdict::Allow => return Ok(()),
+        Verdict::Deny { .. } => return Err(verdict.describe()),
+        Verdict::Ask { plugin, prompt } => (plugin, prompt),
+    };
+    let lines = request.code.lines().count();
+    let question = format!(
+        "A run_python call ({lines} line{} of code, servers: {}, timeout {} s) is waiting: {prompt}",
+        if lines == 1 { "" } else { "s" },
+        if request.servers.is_empty() {
+            "none".to_string()
+        } else {
+            request.servers.join(", ")
+        },
+        request.timeout.as_secs()
+    );
+    let answer = match asker {
+        Some(asker) => asker.ask(question).await,
+        None => Err("this client cannot be asked (no MCP elicitation)".to_string()),
+    };
+    match answer {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "policy '{plugin}' asked ({prompt}) and the user declined, so the run was not started"
+        )),
+        Err(why) => Err(format!(
+            "policy '{plugin}' asks: {prompt}; but {why}, so the run is refused"
+        )),
     }
 }
 

@@ -8,7 +8,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
@@ -214,6 +213,48 @@ async fn an_ask_is_put_to_the_user_through_elicitation() {
     client.cancel().await.unwrap();
 }
 
+const ASK_ON_LONG_RUNS: &str = r#"
+[plugins.rules]
+enabled = true
+[plugins.rules.config.run]
+max_timeout = 10
+action = "ask"
+"#;
+
+#[tokio::test]
+async fn a_run_level_ask_is_put_to_the_user_before_the_container_starts() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let scratch = Scratch::new(json!({}), Some(ASK_ON_LONG_RUNS));
+    for (approve, accepted) in [(Some(true), true), (Some(false), false)] {
+        let approver = Approver::new(approve);
+        let asked = approver.asked.clone();
+        let (client, _) = scratch.connect(approver).await;
+        // `run` asks for a 90 s timeout, over the policy's 10 s.
+        let payload = run(&client, &[], "print('ran')").await;
+        if accepted {
+            assert_eq!(stdout(&payload), ["ran"]);
+        } else {
+            assert_eq!(payload["status"], "error", "{payload:#}");
+            let error = payload["error"].as_str().unwrap();
+            assert!(
+                error.ends_with("and the user declined, so the run was not started"),
+                "{error}"
+            );
+        }
+        let asked = asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(
+            asked[0].starts_with(
+                "A run_python call (1 line of code, servers: none, timeout 90 s) is waiting: "
+            ),
+            "{asked:?}"
+        );
+        client.cancel().await.unwrap();
+    }
+}
+
 /// Processes whose parent is `pid`.
 fn children_of(pid: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -332,5 +373,4 @@ async fn server_everything_over_streamable_http() {
     assert_eq!(out, ["Echo: over http"]);
     client.cancel().await.unwrap();
     server.kill().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }
