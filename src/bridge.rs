@@ -8,10 +8,11 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::plugins::{PluginHost, RunCheck, Verdict};
+use crate::plugins::{PluginHost, RunCheck};
+use crate::proxy::ask::{self, Asker, Subject};
 use crate::proxy::audit::AuditLog;
 use crate::proxy::store::SandboxStore;
-use crate::proxy::{Asker, ProxyContext, RunProxy};
+use crate::proxy::{ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::Payload;
 use crate::response::encode::{self, ResponseEncoder};
@@ -164,11 +165,24 @@ impl Bridge {
             servers: request.servers.clone(),
             timeout_seconds: u32::try_from(request.timeout.as_secs()).unwrap_or(u32::MAX),
         });
+        let lines = request.code.lines().count();
+        let question = |prompt: &str| {
+            format!(
+                "A run_python call ({lines} line{} of code, servers: {}, timeout {} s) is waiting: {prompt}",
+                if lines == 1 { "" } else { "s" },
+                if request.servers.is_empty() {
+                    "none".to_string()
+                } else {
+                    request.servers.join(", ")
+                },
+                request.timeout.as_secs()
+            )
+        };
         let settled = tokio::select! {
-            settled = settle_run(verdict, &request, asker.as_deref()) => settled,
+            settled = ask::settle(verdict, Subject::Run, question, asker.as_deref()) => settled,
             _ = cancel.cancelled() => return Err(Cancelled { run_id: None }),
         };
-        if let Err(message) = settled {
+        if let Err(message) = settled.outcome {
             tracing::info!(run = run_id, "run refused: {message}");
             return Ok((Payload::policy_denied(message, request.servers), None));
         }
@@ -292,43 +306,6 @@ impl Bridge {
             "discovered": discovered,
             "user_tools": self.proxy.store.saved_tools(),
         }))
-    }
-}
-
-/// Turns the policies' verdict on a run into go / refusal, asking the user (MCP elicitation) on `ask`.
-async fn settle_run(
-    verdict: Verdict,
-    request: &RunRequest,
-    asker: Option<&dyn Asker>,
-) -> Result<(), String> {
-    let (plugin, prompt) = match verdict {
-        Verdict::Allow => return Ok(()),
-        Verdict::Deny { .. } => return Err(verdict.describe()),
-        Verdict::Ask { plugin, prompt } => (plugin, prompt),
-    };
-    let lines = request.code.lines().count();
-    let question = format!(
-        "A run_python call ({lines} line{} of code, servers: {}, timeout {} s) is waiting: {prompt}",
-        if lines == 1 { "" } else { "s" },
-        if request.servers.is_empty() {
-            "none".to_string()
-        } else {
-            request.servers.join(", ")
-        },
-        request.timeout.as_secs()
-    );
-    let answer = match asker {
-        Some(asker) => asker.ask(question).await,
-        None => Err("this client cannot be asked (no MCP elicitation)".to_string()),
-    };
-    match answer {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(format!(
-            "policy '{plugin}' asked ({prompt}) and the user declined, so the run was not started"
-        )),
-        Err(why) => Err(format!(
-            "policy '{plugin}' asks: {prompt}; but {why}, so the run is refused"
-        )),
     }
 }
 

@@ -5,6 +5,7 @@
 //! Only the servers named in the run's `servers` can be listed or called; search covers every discovered
 //! server. Everything the sandbox sends is untrusted: names and arguments are checked here, not there.
 
+pub mod ask;
 pub mod audit;
 pub mod store;
 
@@ -15,18 +16,14 @@ use futures::future::BoxFuture;
 use rmcp::model::Tool;
 use serde_json::{Map, Value, json};
 
-use crate::plugins::{CallCheck, PluginHost, ToolAnnotations, Verdict};
+use crate::plugins::{CallCheck, PluginHost, ToolAnnotations};
 use crate::sandbox::{RpcError, RpcHandler};
 use crate::upstream::index::{self, Detail, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
+pub use ask::Asker;
+use ask::Subject;
 use audit::{AuditLog, AuditRecord};
 use store::SandboxStore;
-
-/// Asks the user a yes/no question (MCP elicitation). `Err` says why they cannot be asked.
-pub trait Asker: Send + Sync {
-    /// Shows `prompt`; `Ok(true)` only on an explicit acceptance.
-    fn ask(&self, prompt: String) -> BoxFuture<'static, Result<bool, String>>;
-}
 
 /// What a run's proxy needs from the bridge, shared by all runs.
 #[derive(Clone)]
@@ -244,11 +241,20 @@ impl Inner {
             arguments: arguments_text,
             annotations: annotations_of(&tool),
         });
-        if let Err(refusal) = self.settle(verdict, &mut record).await {
-            record.error = Some(refusal.message.clone());
+        let question = |prompt: &str| {
+            format!(
+                "Run {} wants to call {server}.{tool_name}: {prompt}",
+                self.run_id
+            )
+        };
+        let settled = ask::settle(verdict, Subject::Call, question, self.asker.as_deref()).await;
+        record.decision = settled.decision.into();
+        record.decided_by = settled.decided_by;
+        if let Err(message) = settled.outcome {
+            record.error = Some(message.clone());
             record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
             self.context.audit.write(&record);
-            return Err(refusal);
+            return Err(RpcError::policy_denied(message));
         }
         let outcome = client.call(tool_name, arguments).await;
         record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -296,47 +302,6 @@ impl Inner {
                     names.join(", ")
                 ))
             })
-    }
-
-    /// Turns the policies' verdict into go / refusal, asking the user when a policy says `ask`.
-    async fn settle(&self, verdict: Verdict, record: &mut AuditRecord) -> Result<(), RpcError> {
-        match verdict {
-            Verdict::Allow => Ok(()),
-            Verdict::Deny { ref plugin, .. } => {
-                record.decision = "deny".into();
-                record.decided_by = Some(plugin.clone());
-                Err(RpcError::policy_denied(verdict.describe()))
-            }
-            Verdict::Ask { plugin, prompt } => {
-                record.decided_by = Some(plugin.clone());
-                let question = format!(
-                    "Run {} wants to call {}.{}: {prompt}",
-                    self.run_id, record.server, record.tool
-                );
-                let answer = match &self.asker {
-                    Some(asker) => asker.ask(question).await,
-                    None => Err("this client cannot be asked (no MCP elicitation)".to_string()),
-                };
-                match answer {
-                    Ok(true) => {
-                        record.decision = "ask-accepted".into();
-                        Ok(())
-                    }
-                    Ok(false) => {
-                        record.decision = "ask-declined".into();
-                        Err(RpcError::policy_denied(format!(
-                            "policy '{plugin}' asked ({prompt}) and the user declined"
-                        )))
-                    }
-                    Err(why) => {
-                        record.decision = "deny".into();
-                        Err(RpcError::policy_denied(format!(
-                            "policy '{plugin}' asks: {prompt}; but {why}, so the call is denied"
-                        )))
-                    }
-                }
-            }
-        }
     }
 }
 
