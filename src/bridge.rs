@@ -118,8 +118,8 @@ impl Bridge {
         tokio::join!(self.sandbox.shutdown(), self.proxy.upstreams.shutdown());
     }
 
-    /// Runs one call. Every failure becomes a payload; only cancellation is an error. A policy's `ask` on a
-    /// tool call is refused, since nobody can be asked: see [`Bridge::run_python_asking`].
+    /// Runs one call. Every failure becomes a payload; only cancellation is an error. A policy's `ask` (on the
+    /// run or a tool call) is refused, since nobody can be asked: see [`Bridge::run_python_asking`].
     pub async fn run_python(
         &self,
         arguments: &Map<String, Value>,
@@ -165,8 +165,8 @@ impl Bridge {
             servers: request.servers.clone(),
             timeout_seconds: u32::try_from(request.timeout.as_secs()).unwrap_or(u32::MAX),
         });
-        let lines = request.code.lines().count();
         let question = |prompt: &str| {
+            let lines = request.code.lines().count();
             format!(
                 "A run_python call ({lines} line{} of code, servers: {}, timeout {} s) is waiting: {prompt}",
                 if lines == 1 { "" } else { "s" },

@@ -68,6 +68,19 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    struct Refuse;
+
+    impl crate::sandbox::RpcHandler for Refuse {
+        fn handle(
+            &self,
+            _method: String,
+            _params: serde_json::Value,
+        ) -> futures::future::BoxFuture<'static, Result<serde_json::Value, crate::sandbox::RpcError>>
+        {
+            Box::pin(std::future::ready(Err(crate::sandbox::RpcError::new("no"))))
+        }
+    }
+
     #[test]
     fn header_gives_the_exact_body_length() {
         let spec = RunSpec {
@@ -76,7 +89,7 @@ mod tests {
             servers: vec![],
             timeout: Duration::from_secs(5),
             server_info: serde_json::Value::Null,
-            rpc: std::sync::Arc::new(crate::sandbox::NoServers),
+            rpc: std::sync::Arc::new(Refuse),
         };
         let frame = boot_frame(&spec, 1024);
         let length: usize = std::str::from_utf8(&frame[..HEADER_DIGITS])

@@ -65,21 +65,6 @@ impl RpcError {
     }
 }
 
-/// The handler of runs without MCP servers: every request is refused.
-pub struct NoServers;
-
-impl RpcHandler for NoServers {
-    fn handle(
-        &self,
-        method: String,
-        _params: serde_json::Value,
-    ) -> futures::future::BoxFuture<'static, Result<serde_json::Value, RpcError>> {
-        Box::pin(std::future::ready(Err(RpcError::new(format!(
-            "'{method}' is not available: this run has no MCP servers"
-        )))))
-    }
-}
-
 /// What to run.
 #[derive(Clone)]
 pub struct RunSpec {
