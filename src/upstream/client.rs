@@ -191,6 +191,9 @@ impl UpstreamClient {
                     let error = self.request_failed(error, "tools/list".into()).await;
                     if matches!(error, UpstreamError::Crashed { .. }) {
                         *slot = None;
+                    } else {
+                        // Still stale: the next request lists again.
+                        self.tools_stale.store(true, Ordering::Release);
                     }
                     return Err(error);
                 }
