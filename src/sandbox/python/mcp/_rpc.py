@@ -40,7 +40,8 @@ class RpcClient:
             self._reader.start()
 
     def _read_replies(self):
-        buffer = b""
+        # Chunks of the current line are joined once its newline arrives: a reply of many MB costs one copy.
+        pending = []
         while True:
             try:
                 data = os.read(self._fd, READ_SIZE)
@@ -48,11 +49,16 @@ class RpcClient:
                 data = b""
             if not data:
                 break
-            buffer += data
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
+            start = 0
+            while (end := data.find(b"\n", start)) >= 0:
+                pending.append(data[start:end])
+                line = b"".join(pending)
+                pending = []
                 if line.strip():
                     self._deliver(line)
+                start = end + 1
+            if start < len(data):
+                pending.append(data[start:])
         self._close("RPC channel closed")
 
     def _deliver(self, line):
