@@ -251,11 +251,12 @@ async fn search_covers_every_discovered_server_from_a_disk_cache() {
     if common::engine().await.is_none() {
         return;
     }
-    // `github` counts its starts in a file, to show a second bridge searches it without starting it.
+    // `github` writes its pid to a file at each start: a search starts it once, just to list its tools, and a
+    // second bridge searches it from the disk cache without starting it.
     let project = Project::new(json!({}));
     let starts = project.path("github-starts");
     let launcher = format!(
-        "echo started >> '{}'; exec python3 '{}' --profile github",
+        "echo $$ >> '{}'; exec python3 '{}' --profile github",
         starts.display(),
         common::stub_script()
     );
@@ -284,6 +285,17 @@ print(await runtime.search_tool_docs("zzzz-nothing"))
         );
         assert_eq!(out[1], "['server', 'serverAlias', 'tool', 'toolAlias']");
         assert_eq!(out[2], "[]");
+        // The server started for the index is not kept running, even while the bridge lives.
+        let pid = std::fs::read_to_string(&starts).unwrap();
+        let proc = format!("/proc/{}", pid.lines().next().unwrap());
+        common::eventually(
+            "the github server started for search has exited",
+            || async {
+                std::fs::read_to_string(format!("{proc}/stat"))
+                    .map_or(true, |stat| stat.contains(") Z "))
+            },
+        )
+        .await;
         common::finish(&bridge).await;
     }
     let started = std::fs::read_to_string(&starts).unwrap();

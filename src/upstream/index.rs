@@ -3,7 +3,8 @@
 //! `search_tool_docs` covers ALL discovered servers, not only the run's. Listing tools means starting a server,
 //! so each server's last-known tool list is kept on disk (`<cache dir>/tools/<key>.json`), keyed by a hash of
 //! the server's whole definition: a changed command, argument, env or url is a different key. A live server's
-//! list (refreshed on `tools/list_changed`) always wins and rewrites the entry.
+//! list (refreshed on `tools/list_changed`) always wins and rewrites the entry. A server with neither is started
+//! just long enough to list its tools, then ended.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -79,23 +80,31 @@ impl ToolCatalog {
         Ok(tools)
     }
 
-    /// The tools of a server for search: live list, else the disk cache, else start it (bounded wait).
+    /// The tools of a server for search: live list, else the disk cache, else list them from a throwaway
+    /// instance of the server (bounded wait), so a search does not leave every configured server running.
     async fn known_tools(&self, client: &UpstreamClient) -> Option<Arc<Vec<Tool>>> {
         if let Some(tools) = client.current_tools() {
             return Some(tools);
         }
-        if let Some(tools) = self.load(client.server()) {
+        let server = client.server();
+        if let Some(tools) = self.load(server) {
             return Some(Arc::new(tools));
         }
-        match tokio::time::timeout(SEARCH_START_TIMEOUT, self.live_tools(client)).await {
-            Ok(Ok(tools)) => Some(tools),
+        let indexer = UpstreamClient::new(server.clone());
+        let listed = tokio::time::timeout(SEARCH_START_TIMEOUT, indexer.tools()).await;
+        indexer.shutdown().await;
+        match listed {
+            Ok(Ok(tools)) => {
+                self.store(server, &tools);
+                Some(tools)
+            }
             Ok(Err(error)) => {
-                tracing::warn!(server = client.server().name, "not searchable: {error}");
+                tracing::warn!(server = server.name, "not searchable: {error}");
                 None
             }
             Err(_) => {
                 tracing::warn!(
-                    server = client.server().name,
+                    server = server.name,
                     "not searchable: no tool list within {} s",
                     SEARCH_START_TIMEOUT.as_secs()
                 );
