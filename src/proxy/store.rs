@@ -18,6 +18,12 @@ pub const MAX_MEMORY_VALUE_BYTES: usize = 1 << 20;
 /// The largest saved tool source.
 pub const MAX_TOOL_SOURCE_BYTES: usize = 256 << 10;
 
+/// Memory entries kept at most (with [`MAX_MEMORY_VALUE_BYTES`], this bounds the disk a sandbox can fill).
+pub const MAX_MEMORY_ENTRIES: usize = 1000;
+
+/// Saved tools kept at most.
+pub const MAX_SAVED_TOOLS: usize = 200;
+
 /// The state kept for the sandbox between runs.
 pub struct SandboxStore {
     root: PathBuf,
@@ -44,6 +50,11 @@ impl SandboxStore {
         if size > MAX_MEMORY_VALUE_BYTES {
             return Err(format!(
                 "Memory value too large: {size} bytes as JSON, the limit is {MAX_MEMORY_VALUE_BYTES}"
+            ));
+        }
+        if !path.exists() && count_files(&path, "json") >= MAX_MEMORY_ENTRIES {
+            return Err(format!(
+                "Memory is full ({MAX_MEMORY_ENTRIES} entries); delete some with delete_memory(key)"
             ));
         }
         let now = now_rfc3339();
@@ -123,7 +134,13 @@ impl SandboxStore {
                 source.len()
             ));
         }
-        write_file(&self.root.join(format!("{name}.py")), source.as_bytes())?;
+        let path = self.root.join(format!("{name}.py"));
+        if !path.exists() && count_files(&path, "py") >= MAX_SAVED_TOOLS {
+            return Err(format!(
+                "{MAX_SAVED_TOOLS} tools are saved already, the most kept"
+            ));
+        }
+        write_file(&path, source.as_bytes())?;
         Ok(format!(
             "Tool '{name}' saved. It will be available in future sessions."
         ))
@@ -175,6 +192,17 @@ fn is_identifier(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && name.len() <= 100
+}
+
+/// Files with extension `ext` next to `path`.
+fn count_files(path: &Path, ext: &str) -> usize {
+    let Some(Ok(entries)) = path.parent().map(std::fs::read_dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == ext))
+        .count()
 }
 
 fn summary(mut entry: Value) -> Value {
@@ -248,6 +276,21 @@ mod tests {
         assert_eq!(store.delete_memory("k").unwrap(), "Memory 'k' deleted.");
         assert_eq!(store.delete_memory("k").unwrap(), "Memory 'k' not found.");
         assert!(store.save_memory(" ", json!(1), Value::Null).is_err());
+    }
+
+    #[test]
+    fn the_number_of_entries_is_capped() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = SandboxStore::new(dir.path());
+        store.save_memory("k0", json!(0), Value::Null).unwrap();
+        let memory = dir.path().join("user_tools/memory");
+        for n in 1..MAX_MEMORY_ENTRIES {
+            std::fs::write(memory.join(format!("k{n}.json")), "{}").unwrap();
+        }
+        let full = store.save_memory("new", json!(1), Value::Null).unwrap_err();
+        assert!(full.starts_with("Memory is full (1000 entries)"), "{full}");
+        // Replacing an entry that exists still works.
+        store.save_memory("k0", json!(2), Value::Null).unwrap();
     }
 
     #[test]
