@@ -5,8 +5,6 @@ positional arguments map in schema order (required first), arguments are checked
 anything is sent (a clear ``TypeError``), and the result is a :class:`mcp.runtime.ToolResult`.
 """
 
-import difflib
-import inspect
 import keyword
 import sys
 import types
@@ -74,6 +72,10 @@ def _docstring(tool, server_name):
 
 def _signature(schema):
     """(signature, the schema's properties, required names, the name of the ``**`` parameter or None)."""
+    # inspect (and difflib below) are imported when first needed: runs without MCP servers skip their
+    # few milliseconds of import time.
+    import inspect
+
     properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
     required = [name for name in (schema.get("required") or []) if name in properties]
     extra = schema.get("additionalProperties")
@@ -127,6 +129,8 @@ def make_tool(server, tool):
     async def tool_function(*args, **kwargs):
         unknown = [name for name in kwargs if name not in declared]
         if unknown and var_keyword is None:
+            import difflib
+
             close = difflib.get_close_matches(unknown[0], declared, n=1)
             hint = (
                 f"; did you mean {close[0]!r}?"
@@ -191,6 +195,8 @@ class ServerProxy:
         function = self._tools.get(attribute) or self._by_name.get(attribute)
         if function is not None:
             return function
+        import difflib
+
         close = difflib.get_close_matches(attribute, list(self._tools), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise AttributeError(

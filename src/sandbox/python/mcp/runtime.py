@@ -4,9 +4,7 @@ The names match the original bridge's ``mcp.runtime`` so existing snippets keep 
 server metadata and the request channel before the user's code starts.
 """
 
-import inspect
 import json
-import textwrap
 
 from . import _rpc
 
@@ -372,6 +370,9 @@ def update_memory(key, updater):
 
 def save_tool(func):
     """Keep ``func``'s source on the host; every later run can call it by name (and ``import user_tools``)."""
+    import inspect
+    import textwrap
+
     if not callable(func) or not getattr(func, "__name__", "").isidentifier():
         raise TypeError("save_tool() needs a function defined with def")
     try:
