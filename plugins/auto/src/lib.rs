@@ -40,41 +40,10 @@ pub fn configure(config: &str) -> Result<(), String> {
     no_settings::check(NAME, config)
 }
 
-#[cfg(target_arch = "wasm32")]
-mod component {
-    wit_bindgen::generate!({ world: "encoder-plugin", path: "../../wit" });
-
-    use exports::mcp_bridge::plugin::encoder::{Encoded, Guest as Encoder};
-    use exports::mcp_bridge::plugin::plugin::Guest as Plugin;
-    use mcp_bridge::plugin::types::Info;
-
-    struct Auto;
-
-    impl Plugin for Auto {
-        fn metadata() -> Info {
-            Info {
-                name: super::NAME.into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                description: env!("CARGO_PKG_DESCRIPTION").into(),
-            }
-        }
-
-        fn configure(config: String) -> Result<(), String> {
-            super::configure(&config)
-        }
-    }
-
-    impl Encoder for Auto {
-        fn encode(payload: String) -> Result<Encoded, String> {
-            Ok(Encoded {
-                text: super::render(&payload)?,
-                mime_type: "text/markdown".into(),
-            })
-        }
-    }
-
-    export!(Auto);
-}
+#[path = "../../shared/encoder_component.rs"]
+#[macro_use]
+mod encoder_component;
+encoder_component!(Auto, "text/markdown");
 
 #[cfg(test)]
 mod tests {
