@@ -4,7 +4,7 @@
 //! drives them through [`ResponseEncoder`]. A failing encoder falls back to [`Json`], built into the host, with
 //! a note, so a response is never lost.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::Payload;
 
@@ -43,26 +43,14 @@ impl ResponseEncoder for Json {
     }
 
     fn encode(&self, payload: &Payload) -> Result<String> {
-        let text =
-            serde_json::to_string_pretty(&sorted(payload.to_value())).context("JSON encoding")?;
-        Ok(format!("```json\n{text}\n```"))
+        json_render::json_block(payload.to_value()).map_err(anyhow::Error::msg)
     }
 }
 
-/// The value with every object's keys in sorted order (serde_json preserves insertion order in this build).
-fn sorted(value: serde_json::Value) -> serde_json::Value {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<_> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(sorted).collect())
-        }
-        other => other,
-    }
-}
+/// The `json` plugin's own rendering, compiled into the bridge too: the fallback must work when no plugin
+/// does, and must read exactly like the plugin.
+#[path = "../../plugins/json/src/render.rs"]
+mod json_render;
 
 #[cfg(test)]
 mod tests {

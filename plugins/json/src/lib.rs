@@ -1,53 +1,56 @@
 //! Built-in encoder `json`: the payload as a fenced JSON block, keys sorted, as the seed printed its fallback.
+//! The rendering lives in `render.rs` (shared with the bridge's fallback); only the component glue needs wasm32.
 
-wit_bindgen::generate!({ world: "encoder-plugin", path: "../../wit" });
+mod render;
 
-use exports::mcp_bridge::plugin::encoder::{Encoded, Guest as Encoder};
-use exports::mcp_bridge::plugin::plugin::Guest as Plugin;
-use mcp_bridge::plugin::types::Info;
+/// The plugin's name, as the bridge config refers to it.
+pub const NAME: &str = "json";
 
-struct Json;
-
-impl Plugin for Json {
-    fn metadata() -> Info {
-        Info {
-            name: "json".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: env!("CARGO_PKG_DESCRIPTION").into(),
-        }
-    }
-
-    fn configure(_config: String) -> Result<(), String> {
-        Ok(())
-    }
+/// Renders a payload (a JSON text) as a ```json fenced block with sorted keys.
+pub fn render(payload: &str) -> Result<String, String> {
+    let value = serde_json::from_str(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    render::json_block(value)
 }
 
-impl Encoder for Json {
-    fn encode(payload: String) -> Result<Encoded, String> {
-        let value: serde_json::Value =
-            serde_json::from_str(&payload).map_err(|e| format!("payload is not JSON: {e}"))?;
-        let text = serde_json::to_string_pretty(&sorted(value)).map_err(|e| e.to_string())?;
-        Ok(Encoded {
-            text: format!("```json\n{text}\n```"),
-            mime_type: "text/markdown".into(),
-        })
-    }
+#[path = "../../shared/no_settings.rs"]
+mod no_settings;
+
+/// Checks the configuration: this encoder has no settings, so only an empty JSON object is accepted.
+pub fn configure(config: &str) -> Result<(), String> {
+    no_settings::check(NAME, config)
 }
 
-/// The value with every object's keys sorted. Sorting is explicit: other built-ins (toon) switch on serde_json's
-/// `preserve_order`, and cargo unifies that feature across the workspace build.
-fn sorted(value: serde_json::Value) -> serde_json::Value {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<_> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(sorted).collect())
-        }
-        other => other,
+#[path = "../../shared/encoder_component.rs"]
+#[macro_use]
+mod encoder_component;
+encoder_component!(Json, "text/markdown");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_sorted_at_every_level_and_fenced() {
+        let text = render(r#"{"b": 1, "a": {"d": [{"z": 1, "y": 2}], "c": null}}"#).unwrap();
+        assert_eq!(
+            text,
+            "```json\n{\n  \"a\": {\n    \"c\": null,\n    \"d\": [\n      {\n        \"y\": 2,\n        \
+             \"z\": 1\n      }\n    ]\n  },\n  \"b\": 1\n}\n```"
+        );
+    }
+
+    #[test]
+    fn bad_payloads_and_settings_are_refused() {
+        assert!(
+            render("not json")
+                .unwrap_err()
+                .starts_with("payload is not JSON")
+        );
+        assert!(configure("{}").is_ok());
+        assert!(
+            configure(r#"{"indent": 2}"#)
+                .unwrap_err()
+                .contains("`indent`")
+        );
     }
 }
-
-export!(Json);
