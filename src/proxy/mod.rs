@@ -213,7 +213,8 @@ impl Inner {
         };
         let server = client.server().name.clone();
         let tool = self.find_tool(client, tool_name).await?;
-        let arguments_text = Value::Object(arguments.clone()).to_string();
+        // Serialised once: the policies read this text, the audit log its size.
+        let arguments_text = serde_json::to_string(&arguments).unwrap_or_default();
         let mut record = AuditRecord {
             time: audit::now_rfc3339(),
             run_id: self.run_id.clone(),
