@@ -74,14 +74,18 @@ impl Bridge {
         });
         let arguments = ArgumentChecker::new(&config)?;
         let upstreams = Arc::new(Upstreams::discover(&config, &plugins, cwd));
+        let config = Arc::new(config);
         let proxy = ProxyContext {
+            config: config.clone(),
             upstreams,
             catalog: Arc::new(ToolCatalog::new(config.cache_dir.clone())),
             plugins: plugins.clone(),
             audit: Arc::new(AuditLog::new(&config.state_dir, plugins.audit_settings())),
-            store: Arc::new(SandboxStore::new(&config.state_dir)),
+            store: Arc::new(SandboxStore::new(
+                &config.state_dir,
+                config.store_quota_bytes,
+            )),
         };
-        let config = Arc::new(config);
         let sandbox = Sandbox::new(config.clone()).context("preparing the sandbox")?;
         Ok(Bridge {
             config,
@@ -159,12 +163,13 @@ impl Bridge {
             Err(message) => return Ok((Payload::sandbox_error(message, request.servers), None)),
         };
         let run_id = new_run_id();
-        let verdict = self.plugins.check_run(&RunCheck {
+        let run_check = RunCheck {
             run_id: run_id.clone(),
             code: request.code.clone(),
             servers: request.servers.clone(),
             timeout_seconds: u32::try_from(request.timeout.as_secs()).unwrap_or(u32::MAX),
-        });
+        };
+        let verdict = self.plugins.check_run(&run_check);
         let question = |prompt: &str| {
             let lines = request.code.lines().count();
             format!(
@@ -194,12 +199,7 @@ impl Bridge {
             Ok(info) => info,
             Err(message) => return Ok((Payload::sandbox_error(message, request.servers), None)),
         };
-        let rpc = Arc::new(RunProxy::new(
-            self.proxy.clone(),
-            run_id.clone(),
-            loaded,
-            asker,
-        ));
+        let rpc = Arc::new(RunProxy::new(self.proxy.clone(), run_check, loaded, asker));
         let spec = RunSpec {
             run_id,
             code: request.code,
@@ -304,7 +304,6 @@ impl Bridge {
         Ok(serde_json::json!({
             "loaded": described,
             "discovered": discovered,
-            "user_tools": self.proxy.store.saved_tools(),
         }))
     }
 }

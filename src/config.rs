@@ -60,6 +60,11 @@ pub struct Config {
     pub output_limit_bytes: u64,
     /// `MCP_BRIDGE_MAX_CODE_BYTES`: the largest `code` accepted.
     pub max_code_bytes: usize,
+    /// `MCP_BRIDGE_MAX_TOOL_RESULT`: the largest message an upstream server may send (a tool result); a larger
+    /// one is an error for that call.
+    pub max_tool_result_bytes: usize,
+    /// `MCP_BRIDGE_STORE_QUOTA`: bytes the sandbox's store (memory entries and saved tools) may use in all.
+    pub store_quota_bytes: u64,
     /// `MCP_BRIDGE_OUTPUT_MODE`: the response encoder's name.
     pub output_mode: String,
     /// `MCP_BRIDGE_STATE_DIR`: where the bridge keeps state.
@@ -145,26 +150,7 @@ impl Config {
         };
         let container_user = match get("MCP_BRIDGE_CONTAINER_USER") {
             None => "65534:65534".to_string(),
-            Some(v) => {
-                let ok = v.split(':').count() <= 2
-                    && v.split(':')
-                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-                if !ok {
-                    return Err(err(
-                        "MCP_BRIDGE_CONTAINER_USER",
-                        v,
-                        "expected numeric uid:gid such as 65534:65534",
-                    ));
-                }
-                if v.split(':').next() == Some("0") {
-                    return Err(err(
-                        "MCP_BRIDGE_CONTAINER_USER",
-                        v,
-                        "the sandbox never runs as root",
-                    ));
-                }
-                v.to_string()
-            }
+            Some(v) => container_user(v)?,
         };
         let max_concurrency = integer(
             get("MCP_BRIDGE_MAX_CONCURRENCY"),
@@ -187,6 +173,16 @@ impl Config {
             "MCP_BRIDGE_MAX_CODE_BYTES",
             "1m",
         )? as usize;
+        let max_tool_result_bytes = byte_size(
+            get("MCP_BRIDGE_MAX_TOOL_RESULT"),
+            "MCP_BRIDGE_MAX_TOOL_RESULT",
+            "16m",
+        )? as usize;
+        let store_quota_bytes = byte_size(
+            get("MCP_BRIDGE_STORE_QUOTA"),
+            "MCP_BRIDGE_STORE_QUOTA",
+            "64m",
+        )? as u64;
         let output_mode = get("MCP_BRIDGE_OUTPUT_MODE")
             .unwrap_or("compact")
             .to_ascii_lowercase();
@@ -260,6 +256,8 @@ impl Config {
             max_output_bytes,
             output_limit_bytes,
             max_code_bytes,
+            max_tool_result_bytes,
+            store_quota_bytes,
             output_mode,
             state_dir,
             allow_self_server,
@@ -272,6 +270,31 @@ impl Config {
             config_home,
         })
     }
+}
+
+/// A numeric `uid[:gid]`, never root: compared as numbers, so `00:0` or `0000` is root too.
+fn container_user(value: &str) -> Result<String, ConfigError> {
+    const VAR: &str = "MCP_BRIDGE_CONTAINER_USER";
+    // Digits only (no sign, no spaces), and small enough to be an id.
+    let numeric = |part: &str| {
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+    };
+    let ids: Option<Vec<u32>> = value.split(':').map(numeric).collect();
+    let Some(ids) = ids.filter(|ids| ids.len() <= 2) else {
+        return Err(err(VAR, value, "expected numeric uid:gid such as 65534:65534"));
+    };
+    if ids[0] == 0 {
+        return Err(err(VAR, value, "the sandbox never runs as root (uid 0)"));
+    }
+    // Normalised, so the engine and the tmpfs options see plain numbers.
+    Ok(ids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(":"))
 }
 
 fn err(var: &'static str, value: &str, reason: &str) -> ConfigError {
@@ -407,6 +430,10 @@ mod tests {
         assert_eq!(c.pids, 128);
         assert_eq!(c.container_user, "65534:65534");
         assert_eq!(c.output_mode, "compact");
+        assert_eq!(c.max_tool_result_bytes, 16 << 20);
+        assert_eq!(c.store_quota_bytes, 64 << 20);
+        let c = config(&[("MCP_BRIDGE_CONTAINER_USER", "01000:0100")]).unwrap();
+        assert_eq!(c.container_user, "1000:100");
     }
 
     #[test]
@@ -447,6 +474,13 @@ mod tests {
             ("MCP_BRIDGE_RUNTIME", "lxc"),
             ("MCP_BRIDGE_CONTAINER_USER", "root"),
             ("MCP_BRIDGE_CONTAINER_USER", "0:0"),
+            ("MCP_BRIDGE_CONTAINER_USER", "00:0"),
+            ("MCP_BRIDGE_CONTAINER_USER", "0000"),
+            ("MCP_BRIDGE_CONTAINER_USER", "1:2:3"),
+            ("MCP_BRIDGE_CONTAINER_USER", "1:"),
+            ("MCP_BRIDGE_CONTAINER_USER", "99999999999"),
+            ("MCP_BRIDGE_MAX_TOOL_RESULT", "big"),
+            ("MCP_BRIDGE_STORE_QUOTA", "0"),
             ("MCP_BRIDGE_MAX_CONCURRENCY", "0"),
             ("MCP_BRIDGE_ALLOW_SELF_SERVER", "maybe"),
         ] {

@@ -16,7 +16,8 @@ use futures::future::BoxFuture;
 use rmcp::model::Tool;
 use serde_json::{Map, Value, json};
 
-use crate::plugins::{CallCheck, PluginHost, ToolAnnotations};
+use crate::config::Config;
+use crate::plugins::{CallCheck, PluginHost, RunCheck, ToolAnnotations};
 use crate::sandbox::{RpcError, RpcHandler};
 use crate::upstream::index::{self, Detail, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
@@ -28,6 +29,8 @@ use store::SandboxStore;
 /// What a run's proxy needs from the bridge, shared by all runs.
 #[derive(Clone)]
 pub struct ProxyContext {
+    /// The bridge's settings (limits such as `MCP_BRIDGE_MAX_TOOL_RESULT`).
+    pub config: Arc<Config>,
     /// Every configured server.
     pub upstreams: Arc<Upstreams>,
     /// Tool lists and search.
@@ -47,6 +50,8 @@ pub struct RunProxy {
 
 struct Inner {
     context: ProxyContext,
+    /// The run as the policies saw it at its start.
+    run: RunCheck,
     run_id: String,
     /// This run's servers, in request order.
     loaded: Vec<Arc<UpstreamClient>>,
@@ -54,17 +59,18 @@ struct Inner {
 }
 
 impl RunProxy {
-    /// A proxy for run `run_id` that may use `loaded` (already checked to exist).
+    /// A proxy for `run` (as the policies checked it) that may use `loaded` (already checked to exist).
     pub fn new(
         context: ProxyContext,
-        run_id: String,
+        run: RunCheck,
         loaded: Vec<Arc<UpstreamClient>>,
         asker: Option<Arc<dyn Asker>>,
     ) -> Self {
         RunProxy {
             inner: Arc::new(Inner {
                 context,
-                run_id,
+                run_id: run.run_id.clone(),
+                run,
                 loaded,
                 asker,
             }),

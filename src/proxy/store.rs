@@ -27,13 +27,17 @@ pub const MAX_SAVED_TOOLS: usize = 200;
 /// The state kept for the sandbox between runs.
 pub struct SandboxStore {
     root: PathBuf,
+    /// Bytes all entries and saved tools may take together (`MCP_BRIDGE_STORE_QUOTA`).
+    quota_bytes: u64,
 }
 
 impl SandboxStore {
-    /// A store in `<state_dir>/user_tools`; directories are created on the first write.
-    pub fn new(state_dir: &Path) -> Self {
+    /// A store in `<state_dir>/user_tools` holding at most `quota_bytes`; directories are created on the first
+    /// write.
+    pub fn new(state_dir: &Path, quota_bytes: u64) -> Self {
         SandboxStore {
             root: state_dir.join("user_tools"),
+            quota_bytes,
         }
     }
 
@@ -252,7 +256,7 @@ mod tests {
     #[test]
     fn memory_round_trip_keeps_the_creation_time() {
         let dir = tempfile::TempDir::new().unwrap();
-        let store = SandboxStore::new(dir.path());
+        let store = SandboxStore::new(dir.path(), 64 << 20);
         assert_eq!(
             store
                 .save_memory("k", json!({"a": 1}), Value::Null)
@@ -281,7 +285,7 @@ mod tests {
     #[test]
     fn the_number_of_entries_is_capped() {
         let dir = tempfile::TempDir::new().unwrap();
-        let store = SandboxStore::new(dir.path());
+        let store = SandboxStore::new(dir.path(), 64 << 20);
         store.save_memory("k0", json!(0), Value::Null).unwrap();
         let memory = dir.path().join("user_tools/memory");
         for n in 1..MAX_MEMORY_ENTRIES {
@@ -296,7 +300,7 @@ mod tests {
     #[test]
     fn tools_are_stored_one_file_per_name() {
         let dir = tempfile::TempDir::new().unwrap();
-        let store = SandboxStore::new(dir.path());
+        let store = SandboxStore::new(dir.path(), 64 << 20);
         store
             .save_tool("double", "def double(x):\n    return 2 * x\n")
             .unwrap();

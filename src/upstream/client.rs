@@ -60,6 +60,18 @@ pub enum UpstreamError {
         /// Its last stderr lines, formatted for appending.
         tail: String,
     },
+    /// The server's reply was larger than [`UpstreamLimits::max_message_bytes`]; it was dropped unread.
+    #[error(
+        "MCP server '{server}' sent a reply to {what} larger than MCP_BRIDGE_MAX_TOOL_RESULT ({limit} bytes); it was dropped"
+    )]
+    TooLarge {
+        /// The server's name.
+        server: String,
+        /// The request.
+        what: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The server answered with a JSON-RPC error.
     #[error("MCP server '{server}' refused {what}: {message}")]
     Refused {
@@ -70,6 +82,14 @@ pub enum UpstreamError {
         /// The server's message.
         message: String,
     },
+}
+
+/// Bounds on what an upstream server may send, from the bridge's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamLimits {
+    /// The largest single message (`MCP_BRIDGE_MAX_TOOL_RESULT`): a larger reply fails its request with an
+    /// error naming the limit.
+    pub max_message_bytes: usize,
 }
 
 /// The client-side handler: notices `tools/list_changed`.
@@ -95,6 +115,7 @@ struct Connection {
 /// One configured server and, once used, its live connection.
 pub struct UpstreamClient {
     server: DiscoveredServer,
+    limits: UpstreamLimits,
     connection: tokio::sync::Mutex<Option<Connection>>,
     tools_stale: Arc<AtomicBool>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
@@ -102,9 +123,10 @@ pub struct UpstreamClient {
 
 impl UpstreamClient {
     /// A client for `server`; nothing starts until the first request.
-    pub fn new(server: DiscoveredServer) -> Self {
+    pub fn new(server: DiscoveredServer, limits: UpstreamLimits) -> Self {
         UpstreamClient {
             server,
+            limits,
             connection: tokio::sync::Mutex::new(None),
             tools_stale: Arc::new(AtomicBool::new(false)),
             stderr_tail: Arc::new(Mutex::new(VecDeque::new())),
@@ -114,6 +136,11 @@ impl UpstreamClient {
     /// The server's configuration.
     pub fn server(&self) -> &DiscoveredServer {
         &self.server
+    }
+
+    /// The bounds it enforces.
+    pub fn limits(&self) -> UpstreamLimits {
+        self.limits
     }
 
     /// Its tools: listed when it starts, and again after `tools/list_changed` or a restart.

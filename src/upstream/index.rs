@@ -90,7 +90,7 @@ impl ToolCatalog {
         if let Some(tools) = self.load(server) {
             return Some(Arc::new(tools));
         }
-        let indexer = UpstreamClient::new(server.clone());
+        let indexer = UpstreamClient::new(server.clone(), client.limits());
         let listed = tokio::time::timeout(SEARCH_START_TIMEOUT, indexer.tools()).await;
         indexer.shutdown().await;
         match listed {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::plugins::{DiscoveryContext, PluginHost};
-pub use client::{UpstreamClient, UpstreamError};
+pub use client::{UpstreamClient, UpstreamError, UpstreamLimits};
 pub use discovery::DiscoveredServer;
 
 /// A discovery source that could not be read, for warnings.
@@ -53,16 +53,24 @@ impl Upstreams {
                 }
             }
         }
-        let mut upstreams = Self::from_servers(discovery::merge(files, config.allow_self_server));
+        let mut upstreams = Self::from_servers(
+            discovery::merge(files, config.allow_self_server),
+            UpstreamLimits {
+                max_message_bytes: config.max_tool_result_bytes,
+            },
+        );
         upstreams.skipped = skipped;
         upstreams
     }
 
     /// Upstreams for an already merged server list.
-    pub fn from_servers(servers: Vec<DiscoveredServer>) -> Self {
+    pub fn from_servers(servers: Vec<DiscoveredServer>, limits: UpstreamLimits) -> Self {
         let clients = servers
             .iter()
-            .map(|s| (s.name.clone(), Arc::new(UpstreamClient::new(s.clone()))))
+            .map(|s| {
+                let client = UpstreamClient::new(s.clone(), limits);
+                (s.name.clone(), Arc::new(client))
+            })
             .collect();
         Upstreams {
             servers,
