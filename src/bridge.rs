@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::plugins::{PluginHost, RunCheck};
+use crate::project::Workspace;
 use crate::proxy::ask::{self, Asker, Subject};
 use crate::proxy::audit::AuditLog;
 use crate::proxy::store::SandboxStore;
@@ -57,9 +58,10 @@ impl Bridge {
         Self::new_in(config, &cwd)
     }
 
-    /// [`Bridge::new`] with `cwd` as the project directory (project config file and plugins).
+    /// [`Bridge::new`] with `cwd` as the project directory (project config file, plugins and servers).
     pub fn new_in(config: Config, cwd: &std::path::Path) -> Result<Self> {
-        let plugins = Arc::new(PluginHost::load(&config, cwd)?);
+        let workspace = Workspace::open(&config, cwd)?;
+        let plugins = Arc::new(workspace.plugins);
         let encoders = plugins.encoder_names();
         if !encoders.contains(&config.output_mode) {
             bail!(
@@ -73,7 +75,7 @@ impl Bridge {
             name: config.output_mode.clone(),
         });
         let arguments = ArgumentChecker::new(&config)?;
-        let upstreams = Arc::new(Upstreams::discover(&config, &plugins, cwd));
+        let upstreams = Arc::new(workspace.upstreams);
         let config = Arc::new(config);
         let proxy = ProxyContext {
             config: config.clone(),
@@ -158,6 +160,14 @@ impl Bridge {
         cancel: &CancellationToken,
         asker: Option<Arc<dyn Asker>>,
     ) -> Result<(Payload, Option<String>), Cancelled> {
+        let blocking = self.plugins.blocking();
+        if !blocking.is_empty() {
+            let message = format!(
+                "runs are refused until the bridge's configuration is fixed (see `bridge plugin list`): {}",
+                blocking.join("; ")
+            );
+            return Ok((Payload::policy_denied(message, request.servers), None));
+        }
         let loaded = match self.resolve_servers(&request.servers) {
             Ok(loaded) => loaded,
             Err(message) => return Ok((Payload::sandbox_error(message, request.servers), None)),
@@ -236,6 +246,9 @@ impl Bridge {
         names
             .iter()
             .map(|name| {
+                if let Some(reason) = upstreams.unusable_reason(name) {
+                    return Err(reason);
+                }
                 let client = upstreams.client(name).ok_or_else(|| {
                     let available = upstreams.available_names();
                     format!(
@@ -247,12 +260,6 @@ impl Bridge {
                         }
                     )
                 })?;
-                if client.server().entry.disabled {
-                    return Err(format!(
-                        "MCP server '{name}' is disabled in {}",
-                        client.server().source
-                    ));
-                }
                 Ok(client.clone())
             })
             .collect()
@@ -296,9 +303,7 @@ impl Bridge {
         let discovered: Vec<Value> = self
             .proxy
             .upstreams
-            .servers()
-            .iter()
-            .filter(|s| !s.entry.disabled)
+            .usable()
             .map(|s| serde_json::json!({"name": s.name, "description": s.entry.description}))
             .collect();
         Ok(serde_json::json!({

@@ -284,17 +284,17 @@ fn container_user(value: &str) -> Result<String, ConfigError> {
     };
     let ids: Option<Vec<u32>> = value.split(':').map(numeric).collect();
     let Some(ids) = ids.filter(|ids| ids.len() <= 2) else {
-        return Err(err(VAR, value, "expected numeric uid:gid such as 65534:65534"));
+        return Err(err(
+            VAR,
+            value,
+            "expected numeric uid:gid such as 65534:65534",
+        ));
     };
     if ids[0] == 0 {
         return Err(err(VAR, value, "the sandbox never runs as root (uid 0)"));
     }
     // Normalised, so the engine and the tmpfs options see plain numbers.
-    Ok(ids
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(":"))
+    Ok(ids.iter().map(u32::to_string).collect::<Vec<_>>().join(":"))
 }
 
 fn err(var: &'static str, value: &str, reason: &str) -> ConfigError {

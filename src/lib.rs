@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod mcp;
 pub mod plugins;
+pub mod project;
 pub mod proxy;
 pub mod request;
 pub mod response;

@@ -36,6 +36,16 @@ for line in open("/proc/self/mountinfo"):
     fields = left.split()
     mounts.append({"root": fields[3], "point": fields[4], "opts": fields[5], "fstype": right.split()[0]})
 facts["mounts"] = mounts
+import resource
+facts["core"] = list(resource.getrlimit(resource.RLIMIT_CORE))
+facts["nofile"] = list(resource.getrlimit(resource.RLIMIT_NOFILE))
+try:
+    os.open("/proc/1/fd/2", os.O_WRONLY)
+    facts["pid1_stderr"] = "writable"
+except OSError as e:
+    facts["pid1_stderr"] = e.errno
+facts["pid1_cmdline"] = open("/proc/1/cmdline", "rb").read().split(b"\0")[:4]
+facts["pid1_cmdline"] = [part.decode() for part in facts["pid1_cmdline"]]
 print(json.dumps(facts))
 "#;
 
@@ -81,6 +91,15 @@ async fn the_sandbox_is_locked_down() {
     assert_eq!(facts["write_home"], "ok", "HOME writable");
     assert_eq!(facts["cwd"], "/workspace");
     assert_eq!(facts["home"], "/workspace");
+    assert_eq!(facts["core"], serde_json::json!([0, 0]), "no core dumps");
+    assert_eq!(facts["nofile"], serde_json::json!([1024, 1024]));
+    // PID 1 is the bridge's bootstrap (not the image's entrypoint), and the code cannot reach its stderr,
+    // where the exit record goes (PROTOCOL.md §1).
+    assert_eq!(
+        facts["pid1_cmdline"],
+        serde_json::json!(["python3", "-I", "-B", "-c"])
+    );
+    assert_eq!(facts["pid1_stderr"], 13, "EACCES: PID 1 is not dumpable");
 
     // Nothing from the host's environment reaches the code.
     let env: Vec<String> = serde_json::from_value(facts["env"].clone()).unwrap();

@@ -11,8 +11,9 @@ use std::sync::OnceLock;
 
 use mcp_bridge::config::Config;
 use mcp_bridge::plugins::{
-    CacheOutcome, CallCheck, Kind, PluginHost, RunCheck, ToolAnnotations, Verdict,
+    CacheOutcome, CallCheck, Kind, Origin, PluginHost, RunCheck, ToolAnnotations, Verdict,
 };
+use mcp_bridge::project::{Project, TrustStore, Workspace};
 use mcp_bridge::response::Status;
 use serde_json::json;
 use tempfile::TempDir;
@@ -115,7 +116,9 @@ impl Setup {
     }
 
     fn host(&self) -> PluginHost {
-        PluginHost::load(&self.config(), &self.path("project")).unwrap()
+        Workspace::open(&self.config(), &self.path("project"))
+            .unwrap()
+            .plugins
     }
 }
 
@@ -280,11 +283,11 @@ fn files_that_are_not_plugins_are_reported_and_the_rest_load() {
         "loaded",
         "the built-ins still load"
     );
-    assert_eq!(
-        host.check_call(&call()),
-        Verdict::Allow,
-        "a failed policy is not consulted"
-    );
+    // Each may be a policy the user meant to have: none is silently left out, runs are refused instead.
+    let blocking = host.blocking().join("\n");
+    for name in ["garbage", "command", "misbehaving"] {
+        assert!(blocking.contains(name), "{name} in {blocking}");
+    }
 
     // `bridge plugin list` shows the failures and exits non-zero.
     let out = Command::new(env!("CARGO_BIN_EXE_bridge"))
@@ -302,6 +305,48 @@ fn files_that_are_not_plugins_are_reported_and_the_rest_load() {
         );
     }
     assert!(listing.contains("failed: not a loadable"), "{listing}");
+    assert!(listing.contains("runs are refused"), "{listing}");
+}
+
+#[tokio::test]
+async fn a_configured_policy_that_is_not_in_force_stops_runs_unless_optional() {
+    let broken = misbehaving("deny").config_file(
+        "[plugins.misbehaving]\n[plugins.misbehaving.config]\nfail_configure = \"bad setting\"\n",
+    );
+    let bridge =
+        mcp_bridge::bridge::Bridge::new_in(broken.config(), &broken.path("project")).unwrap();
+    let response = bridge
+        .run_python(
+            &common::args(json!({"code": "print('never runs')"})),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.payload.status, Status::Error);
+    assert!(response.run_id.is_none(), "no container was made");
+    let error = response.payload.error.unwrap();
+    assert!(
+        error.contains("runs are refused")
+            && error.contains("misbehaving")
+            && error.contains("bad setting"),
+        "{error}"
+    );
+
+    let optional = broken.config_file(
+        "[plugins.misbehaving]\noptional = true\n[plugins.misbehaving.config]\nfail_configure = \"bad\"\n",
+    );
+    assert!(optional.host().blocking().is_empty());
+
+    // A policy the user enabled that is not there at all.
+    let missing = Setup::new().config_file("[plugins.no-such-policy]\nenabled = true\n");
+    let blocking = missing.host().blocking().join("\n");
+    assert!(
+        blocking.contains("no-such-policy") && blocking.contains("optional = true"),
+        "{blocking}"
+    );
+    let missing =
+        missing.config_file("[plugins.no-such-policy]\nenabled = true\noptional = true\n");
+    assert!(missing.host().blocking().is_empty());
 }
 
 #[test]
@@ -386,52 +431,83 @@ fn the_precompile_cache_hits_misses_and_recompiles_corrupt_entries() {
 }
 
 #[test]
-fn the_config_file_comes_from_the_variable_else_the_project_else_the_user() {
-    let disable = |name: &str| format!("[plugins.{name}]\nenabled = false\n");
+fn the_users_config_applies_and_a_project_config_can_only_add_policies() {
+    let rules = |default: &str| {
+        format!(
+            "[plugins.rules]\nenabled = true\n[plugins.rules.config]\ndefault = \"{default}\"\n"
+        )
+    };
+    // The user's file: rules denies by default. The project's: an empty file.
     let setup = Setup::new()
-        .write("home/.config/mcp-bridge/config.toml", &disable("auto"))
-        .write("project/.mcp-bridge/config.toml", &disable("toon"));
+        .write("home/.config/mcp-bridge/config.toml", &rules("deny"))
+        .write("project/.mcp-bridge/config.toml", "");
     let host = setup.host();
     assert_eq!(
-        host.settings_source(),
-        Some(setup.path("project/.mcp-bridge/config.toml").as_path())
+        host.settings_sources(),
+        (
+            Some(setup.path("home/.config/mcp-bridge/config.toml").as_path()),
+            Some(setup.path("project/.mcp-bridge/config.toml").as_path())
+        )
     );
-    assert_eq!(status_of(&host, "toon"), "disabled");
-    assert_eq!(status_of(&host, "auto"), "loaded", "only one file applies");
+    assert!(matches!(host.check_call(&call()), Verdict::Deny { .. }));
 
-    let setup = setup.config_file(&disable("json"));
+    // A project that tries to turn the user's policy off, or to disable an encoder: ignored, and said so.
+    let setup = setup.write(
+        "project/.mcp-bridge/config.toml",
+        "[plugins.rules]\nenabled = false\n[plugins.toon]\nenabled = false\n",
+    );
+    let host = setup.host();
+    assert!(matches!(host.check_call(&call()), Verdict::Deny { plugin, .. } if plugin == "rules"));
+    assert_eq!(status_of(&host, "toon"), "loaded");
+    let ignored = host.ignored_settings().join("\n");
+    assert!(ignored.contains("cannot turn a policy off"), "{ignored}");
+    assert!(ignored.contains("may only add policies"), "{ignored}");
+
+    // A project that configures the same policy differently: a second instance, and both are consulted.
+    let user_allows = Setup::new()
+        .write("home/.config/mcp-bridge/config.toml", &rules("allow"))
+        .write("project/.mcp-bridge/config.toml", &rules("deny"));
+    let host = user_allows.host();
+    assert_eq!(status_of(&host, "rules"), "loaded");
+    assert_eq!(status_of(&host, "rules (project)"), "loaded");
+    assert!(
+        matches!(host.check_call(&call()), Verdict::Deny { plugin, .. } if plugin == "rules (project)")
+    );
+    // And a project may enable one the user left off.
+    let only_project = Setup::new().write("project/.mcp-bridge/config.toml", &rules("deny"));
+    assert!(matches!(
+        only_project.host().check_call(&call()),
+        Verdict::Deny { .. }
+    ));
+
+    // MCP_BRIDGE_CONFIG replaces the user's file; the project's is still layered over it.
+    let setup = Setup::new()
+        .write(
+            "home/.config/mcp-bridge/config.toml",
+            "[plugins.auto]\nenabled = false\n",
+        )
+        .config_file("[plugins.json]\nenabled = false\n");
     let host = setup.host();
     assert_eq!(
-        host.settings_source(),
+        host.settings_sources().0,
         Some(setup.path("bridge.toml").as_path())
     );
     assert_eq!(status_of(&host, "json"), "disabled");
-    assert_eq!(status_of(&host, "toon"), "loaded");
+    assert_eq!(status_of(&host, "auto"), "loaded");
 
-    std::fs::remove_file(setup.path("project/.mcp-bridge/config.toml")).unwrap();
-    let mut user_only = setup;
-    user_only.vars.remove("MCP_BRIDGE_CONFIG");
-    let host = user_only.host();
-    assert_eq!(
-        host.settings_source(),
-        Some(
-            user_only
-                .path("home/.config/mcp-bridge/config.toml")
-                .as_path()
-        )
-    );
-    assert_eq!(status_of(&host, "auto"), "disabled");
-
-    // A broken config file stops start-up with its path in the message.
+    // A broken user file stops start-up with its path in the message; a broken project file stops runs.
     let broken = Setup::new().config_file("[plugins.rules\nenabled = true");
-    let error = PluginHost::load(&broken.config(), &broken.path("project"))
+    let error = Workspace::open(&broken.config(), &broken.path("project"))
         .err()
         .unwrap();
     assert!(format!("{error:#}").contains("bridge.toml"), "{error:#}");
+    let broken_project = Setup::new().write("project/.mcp-bridge/config.toml", "[plugins.rules\n");
+    let blocking = broken_project.host().blocking().join("\n");
+    assert!(blocking.contains(".mcp-bridge/config.toml"), "{blocking}");
 }
 
 #[test]
-fn project_plugins_load_from_the_project_directory() {
+fn project_plugins_load_only_once_the_project_is_trusted() {
     let setup = Setup::new().write("project/.mcp-bridge/plugins/.keep", "");
     std::fs::copy(
         fixture("fixture_misbehaving.wasm"),
@@ -439,15 +515,55 @@ fn project_plugins_load_from_the_project_directory() {
     )
     .unwrap();
     let host = setup.host();
+    let report = host.reports().iter().find(|r| r.name == "m").unwrap();
+    assert_eq!(report.origin, Origin::Project);
+    assert!(report.status.starts_with("untrusted"), "{report:?}");
+    assert!(report.status.contains("bridge trust"), "{report:?}");
+    assert!(
+        host.check_run(&RunCheck {
+            run_id: "r".into(),
+            code: String::new(),
+            servers: vec![],
+            timeout_seconds: 5,
+        }) == Verdict::Allow
+    );
+
+    let config = setup.config();
+    let workspace = Workspace::open(&config, &setup.path("project")).unwrap();
+    TrustStore::new(&config.state_dir)
+        .trust(&workspace.project)
+        .unwrap();
+    let host = setup.host();
     let report = host
         .reports()
         .iter()
         .find(|r| r.name == "misbehaving")
         .unwrap();
+    assert_eq!(
+        (report.origin, report.status.as_str()),
+        (Origin::Project, "loaded")
+    );
     assert!(
         report.source.ends_with(".mcp-bridge/plugins/m.wasm"),
         "{report:?}"
     );
+    // Changed after trust: not loaded again until trusted again.
+    std::fs::write(setup.path("project/.mcp-bridge/plugins/m.wasm"), "changed").unwrap();
+    let project: Project = Workspace::open(&config, &setup.path("project"))
+        .unwrap()
+        .project;
+    assert!(!project.trusted());
+    assert!(
+        project.trust_hint().contains("changed"),
+        "{}",
+        project.trust_hint()
+    );
+    std::fs::copy(
+        fixture("fixture_misbehaving.wasm"),
+        setup.path("project/.mcp-bridge/plugins/m.wasm"),
+    )
+    .unwrap();
+
     // The same plugin again, from MCP_BRIDGE_PLUGIN_PATH: a duplicate name is reported, not loaded twice.
     let host = setup
         .plugin("again.wasm", &fixture("fixture_misbehaving.wasm"))
@@ -578,16 +694,17 @@ fn discovery_reads_every_source_format_first_definition_wins() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
+    // The user's files first (a project never redefines their servers), then the project's.
     assert_eq!(
         names,
         [
             "Weird-Name 2",
             "class",
-            "vs",
-            "project",
             "codex",
             "settings",
-            "extra"
+            "extra",
+            "vs",
+            "project"
         ],
         "{servers:?}"
     );
@@ -611,6 +728,11 @@ fn discovery_reads_every_source_format_first_definition_wins() {
         "the first definition (VS Code, with comments) wins"
     );
     assert_eq!(vs["url"], "http://127.0.0.1:9/mcp");
+    assert_eq!(
+        (vs["project"].clone(), vs["trusted"].clone()),
+        (json!(true), json!(false)),
+        "a project's server is not used until the project is trusted"
+    );
     assert_eq!(by_name("project").unwrap()["disabled"], true);
     assert_eq!(by_name("codex").unwrap()["command"], "codex-mcp");
     assert!(

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
-/// A project directory whose `.mcp.json` configures stub servers, with its own home, state and cache.
+/// A project directory with its own home, state and cache; the stub servers are configured in a file of the
+/// home (`~/.config/mcp/servers/`), as the user's own (a project's `.mcp.json` would need `bridge trust`).
 struct Project {
     dir: TempDir,
     extra: Vec<(String, String)>,
@@ -22,16 +23,22 @@ struct Project {
 impl Project {
     fn new(servers: Value) -> Self {
         let dir = TempDir::new().unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("home/.config/mcp/servers")).unwrap();
+        let project = Project {
+            dir,
+            extra: Vec::new(),
+        };
+        project.servers(servers);
+        project
+    }
+
+    /// Replaces the user's servers file.
+    fn servers(&self, servers: Value) {
         std::fs::write(
-            dir.path().join(".mcp.json"),
+            self.path("home/.config/mcp/servers/test.json"),
             json!({ "mcpServers": servers }).to_string(),
         )
         .unwrap();
-        Project {
-            dir,
-            extra: Vec::new(),
-        }
     }
 
     /// The usual pair: `stub` (edge cases) and `github` (read-only and destructive tools).
@@ -260,15 +267,10 @@ async fn search_covers_every_discovered_server_from_a_disk_cache() {
         starts.display(),
         common::stub_script()
     );
-    std::fs::write(
-        project.path(".mcp.json"),
-        json!({"mcpServers": {
-            "stub": {"command": "python3", "args": [common::stub_script()]},
-            "github": {"command": "sh", "args": ["-c", launcher]},
-        }})
-        .to_string(),
-    )
-    .unwrap();
+    project.servers(json!({
+        "stub": {"command": "python3", "args": [common::stub_script()]},
+        "github": {"command": "sh", "args": ["-c", launcher]},
+    }));
     let search = r#"
 docs = await runtime.search_tool_docs("issue", limit=3)
 print([(d["server"], d["tool"]) for d in docs])
@@ -511,15 +513,10 @@ async fn stdio_servers_get_a_minimal_environment_their_env_and_cwd() {
     let project = Project::new(json!({}));
     let workdir = project.path("server-cwd");
     std::fs::create_dir_all(&workdir).unwrap();
-    std::fs::write(
-        project.path(".mcp.json"),
-        json!({"mcpServers": {"stub": {
-            "command": "python3", "args": [common::stub_script()],
-            "env": {"GREETING": "hello"}, "cwd": workdir.display().to_string(),
-        }}})
-        .to_string(),
-    )
-    .unwrap();
+    project.servers(json!({"stub": {
+        "command": "python3", "args": [common::stub_script()],
+        "env": {"GREETING": "hello"}, "cwd": workdir.display().to_string(),
+    }}));
     let bridge = project.bridge();
     // CARGO_MANIFEST_DIR is in this test process's environment (cargo sets it), so it stands in for any
     // variable of the bridge that must not leak to servers.

@@ -34,8 +34,38 @@ pub struct FileResult {
     pub plugin: String,
     /// The file.
     pub path: PathBuf,
+    /// It belongs to the project (the working directory), not to the user: its servers are used only once the
+    /// user trusts the project, and never in place of a server the user defined.
+    pub project: bool,
     /// Entries in file order, or the reason the file was skipped.
     pub entries: Result<Vec<ServerEntry>, String>,
+}
+
+/// The files a discovery plugin declares, or none (with a warning) when it fails.
+fn wanted_files(runtime: &PluginRuntime, plugin: &LoadedPlugin) -> Vec<FilePattern> {
+    let wanted = plugin.call(runtime, |store, bindings| match bindings {
+        Bindings::Discovery(b) => b.mcp_bridge_plugin_discovery().call_wanted_files(store),
+        _ => Err(wasmtime::Error::msg("not a discovery plugin")),
+    });
+    wanted.unwrap_or_else(|failure| {
+        tracing::warn!(plugin = plugin.name, "discovery plugin failed: {failure}");
+        Vec::new()
+    })
+}
+
+/// The existing files below `cwd` that one discovery plugin would read (its `cwd`-based patterns).
+pub fn project_files(runtime: &PluginRuntime, plugin: &LoadedPlugin, cwd: &Path) -> Vec<PathBuf> {
+    let context = DiscoveryContext {
+        home: PathBuf::new(),
+        cwd: cwd.to_path_buf(),
+        env: Box::new(|_| None),
+    };
+    wanted_files(runtime, plugin)
+        .iter()
+        .filter(|pattern| pattern.base == Base::Cwd)
+        .flat_map(|pattern| resolve(pattern, &context))
+        .map(|(path, _)| path)
+        .collect()
 }
 
 /// Runs one discovery plugin: its declared files, in its order.
@@ -44,17 +74,7 @@ pub fn run(
     plugin: &LoadedPlugin,
     context: &DiscoveryContext,
 ) -> Vec<FileResult> {
-    let wanted = plugin.call(runtime, |store, bindings| match bindings {
-        Bindings::Discovery(b) => b.mcp_bridge_plugin_discovery().call_wanted_files(store),
-        _ => Err(wasmtime::Error::msg("not a discovery plugin")),
-    });
-    let patterns = match wanted {
-        Ok(patterns) => patterns,
-        Err(failure) => {
-            tracing::warn!(plugin = plugin.name, "discovery plugin failed: {failure}");
-            return Vec::new();
-        }
-    };
+    let patterns = wanted_files(runtime, plugin);
     let mut results = Vec::new();
     for pattern in patterns {
         for (path, relative) in resolve(&pattern, context) {
@@ -80,6 +100,7 @@ pub fn run(
             results.push(FileResult {
                 plugin: plugin.name.clone(),
                 path,
+                project: pattern.base == Base::Cwd,
                 entries,
             });
         }

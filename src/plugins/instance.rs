@@ -32,7 +32,8 @@ pub struct Info {
     pub description: String,
 }
 
-type Live = (Store<PluginState>, Bindings);
+/// An instance and its store.
+pub type Live = (Store<PluginState>, Bindings);
 
 /// A compiled, configured plugin, ready for calls.
 pub struct LoadedPlugin {

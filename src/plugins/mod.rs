@@ -1,41 +1,39 @@
 //! The plugin host: policies, response encoders and discovery sources as WebAssembly components behind the WIT
 //! package in `wit/`.
 //!
-//! [`PluginHost::load`] reads the bridge config file ([`settings`]), loads the built-ins ([`builtin`]) and every
-//! `*.wasm` in the plugin directories (user, project, `MCP_BRIDGE_PLUGIN_PATH`) through the precompile cache
-//! (`cache.rs`), works out each one's kind from its exports, and configures the enabled ones. A file that fails
-//! is reported with its reason; the bridge keeps serving. Calls go through `instance.rs` under the limits of
-//! `runtime.rs`, the one module that owns wasmtime.
+//! [`PluginHost::load`] (`load.rs`) reads the config files ([`settings`]: the user's, and the project's, which can
+//! only add policies), loads the built-ins ([`builtin`]) and every `*.wasm` of the plugin directories (the
+//! user's, `MCP_BRIDGE_PLUGIN_PATH`, and a trusted project's) through the precompile cache (`cache.rs`), works
+//! out each one's kind from its exports, and configures the enabled ones. A policy that is configured but not in
+//! force stops runs ([`PluginHost::blocking`]); other failures are reported. Calls go through `instance.rs` under
+//! the limits of `runtime.rs`, the one module that owns wasmtime.
 
 pub mod bindings;
 mod builtin;
 mod cache;
 mod discovery;
 mod instance;
+mod load;
 pub mod policy;
 mod runtime;
 pub mod settings;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use anyhow::{Context, Result};
 use serde::Serialize;
 
 pub use crate::upstream::discovery::ServerEntry;
 pub use cache::CacheOutcome;
 pub use discovery::{DiscoveryContext, FileResult};
 pub use instance::Info;
+pub use load::{ProjectPlugins, check_file, wasm_files};
 pub use policy::Verdict;
 pub use runtime::CallLimits;
 
 use bindings::policy as wit_policy;
-use cache::{ComponentCache, ComponentSource};
 use instance::{Bindings, LoadedPlugin};
 use runtime::PluginRuntime;
 use settings::Settings;
-
-use crate::config::Config;
 
 /// A plugin's kind: which world it implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,10 +58,38 @@ impl Kind {
     }
 }
 
-/// What `bridge plugin list` shows for one plugin (loaded or not).
-#[derive(Debug, Clone, Serialize)]
+/// Where a plugin's component came from, which decides how far it is trusted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Embedded in the bridge.
+    #[default]
+    Builtin,
+    /// The user's plugin directory (`~/.config/mcp-bridge/plugins`).
+    User,
+    /// A directory of `MCP_BRIDGE_PLUGIN_PATH`.
+    Path,
+    /// The working directory's `.mcp-bridge/plugins` (loaded only once the user trusts the project).
+    Project,
+}
+
+impl Origin {
+    /// The word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Builtin => "builtin",
+            Origin::User => "user",
+            Origin::Path => "path",
+            Origin::Project => "project",
+        }
+    }
+}
+
+/// What `bridge plugin list` shows for one plugin instance (loaded or not).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PluginReport {
-    /// Metadata name (the file name when it never got that far).
+    /// Metadata name (the file name when it never got that far); `<name> (project)` for the extra instance a
+    /// project's config file adds to a policy.
     pub name: String,
     /// Its world, when known.
     pub kind: Option<Kind>,
@@ -71,12 +97,18 @@ pub struct PluginReport {
     pub version: String,
     /// Its description, when known.
     pub description: String,
+    /// Where the component came from.
+    pub origin: Origin,
     /// `builtin`, or the file it came from.
     pub source: String,
-    /// Enabled by default or by the config file.
+    /// The config file whose entry it follows, if any.
+    pub configured_by: Option<String>,
+    /// Enabled by default or by a config file.
     pub enabled: bool,
-    /// `loaded`, `disabled`, or `failed: <reason>`.
+    /// `loaded`, `disabled`, `untrusted: …` or `failed: <reason>`.
     pub status: String,
+    /// This failure keeps runs from starting (a policy that is configured but not in force).
+    pub blocks_runs: bool,
     /// Compile or cache load, instantiation and configure, in milliseconds.
     pub load_ms: f64,
     /// How the compiled component was obtained.
@@ -130,135 +162,10 @@ pub struct PluginHost {
     plugins: Vec<LoadedPlugin>,
     reports: Vec<PluginReport>,
     settings: Settings,
-}
-
-/// Where a plugin file was found.
-struct Candidate {
-    label: String,
-    source: String,
-    component: ComponentSource,
-    builtin: bool,
+    blocking: Vec<String>,
 }
 
 impl PluginHost {
-    /// Loads the config file, the built-ins and the plugin directories. Only a broken config file is an
-    /// error; a broken plugin is reported in [`PluginHost::reports`].
-    pub fn load(config: &Config, cwd: &Path) -> Result<Self> {
-        let settings = Settings::load(config, cwd)?;
-        let runtime = PluginRuntime::new(settings.limits)?;
-        let cache = ComponentCache::new(config.cache_dir.clone());
-        let mut host = PluginHost {
-            runtime,
-            plugins: Vec::new(),
-            reports: Vec::new(),
-            settings,
-        };
-        for candidate in candidates(config, cwd) {
-            host.load_one(&cache, candidate);
-        }
-        host.apply_order();
-        Ok(host)
-    }
-
-    fn load_one(&mut self, cache: &ComponentCache, candidate: Candidate) {
-        let started = Instant::now();
-        let mut report = PluginReport {
-            name: candidate.label.clone(),
-            kind: None,
-            version: String::new(),
-            description: String::new(),
-            source: candidate.source.clone(),
-            enabled: false,
-            status: String::new(),
-            load_ms: 0.0,
-            cache: None,
-        };
-        let outcome = self.prepare(cache, &candidate, &mut report);
-        report.load_ms = started.elapsed().as_secs_f64() * 1000.0;
-        match outcome {
-            Ok(Some(plugin)) => {
-                report.status = "loaded".into();
-                self.plugins.push(plugin);
-            }
-            Ok(None) => report.status = "disabled".into(),
-            Err(reason) => {
-                tracing::warn!(
-                    plugin = report.name,
-                    source = report.source,
-                    "plugin failed: {reason}"
-                );
-                report.status = format!("failed: {reason}");
-            }
-        }
-        self.reports.push(report);
-    }
-
-    /// Compiles, identifies and (when enabled) configures one plugin. `Ok(None)`: disabled.
-    fn prepare(
-        &self,
-        cache: &ComponentCache,
-        candidate: &Candidate,
-        report: &mut PluginReport,
-    ) -> Result<Option<LoadedPlugin>, String> {
-        let (component, outcome) = cache
-            .load(self.runtime.engine(), &candidate.component)
-            .map_err(|e| format!("not a loadable WebAssembly component ({e:#})"))?;
-        report.cache = Some(outcome);
-        let kind = kind_of(&component, self.runtime.engine())?;
-        report.kind = Some(kind);
-        let (info, mut live) =
-            LoadedPlugin::probe(&self.runtime, &component, kind, &candidate.label)
-                .map_err(|e| format!("instantiating or calling metadata failed: {e:#}"))?;
-        report.name = info.name.clone();
-        report.version = info.version.clone();
-        report.description = info.description.clone();
-        if let Some(other) = self.plugins.iter().find(|p| p.name == info.name) {
-            return Err(format!(
-                "another plugin named '{}' is already loaded ({:?})",
-                other.name, other.kind
-            ));
-        }
-        let entry = self.settings.plugin(&info.name);
-        let default_on =
-            !(candidate.builtin && builtin::OFF_BY_DEFAULT.contains(&info.name.as_str()));
-        report.enabled = entry.enabled.unwrap_or(default_on);
-        if !report.enabled {
-            return Ok(None);
-        }
-        let config_json = entry.config_json();
-        LoadedPlugin::configure(&self.runtime, &mut live, &config_json)
-            .map_err(|message| format!("configure failed: {message}"))?;
-        Ok(Some(LoadedPlugin::new(
-            info.name,
-            kind,
-            component,
-            config_json,
-            live,
-        )))
-    }
-
-    /// Puts the plugins the config file's `order` names first, in that order.
-    fn apply_order(&mut self) {
-        let rank = |name: &str| {
-            self.settings
-                .order
-                .iter()
-                .position(|n| n == name)
-                .unwrap_or(usize::MAX)
-        };
-        let mut ranked: Vec<(usize, LoadedPlugin)> =
-            self.plugins.drain(..).map(|p| (rank(&p.name), p)).collect();
-        ranked.sort_by_key(|(r, _)| *r);
-        self.plugins = ranked.into_iter().map(|(_, p)| p).collect();
-        let order = self.settings.order.clone();
-        self.reports.sort_by_key(|r| {
-            order
-                .iter()
-                .position(|n| *n == r.name)
-                .unwrap_or(usize::MAX)
-        });
-    }
-
     /// What was loaded, disabled or failed, in order.
     pub fn reports(&self) -> &[PluginReport] {
         &self.reports
@@ -269,9 +176,30 @@ impl PluginHost {
         self.settings.audit
     }
 
-    /// The config file that applied, if any.
-    pub fn settings_source(&self) -> Option<&Path> {
-        self.settings.source.as_deref()
+    /// The config files in force: the user's and the project's (each when there is one).
+    pub fn settings_sources(&self) -> (Option<&Path>, Option<&Path>) {
+        (
+            self.settings.source.as_deref(),
+            self.settings.project_source.as_deref(),
+        )
+    }
+
+    /// What the project's config file asked for and did not get, in words.
+    pub fn ignored_settings(&self) -> &[String] {
+        &self.settings.ignored
+    }
+
+    /// Why runs are refused: each a policy (or what may be one) that is configured but not in force. Empty when
+    /// runs may go ahead.
+    pub fn blocking(&self) -> &[String] {
+        &self.blocking
+    }
+
+    /// The project files (below `cwd`) that the discovery plugins read: part of what a user trusts.
+    pub fn project_files(&self, cwd: &Path) -> Vec<PathBuf> {
+        self.of_kind(Kind::Discovery)
+            .flat_map(|plugin| discovery::project_files(&self.runtime, plugin, cwd))
+            .collect()
     }
 
     /// Names of the loaded encoders.
@@ -376,124 +304,4 @@ impl PluginHost {
             .flat_map(|plugin| discovery::run(&self.runtime, plugin, context))
             .collect()
     }
-}
-
-/// The kind from the component's exports; an error names what it exports instead.
-fn kind_of(
-    component: &wasmtime::component::Component,
-    engine: &wasmtime::Engine,
-) -> Result<Kind, String> {
-    let exports: Vec<String> = component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let has = |name: &str| exports.iter().any(|e| e == name);
-    let kind = if has(bindings::POLICY_EXPORT) {
-        Kind::Policy
-    } else if has(bindings::ENCODER_EXPORT) {
-        Kind::Encoder
-    } else if has(bindings::DISCOVERY_EXPORT) {
-        Kind::Discovery
-    } else {
-        let found = if exports.is_empty() {
-            "nothing".to_string()
-        } else {
-            exports.join(", ")
-        };
-        return Err(format!(
-            "implements none of the mcp-bridge:plugin@0.1.0 worlds (policy-plugin, encoder-plugin, \
-             discovery-plugin); it exports {found}"
-        ));
-    };
-    if !has(bindings::PLUGIN_EXPORT) {
-        return Err(format!(
-            "exports {} but not {}",
-            kind.as_str(),
-            bindings::PLUGIN_EXPORT
-        ));
-    }
-    Ok(kind)
-}
-
-/// Built-ins, then `*.wasm` of the user dir, the project dir and `MCP_BRIDGE_PLUGIN_PATH`, each sorted by name.
-fn candidates(config: &Config, cwd: &Path) -> Vec<Candidate> {
-    let mut found: Vec<Candidate> = builtin::BUILTINS
-        .iter()
-        .map(|(name, bytes)| Candidate {
-            label: name.to_string(),
-            source: "builtin".into(),
-            component: ComponentSource::Embedded(bytes),
-            builtin: true,
-        })
-        .collect();
-    let mut dirs = vec![
-        config.config_home.join("mcp-bridge/plugins"),
-        cwd.join(".mcp-bridge/plugins"),
-    ];
-    dirs.extend(config.plugin_path.iter().cloned());
-    for dir in dirs {
-        found.extend(wasm_files(&dir).into_iter().map(|path| {
-            Candidate {
-                label: path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                source: path.display().to_string(),
-                component: ComponentSource::File(path),
-                builtin: false,
-            }
-        }));
-    }
-    found
-}
-
-fn wasm_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
-        .collect();
-    files.sort();
-    files
-}
-
-/// `bridge plugin check FILE`: which world a file implements, its metadata, and a dry `configure`.
-pub fn check_file(path: &Path, config_json: &str) -> Result<PluginReport> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let runtime = PluginRuntime::new(CallLimits::default())?;
-    let started = Instant::now();
-    let mut report = PluginReport {
-        name: path.display().to_string(),
-        kind: None,
-        version: String::new(),
-        description: String::new(),
-        source: path.display().to_string(),
-        enabled: true,
-        status: String::new(),
-        load_ms: 0.0,
-        cache: None,
-    };
-    let result = (|| -> Result<(), String> {
-        let component = runtime
-            .compile(&bytes)
-            .map_err(|e| format!("not a loadable WebAssembly component ({e:#})"))?;
-        let kind = kind_of(&component, runtime.engine())?;
-        report.kind = Some(kind);
-        let (info, mut live) = LoadedPlugin::probe(&runtime, &component, kind, "check")
-            .map_err(|e| format!("instantiating or calling metadata failed: {e:#}"))?;
-        report.name = info.name;
-        report.version = info.version;
-        report.description = info.description;
-        LoadedPlugin::configure(&runtime, &mut live, config_json)
-            .map_err(|m| format!("configure failed: {m}"))
-    })();
-    report.load_ms = started.elapsed().as_secs_f64() * 1000.0;
-    report.status = match result {
-        Ok(()) => "ok".into(),
-        Err(reason) => format!("failed: {reason}"),
-    };
-    Ok(report)
 }

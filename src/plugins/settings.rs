@@ -1,6 +1,13 @@
-//! The bridge config file (TOML): which plugins are enabled, in what order, with what configuration, and the
-//! per-call limits. Found at `MCP_BRIDGE_CONFIG`, else `./.mcp-bridge/config.toml`, else
-//! `~/.config/mcp-bridge/config.toml`; none at all means the defaults.
+//! The bridge config files (TOML): which plugins are enabled, in what order, with what configuration, the
+//! per-call limits and the audit log. Two layers:
+//!
+//! - **the user's** — `MCP_BRIDGE_CONFIG`, else `~/.config/mcp-bridge/config.toml` — the root of trust;
+//! - **the project's** — `./.mcp-bridge/config.toml` in the working directory — read without any trust, because
+//!   it can only add restrictions: it may enable and configure *policies* (a policy only ever denies or asks
+//!   more), tighten the limits and extend the order; it can never disable or reconfigure what the user set, turn
+//!   a policy off, loosen a limit or touch the audit log. What it asks for beyond that is ignored and listed in
+//!   [`Settings::ignored`]. A project file that cannot be parsed stops runs ([`Settings::project_error`]): its
+//!   restrictions cannot be applied, so nothing runs without them.
 //!
 //! ```toml
 //! order = ["rules", "my-policy"]      # these first, in this order; the rest keep their load order
@@ -9,7 +16,7 @@
 //! call-timeout-ms = 100                # per plugin call
 //! memory-mib = 64                      # per plugin instance
 //!
-//! [audit]                              # the proxied-call log, <state dir>/audit.jsonl
+//! [audit]                              # the proxied-call log, <state dir>/audit.jsonl (user file only)
 //! max-bytes = 10485760                 # rotate past this size
 //! keep = 3                             # rotated files kept (audit.jsonl.1 … .3)
 //! log-arguments = false                # also log each call's arguments
@@ -17,6 +24,7 @@
 //!
 //! [plugins.rules]                      # keyed by the plugin's metadata name
 //! enabled = true
+//! optional = false                     # true: a failure to load or configure does not stop runs
 //! [plugins.rules.config]               # handed to the plugin's configure() as JSON
 //! default = "allow"
 //! ```
@@ -31,19 +39,27 @@ use serde::Deserialize;
 use super::runtime::CallLimits;
 use crate::config::Config;
 
-/// The parsed config file.
+/// Both config files, layered.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    /// The file it came from, when there was one.
+    /// The user's file, when there was one.
     pub source: Option<PathBuf>,
-    /// Plugins to put first, in this order.
+    /// The project's file, when there was one (whether or not it parsed).
+    pub project_source: Option<PathBuf>,
+    /// Why the project's file could not be used: runs are refused while this is set.
+    pub project_error: Option<String>,
+    /// Plugins to put first, in this order (the user's, then the project's additions).
     pub order: Vec<String>,
-    /// Per-plugin settings by name.
+    /// The user's per-plugin settings by name.
     pub plugins: BTreeMap<String, PluginSettings>,
-    /// Limits on every plugin call.
+    /// The project's per-plugin settings by name; the plugin host applies them to policies only.
+    pub project_plugins: BTreeMap<String, PluginSettings>,
+    /// Limits on every plugin call (the tighter of the two files).
     pub limits: CallLimits,
-    /// The audit log's settings.
+    /// The audit log's settings (the user's file only).
     pub audit: AuditSettings,
+    /// What the project file asked for and did not get, in words.
+    pub ignored: Vec<String>,
 }
 
 /// `[audit]`: how the log of proxied tool calls is kept.
@@ -72,11 +88,14 @@ impl Default for AuditSettings {
 }
 
 /// One plugin's entry.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSettings {
     /// Overrides the default (user plugins and most built-ins on; `rules` off).
     pub enabled: Option<bool>,
+    /// A failure to load or configure this plugin does not stop runs (it is reported and left out).
+    #[serde(default)]
+    pub optional: bool,
     /// Passed to `configure` as a JSON object.
     #[serde(default)]
     pub config: Option<toml::Table>,
@@ -105,75 +124,129 @@ struct File {
     audit: Option<AuditSettings>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Limits {
     call_timeout_ms: Option<u64>,
     memory_mib: Option<u64>,
 }
 
-impl Settings {
-    /// Finds and reads the config file for `config`, relative to `cwd` for the project location.
-    pub fn load(config: &Config, cwd: &Path) -> Result<Self> {
-        let candidates = [
-            cwd.join(".mcp-bridge/config.toml"),
-            config.config_home.join("mcp-bridge/config.toml"),
-        ];
-        let path = match &config.config_file {
-            Some(path) => {
-                if !path.is_file() {
-                    bail!("MCP_BRIDGE_CONFIG={}: no such file", path.display());
-                }
-                path.clone()
+impl File {
+    /// Parses and checks one file's text.
+    fn parse(text: &str) -> Result<Self> {
+        let file: File = toml::from_str(text)?;
+        if let Some(limits) = &file.limits {
+            if limits.call_timeout_ms == Some(0) {
+                bail!("limits.call-timeout-ms must be at least 1");
             }
-            None => match candidates.into_iter().find(|p| p.is_file()) {
-                Some(path) => path,
-                None => return Ok(Settings::default()),
-            },
+            match limits.memory_mib {
+                Some(0) => bail!("limits.memory-mib must be at least 1"),
+                Some(mib) if mib > 1 << 20 => bail!("limits.memory-mib is too large"),
+                _ => {}
+            }
+        }
+        if file.audit.is_some_and(|audit| audit.max_bytes < 4096) {
+            bail!("audit.max-bytes must be at least 4096");
+        }
+        Ok(file)
+    }
+}
+
+/// The project's config file, relative to its directory.
+pub const PROJECT_FILE: &str = ".mcp-bridge/config.toml";
+
+impl Settings {
+    /// Reads the user's file (a broken one is an error: nothing should run on a guess about the user's policy)
+    /// and layers the project's file in `cwd` over it.
+    pub fn load(config: &Config, cwd: &Path) -> Result<Self> {
+        let user_path = match &config.config_file {
+            Some(path) if !path.is_file() => {
+                bail!("MCP_BRIDGE_CONFIG={}: no such file", path.display())
+            }
+            Some(path) => Some(path.clone()),
+            None => Some(config.config_home.join("mcp-bridge/config.toml")).filter(|p| p.is_file()),
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        Self::parse(&text)
-            .map(|settings| Settings {
-                source: Some(path.clone()),
-                ..settings
-            })
-            .with_context(|| format!("bridge config file {}", path.display()))
+        let mut settings = match &user_path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Self::parse(&text)
+                    .with_context(|| format!("bridge config file {}", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        settings.source = user_path.clone();
+        let project_path = cwd.join(PROJECT_FILE);
+        let same_file = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+        if project_path.is_file() && !user_path.is_some_and(|u| same_file(&u, &project_path)) {
+            let parsed = std::fs::read_to_string(&project_path)
+                .map_err(anyhow::Error::from)
+                .and_then(|text| File::parse(&text));
+            match parsed {
+                Ok(project) => settings.layer_project(project),
+                Err(error) => settings.project_error = Some(format!("{error:#}")),
+            }
+            settings.project_source = Some(project_path);
+        }
+        Ok(settings)
+    }
+
+    /// Adds what a project file may add: policy settings (judged by the plugin host, which knows the kinds),
+    /// order entries after the user's, and tighter limits.
+    fn layer_project(&mut self, project: File) {
+        for name in project.order {
+            if !self.order.contains(&name) {
+                self.order.push(name);
+            }
+        }
+        let limits = project.limits.unwrap_or_default();
+        if let Some(ms) = limits.call_timeout_ms {
+            let wanted = Duration::from_millis(ms);
+            if wanted > self.limits.timeout {
+                self.ignored.push(format!(
+                    "limits.call-timeout-ms = {ms} (looser than the user's {})",
+                    self.limits.timeout.as_millis()
+                ));
+            }
+            self.limits.timeout = self.limits.timeout.min(wanted);
+        }
+        if let Some(mib) = limits.memory_mib {
+            let user_mib = (self.limits.memory_bytes >> 20) as u64;
+            if mib > user_mib {
+                self.ignored.push(format!(
+                    "limits.memory-mib = {mib} (looser than the user's {user_mib})"
+                ));
+            }
+            self.limits.memory_bytes = self.limits.memory_bytes.min((mib as usize) << 20);
+        }
+        if project.audit.is_some() {
+            self.ignored
+                .push("[audit] (the audit log is set in the user's config file only)".into());
+        }
+        self.project_plugins = project.plugins;
     }
 
     /// Parses config file text.
     pub fn parse(text: &str) -> Result<Self> {
-        let file: File = toml::from_str(text)?;
+        let file = File::parse(text)?;
         let mut limits = CallLimits::default();
-        if let Some(given) = file.limits {
-            if let Some(ms) = given.call_timeout_ms {
-                if ms == 0 {
-                    bail!("limits.call-timeout-ms must be at least 1");
-                }
-                limits.timeout = Duration::from_millis(ms);
-            }
-            if let Some(mib) = given.memory_mib {
-                if mib == 0 {
-                    bail!("limits.memory-mib must be at least 1");
-                }
-                limits.memory_bytes =
-                    usize::try_from(mib << 20).context("limits.memory-mib is too large")?;
-            }
+        let given = file.limits.unwrap_or_default();
+        if let Some(ms) = given.call_timeout_ms {
+            limits.timeout = Duration::from_millis(ms);
         }
-        let audit = file.audit.unwrap_or_default();
-        if audit.max_bytes < 4096 {
-            bail!("audit.max-bytes must be at least 4096");
+        if let Some(mib) = given.memory_mib {
+            limits.memory_bytes = (mib as usize) << 20;
         }
         Ok(Settings {
-            source: None,
             order: file.order,
             plugins: file.plugins,
             limits,
-            audit,
+            audit: file.audit.unwrap_or_default(),
+            ..Settings::default()
         })
     }
 
-    /// The entry for plugin `name` (empty when the file says nothing about it).
+    /// The user's entry for plugin `name` (empty when the file says nothing about it).
     pub fn plugin(&self, name: &str) -> PluginSettings {
         self.plugins.get(name).cloned().unwrap_or_default()
     }
@@ -213,6 +286,73 @@ mod tests {
         assert!(audit.audit.log_arguments && !audit.audit.log_results);
         assert!(Settings::parse("[audit]\nmax-bytes = 10").is_err());
         assert!(Settings::parse("[audit]\nlog-args = true").is_err());
+    }
+
+    fn write(dir: &Path, relative: &str, text: &str) -> PathBuf {
+        let path = dir.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn config_for(home: &Path) -> Config {
+        let vars =
+            std::collections::HashMap::from([("HOME".to_string(), home.display().to_string())]);
+        Config::from_map(&vars).unwrap()
+    }
+
+    #[test]
+    fn an_empty_project_file_leaves_the_users_policy_in_force() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (home, project) = (dir.path().join("home"), dir.path().join("project"));
+        write(
+            &home,
+            ".config/mcp-bridge/config.toml",
+            "[plugins.rules]\nenabled = true\n[plugins.rules.config]\ndefault = \"deny\"\n",
+        );
+        write(&project, PROJECT_FILE, "");
+        let settings = Settings::load(&config_for(&home), &project).unwrap();
+        assert_eq!(settings.plugin("rules").enabled, Some(true));
+        assert!(settings.plugin("rules").config_json().contains("deny"));
+        assert!(settings.project_source.is_some() && settings.project_error.is_none());
+    }
+
+    #[test]
+    fn a_project_file_only_tightens_and_never_touches_the_audit_log() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (home, project) = (dir.path().join("home"), dir.path().join("project"));
+        write(
+            &home,
+            ".config/mcp-bridge/config.toml",
+            "order = [\"a\"]\n[limits]\ncall-timeout-ms = 50\nmemory-mib = 32\n",
+        );
+        write(
+            &project,
+            PROJECT_FILE,
+            "order = [\"b\", \"a\"]\n[limits]\ncall-timeout-ms = 500\nmemory-mib = 8\n\
+             [audit]\nkeep = 0\n[plugins.rules]\nenabled = false\n",
+        );
+        let settings = Settings::load(&config_for(&home), &project).unwrap();
+        assert_eq!(settings.order, ["a", "b"]);
+        assert_eq!(settings.limits.timeout, Duration::from_millis(50));
+        assert_eq!(settings.limits.memory_bytes, 8 << 20);
+        assert_eq!(settings.audit, AuditSettings::default());
+        assert_eq!(settings.ignored.len(), 2, "{:?}", settings.ignored);
+        // Kept apart: the plugin host decides what of it applies (a policy is never turned off by it).
+        assert_eq!(settings.project_plugins["rules"].enabled, Some(false));
+        assert_eq!(settings.plugin("rules"), PluginSettings::default());
+    }
+
+    #[test]
+    fn a_broken_project_file_is_reported_and_a_broken_user_file_stops_start_up() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (home, project) = (dir.path().join("home"), dir.path().join("project"));
+        write(&project, PROJECT_FILE, "[plugins.rules\n");
+        let settings = Settings::load(&config_for(&home), &project).unwrap();
+        assert!(settings.project_error.is_some());
+        write(&home, ".config/mcp-bridge/config.toml", "colour = 1\n");
+        let error = Settings::load(&config_for(&home), &project).unwrap_err();
+        assert!(format!("{error:#}").contains("config.toml"), "{error:#}");
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! (with swap equal to it, i.e. none), pids, CPU and nofile limits, writable `noexec` tmpfs for `/tmp` and
 //! `/workspace`, no host mounts of any kind, an environment of our own (nothing from the host), no TTY, no log
 //! driver — otherwise a flood of output fills the host disk through the json-file log even while we are
-//! attached — and a PID 1 that only reaps (`python/bootstrap.py`), so the code can never wedge the container's
-//! init.
+//! attached — no core dumps, and the bridge's own entrypoint: a PID 1 that only reaps (`python/bootstrap.py`), so
+//! the code can never wedge the container's init, and that ends the container on its own at its deadline or when
+//! the bridge goes away.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 
@@ -29,18 +31,20 @@ const WORKSPACE_SIZE: &str = "128m";
 const SHM_BYTES: i64 = 16 << 20;
 const NOFILE: i64 = 1024;
 
-/// The create request for one run. `inline_seccomp` is false for engines that cannot take a profile inline
-/// (Podman's compatible API reads `seccomp=` as a path); their default profile applies then.
+/// How long after the run's timeout the container ends itself if the bridge has not removed it (a bridge that
+/// died, an engine that did not answer): PID 1 exits at `timeout + SELF_DEADLINE_GRACE` (PROTOCOL.md §1).
+pub const SELF_DEADLINE_GRACE: Duration = Duration::from_secs(10);
+
+/// The create request for one run of at most `timeout`; `seccomp` says how the engine takes the profile.
 pub fn create_body(
     config: &Config,
     run_id: &str,
     owner: &str,
-    inline_seccomp: bool,
+    timeout: Duration,
+    seccomp: &seccomp::Delivery,
 ) -> ContainerCreateBody {
-    let mut security_opt = vec!["no-new-privileges".to_string()];
-    if inline_seccomp {
-        security_opt.push(seccomp::security_opt());
-    }
+    let security_opt = vec!["no-new-privileges".to_string(), seccomp.security_opt()];
+    let self_deadline = (timeout + SELF_DEADLINE_GRACE).as_secs().to_string();
     let tmpfs = |size: &str| format!("rw,noexec,nosuid,nodev,size={size},mode=1777");
     // The engine resets the working directory's mode to 0755 at start, so /workspace must also be owned by
     // the sandbox user to stay writable (the seed's /workspace was not).
@@ -58,11 +62,20 @@ pub fn create_body(
         memory_swap: Some(config.memory_bytes),
         pids_limit: Some(config.pids),
         nano_cpus: (config.cpus > 0.0).then_some((config.cpus * 1e9) as i64),
-        ulimits: Some(vec![ResourcesUlimits {
-            name: Some("nofile".into()),
-            soft: Some(NOFILE),
-            hard: Some(NOFILE),
-        }]),
+        ulimits: Some(vec![
+            ResourcesUlimits {
+                name: Some("nofile".into()),
+                soft: Some(NOFILE),
+                hard: Some(NOFILE),
+            },
+            // No core dumps: a crashing interpreter would write its memory (and the code's data) to the rootfs
+            // or a host-side core pattern.
+            ResourcesUlimits {
+                name: Some("core".into()),
+                soft: Some(0),
+                hard: Some(0),
+            },
+        ]),
         tmpfs: Some(HashMap::from([
             ("/tmp".to_string(), tmpfs(TMP_SIZE)),
             ("/workspace".to_string(), workspace),
@@ -79,8 +92,9 @@ pub fn create_body(
     };
     ContainerCreateBody {
         image: Some(config.image.clone()),
-        cmd: Some(
-            ["python3", "-I", "-B", "-c", BOOTSTRAP]
+        // The entrypoint, not the command: an image's own ENTRYPOINT (a shell wrapper, an init) never runs.
+        entrypoint: Some(
+            ["python3", "-I", "-B", "-c", BOOTSTRAP, &self_deadline]
                 .map(String::from)
                 .to_vec(),
         ),
@@ -114,17 +128,38 @@ mod tests {
     fn body() -> ContainerCreateBody {
         let vars = HashMap::from([("MCP_BRIDGE_IMAGE".to_string(), "img".to_string())]);
         let config = Config::from_map(&vars).expect("valid settings");
-        create_body(&config, "r1", "boot/1/2", true)
+        create_body(
+            &config,
+            "r1",
+            "boot/1/2",
+            Duration::from_secs(30),
+            &seccomp::Delivery::Inline,
+        )
     }
 
     #[test]
-    fn the_bootstrap_runs_isolated_from_the_environment() {
-        let cmd = body().cmd.expect("a command");
-        assert_eq!(cmd, ["python3", "-I", "-B", "-c", BOOTSTRAP]);
+    fn the_bootstrap_is_the_entrypoint_and_knows_its_deadline() {
+        let body = body();
+        let entrypoint = body.entrypoint.expect("an entrypoint");
+        assert_eq!(entrypoint, ["python3", "-I", "-B", "-c", BOOTSTRAP, "40"]);
+        assert_eq!(body.cmd, None, "the image's CMD is not appended");
         assert!(
             BOOTSTRAP.contains("if os.getpid() == 1:"),
             "PID 1 only reaps"
         );
+    }
+
+    #[test]
+    fn no_core_dumps_and_a_bounded_number_of_files() {
+        let ulimits = body().host_config.and_then(|h| h.ulimits).expect("ulimits");
+        let limit = |name: &str| {
+            ulimits
+                .iter()
+                .find(|u| u.name.as_deref() == Some(name))
+                .map(|u| (u.soft, u.hard))
+        };
+        assert_eq!(limit("core"), Some((Some(0), Some(0))));
+        assert_eq!(limit("nofile"), Some((Some(NOFILE), Some(NOFILE))));
     }
 
     #[test]
@@ -134,7 +169,7 @@ mod tests {
             .and_then(|h| h.security_opt)
             .expect("security options");
         assert_eq!(opts[0], "no-new-privileges");
-        assert_eq!(opts[1], seccomp::security_opt());
+        assert_eq!(opts[1], seccomp::Delivery::Inline.security_opt());
         assert_eq!(opts.len(), 2);
     }
 }

@@ -81,29 +81,52 @@ pub async fn is_podman(docker: &Docker) -> bool {
     })
 }
 
-/// Makes sure `image` is present, pulling it (progress on stderr) when it is not.
+/// Makes sure `image` is present, pulling it (progress on stderr) when it is not, and usable as a sandbox.
 pub async fn ensure_image(docker: &Docker, image: &str) -> Result<(), SandboxError> {
-    match docker.inspect_image(image).await {
-        Ok(_) => return Ok(()),
+    let inspected = match docker.inspect_image(image).await {
+        Ok(inspected) => inspected,
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
-        }) => {}
+        }) => {
+            tracing::info!(image, "sandbox image not present; pulling it");
+            pull(docker, image)
+                .await
+                .map_err(|detail| SandboxError::ImageMissing {
+                    image: image.to_string(),
+                    detail,
+                })?
+        }
         Err(error) => {
             return Err(SandboxError::Engine(format!(
                 "inspecting image {image}: {error}"
             )));
         }
-    }
-    tracing::info!(image, "sandbox image not present; pulling it");
-    pull(docker, image)
-        .await
-        .map_err(|detail| SandboxError::ImageMissing {
-            image: image.to_string(),
-            detail,
-        })
+    };
+    let volumes = inspected
+        .config
+        .and_then(|config| config.volumes)
+        .unwrap_or_default();
+    refuse_volumes(image, &volumes)
 }
 
-async fn pull(docker: &Docker, image: &str) -> Result<(), String> {
+/// An image that declares `VOLUME`s gets an engine-made volume for each at every start: a writable disk that
+/// outlives the container (Docker keeps anonymous volumes unless removed with it) and escapes the tmpfs size
+/// limits. The sandbox never gets one, so such an image is refused rather than quietly weakened.
+fn refuse_volumes(image: &str, volumes: &[String]) -> Result<(), SandboxError> {
+    if volumes.is_empty() {
+        return Ok(());
+    }
+    Err(SandboxError::ImageRefused {
+        image: image.to_string(),
+        reason: format!(
+            "it declares VOLUME {}, which would give every sandbox a writable disk outside its limits; build \
+             the image without VOLUME (or use the default python:3.12-slim)",
+            volumes.join(", ")
+        ),
+    })
+}
+
+async fn pull(docker: &Docker, image: &str) -> Result<bollard::models::ImageInspect, String> {
     let (name, tag) = split_reference(image);
     let options = CreateImageOptionsBuilder::default()
         .from_image(name)
@@ -142,7 +165,6 @@ async fn pull(docker: &Docker, image: &str) -> Result<(), String> {
     docker
         .inspect_image(image)
         .await
-        .map(|_| ())
         .map_err(|e| format!("pull finished but the image is still missing: {e}"))
 }
 
@@ -160,6 +182,13 @@ fn split_reference(image: &str) -> (&str, &str) {
 /// `<boot id>/<pid>/<start time>`: identifies this bridge process across PID reuse and reboots.
 pub fn owner_id() -> String {
     owner_of(std::process::id()).unwrap_or_else(|| format!("unknown/{}/0", std::process::id()))
+}
+
+/// This machine's boot id (empty when it cannot be read): owners from another boot are gone.
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|id| id.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// The owner id a live process `pid` would have, if it exists.
@@ -187,6 +216,17 @@ mod tests {
         assert_eq!(
             split_reference("registry:5000/py:3"),
             ("registry:5000/py", "3")
+        );
+    }
+
+    #[test]
+    fn images_with_volumes_are_refused_by_name() {
+        assert!(refuse_volumes("img", &[]).is_ok());
+        let error = refuse_volumes("img", &["/data".into()]).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("img") && message.contains("VOLUME /data"),
+            "{message}"
         );
     }
 

@@ -112,6 +112,62 @@ impl FrameReader {
     }
 }
 
+/// PID 1's exit record (PROTOCOL.md §1): the one thing from the container the host trusts.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "t", rename_all = "lowercase", deny_unknown_fields)]
+enum Record {
+    Exit { code: i64 },
+}
+
+/// Reads the container's stderr: text the bootstrap wrote before the runtime took fd 2 (interpreter crashes), and
+/// then PID 1's exit record, which only PID 1 can write once user code runs.
+pub struct StderrReader {
+    partial: Vec<u8>,
+    exit: Option<i64>,
+}
+
+/// A stderr line longer than this is raw text, never a record.
+const MAX_RECORD_LINE: usize = 256;
+
+impl StderrReader {
+    /// An empty reader.
+    pub fn new() -> Self {
+        StderrReader {
+            partial: Vec::new(),
+            exit: None,
+        }
+    }
+
+    /// Takes a chunk of stderr and returns what of it is raw text (the exit record taken out).
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        let mut text = Vec::new();
+        for piece in bytes.split_inclusive(|b| *b == b'\n') {
+            let complete = piece.ends_with(b"\n");
+            // Only a short line can be a record; anything longer is text, kept no further than it has to be.
+            if self.partial.len() + piece.len() > MAX_RECORD_LINE {
+                text.append(&mut self.partial);
+                text.extend_from_slice(piece);
+                continue;
+            }
+            self.partial.extend_from_slice(piece);
+            if !complete {
+                continue;
+            }
+            let line = std::mem::take(&mut self.partial);
+            match serde_json::from_slice::<Record>(line.trim_ascii()) {
+                Ok(Record::Exit { code }) if self.exit.is_none() => self.exit = Some(code),
+                _ => text.extend_from_slice(&line),
+            }
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    /// The exit status PID 1 reported, once it has.
+    pub fn exit(&self) -> Option<i64> {
+        self.exit
+    }
+}
+
 fn parse(line: &[u8]) -> Result<Frame, ProtocolError> {
     let text = std::str::from_utf8(line).map_err(|_| ProtocolError::NotUtf8)?;
     serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))
@@ -141,6 +197,36 @@ mod tests {
                 Ok(Frame::Done { exit: 3 })
             ]
         );
+    }
+
+    #[test]
+    fn the_exit_record_is_taken_out_of_stderr_across_chunks() {
+        let mut reader = StderrReader::new();
+        assert_eq!(
+            reader.push(b"Traceback: boom\n\n{\"t\":\"ex"),
+            "Traceback: boom\n\n"
+        );
+        assert_eq!(reader.exit(), None);
+        assert_eq!(reader.push(b"it\",\"code\":9}\n"), "");
+        assert_eq!(reader.exit(), Some(9));
+        // A second record changes nothing, and is shown as the text it is.
+        assert_eq!(
+            reader.push(b"{\"t\":\"exit\",\"code\":0}\n"),
+            "{\"t\":\"exit\",\"code\":0}\n"
+        );
+        assert_eq!(reader.exit(), Some(9));
+    }
+
+    #[test]
+    fn long_or_odd_stderr_lines_are_text() {
+        let mut reader = StderrReader::new();
+        let long = format!("{}\n", "x".repeat(1000));
+        assert_eq!(reader.push(long.as_bytes()), long);
+        assert_eq!(
+            reader.push(b"{\"t\":\"exit\",\"code\":0,\"more\":1}\n"),
+            "{\"t\":\"exit\",\"code\":0,\"more\":1}\n"
+        );
+        assert_eq!(reader.exit(), None);
     }
 
     #[test]

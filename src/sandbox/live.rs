@@ -12,6 +12,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::task::TaskTracker;
 
 use super::container::{LABEL, LABEL_OWNER};
+
+/// The longest pause between two attempts to remove a container.
+const REMOVE_RETRY_MAX: Duration = Duration::from_secs(2);
 use super::engine::owner_of;
 
 /// The containers this bridge created and has not yet seen removed.
@@ -49,13 +52,16 @@ impl Reaper {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Force-removes (SIGKILL + remove) a container and checks it is gone.
+    /// Force-removes (SIGKILL + remove) a container and returns once the engine confirms it is gone, retrying
+    /// (with back-off up to [`REMOVE_RETRY_MAX`]) for as long as it takes: the run's concurrency slot is held
+    /// until then, so a container the engine failed to remove is never forgotten while it may still run.
     pub async fn remove(&self, id: &str) {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
             .build();
-        for attempt in 0..5u32 {
+        let mut delay = Duration::from_millis(50);
+        for attempt in 1u32.. {
             match self
                 .docker
                 .remove_container(id, Some(options.clone()))
@@ -68,15 +74,21 @@ impl Reaper {
                 // 409: a removal is already in progress; wait for it below.
                 Err(error) => tracing::debug!(container = id, attempt, "remove: {error}"),
             }
-            match self.docker.inspect_container(id, None).await {
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => break,
-                _ => tokio::time::sleep(Duration::from_millis(50 << attempt)).await,
+            if let Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) = self.docker.inspect_container(id, None).await
+            {
+                break;
             }
-            if attempt == 4 {
-                tracing::error!(container = id, "container could not be removed");
+            if attempt % 10 == 0 {
+                tracing::error!(
+                    container = id,
+                    attempt,
+                    "the engine has not removed the container yet; still trying"
+                );
             }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(REMOVE_RETRY_MAX);
         }
         self.lock().remove(id);
     }

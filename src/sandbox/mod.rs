@@ -27,6 +27,9 @@ use live::Reaper;
 
 use crate::config::Config;
 
+/// How long shutdown waits for the engine to confirm that every container is gone.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
+
 /// Answers the `rpc` frames of one run (tool proxying). Requests are handled concurrently; a reply is the
 /// `result` value, or an [`RpcError`] the sandbox raises as an exception.
 pub trait RpcHandler: Send + Sync {
@@ -145,6 +148,14 @@ pub enum SandboxError {
         /// Why the pull failed.
         detail: String,
     },
+    /// The image cannot be used as a sandbox.
+    #[error("sandbox image {image} cannot be used: {reason}")]
+    ImageRefused {
+        /// The image reference.
+        image: String,
+        /// Why.
+        reason: String,
+    },
     /// An engine request failed.
     #[error("{0}")]
     Engine(String),
@@ -158,8 +169,8 @@ struct Engine {
     docker: Docker,
     reaper: Reaper,
     owner: String,
-    /// Podman's Docker-compatible API: no inline seccomp profile.
-    podman: bool,
+    /// How the bridge's seccomp profile reaches this engine.
+    seccomp: seccomp::Delivery,
 }
 
 /// Runs code in containers; shared by every request of a bridge process.
@@ -173,7 +184,7 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Prepares a sandbox; nothing is contacted until the first run (or [`Sandbox::sweep_orphans`]).
+    /// Prepares a sandbox; nothing is contacted until the first run (or [`Sandbox::warm_up`]).
     pub fn new(config: Arc<Config>) -> Result<Self, SandboxError> {
         // Requests outlive the longest run (waits included) with room to spare.
         let request_timeout = config.max_timeout + Duration::from_secs(60);
@@ -188,25 +199,49 @@ impl Sandbox {
         })
     }
 
+    /// The engine, negotiated and checked on first use. That first use also starts (in the background) the
+    /// removal of containers left by bridges that died, so every bridge start sweeps, `bridge run` included.
     async fn engine(&self) -> Result<&Engine, SandboxError> {
         self.engine
             .get_or_try_init(|| async {
                 let docker = engine::negotiate(&self.endpoint).await?;
                 engine::ensure_image(&docker, &self.config.image).await?;
-                let podman = engine::is_podman(&docker).await;
-                if podman {
-                    tracing::warn!(
-                        "Podman's API cannot take the bridge's seccomp profile inline; its default profile applies"
-                    );
-                }
+                let seccomp = if engine::is_podman(&docker).await {
+                    // Podman's compatible API reads `seccomp=` as a path on the engine's host.
+                    let dir = self.config.state_dir.join("seccomp");
+                    let path = seccomp::write_profile(&dir).map_err(|error| {
+                        SandboxError::Engine(format!(
+                            "writing the seccomp profile for Podman under {}: {error}",
+                            dir.display()
+                        ))
+                    })?;
+                    seccomp::Delivery::File(path)
+                } else {
+                    seccomp::Delivery::Inline
+                };
+                let reaper = Reaper::new(docker.clone(), self.background.clone());
+                let sweeper = reaper.clone();
+                self.background.spawn(async move {
+                    let removed = sweeper.sweep_orphans(&engine::boot_id()).await;
+                    if removed > 0 {
+                        tracing::info!(
+                            "removed {removed} sandbox container(s) left by a bridge that died"
+                        );
+                    }
+                });
                 Ok(Engine {
-                    podman,
-                    reaper: Reaper::new(docker.clone(), self.background.clone()),
+                    seccomp,
+                    reaper,
                     docker,
                     owner: engine::owner_id(),
                 })
             })
             .await
+    }
+
+    /// Contacts the engine now (negotiation, image check, the orphan sweep) instead of at the first run.
+    pub async fn warm_up(&self) -> Result<(), SandboxError> {
+        self.engine().await.map(|_| ())
     }
 
     /// Runs `spec`, queueing for a slot when `MCP_BRIDGE_MAX_CONCURRENCY` runs are under way. Cancelling
@@ -230,22 +265,21 @@ impl Sandbox {
         run::execute(engine, &self.config, spec, &cancel, permit).await
     }
 
-    /// Removes containers left behind by bridges that crashed. Returns how many were removed.
-    pub async fn sweep_orphans(&self) -> Result<usize, SandboxError> {
-        let docker = engine::negotiate(&self.endpoint).await?;
-        let owner = engine::owner_id();
-        let boot_id = owner.split('/').next().unwrap_or_default().to_string();
-        Ok(Reaper::new(docker, TaskTracker::new())
-            .sweep_orphans(&boot_id)
-            .await)
-    }
-
-    /// Stops every run and removes every container this bridge created, waiting until they are gone.
+    /// Stops every run and removes every container this bridge created, waiting until the engine confirms they
+    /// are gone, for at most [`SHUTDOWN_WAIT`]: past it (an engine that stopped answering) the containers end
+    /// themselves at their deadline or when they see their stdin close, and the next bridge's start sweeps them.
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
         self.slots.close();
-        if let Some(engine) = self.engine.get() {
-            engine.reaper.remove_all().await;
+        if let Some(engine) = self.engine.get()
+            && tokio::time::timeout(SHUTDOWN_WAIT, engine.reaper.remove_all())
+                .await
+                .is_err()
+        {
+            tracing::error!(
+                "the engine did not confirm the removal of every sandbox container within {} s",
+                SHUTDOWN_WAIT.as_secs()
+            );
         }
     }
 

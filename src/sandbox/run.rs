@@ -1,5 +1,6 @@
 //! One run, start to end: create the container, attach before start (so no output is lost), send the boot
-//! frame, read frames until `done`, the deadline, cancellation, a flood or a protocol error, then remove it.
+//! frame, read frames until the code has ended (PID 1's exit record and the end of output), the deadline,
+//! cancellation, a flood or a protocol error, then remove it.
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -15,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::frames::{Frame, FrameReader, Stream};
+use super::frames::{Frame, FrameReader, StderrReader, Stream};
 use super::output::BoundedOutput;
 use super::{Engine, RpcError, RunEnd, RunOutcome, RunSpec, SandboxError, boot, container};
 use crate::config::Config;
@@ -33,7 +34,11 @@ const RAW_STDERR_BUDGET: usize = 16 << 10;
 
 /// How the read loop ended.
 enum Ending {
-    Done(i64),
+    /// PID 1 reported the code's exit status; `completed`: the runtime also said all output was sent.
+    Exited {
+        code: i64,
+        completed: bool,
+    },
     Eof,
     TimedOut,
     Cancelled,
@@ -51,7 +56,13 @@ pub async fn execute(
 ) -> Result<RunOutcome, SandboxError> {
     let docker = &engine.docker;
     let name = format!("mcp-bridge-{}", spec.run_id);
-    let body = container::create_body(config, &spec.run_id, &engine.owner, !engine.podman);
+    let body = container::create_body(
+        config,
+        &spec.run_id,
+        &engine.owner,
+        spec.timeout,
+        &engine.seccomp,
+    );
     let created = docker
         .create_container(
             Some(CreateContainerOptionsBuilder::default().name(&name).build()),
@@ -87,6 +98,9 @@ pub async fn execute(
     let mut stderr = BoundedOutput::new("stderr", config.max_output_bytes - half);
     let mut raw_stderr = BoundedOutput::new("sandbox stderr", RAW_STDERR_BUDGET);
     let mut frames = FrameReader::new(MAX_FRAME);
+    let mut container_stderr = StderrReader::new();
+    // The runtime's `done` frame: a claim that all output was sent (its exit value is not believed).
+    let mut done_claim: Option<i64> = None;
     let mut rpc_ids = HashSet::new();
     // Requests in flight; dropping the set (however the run ends) aborts them.
     let mut requests: JoinSet<Vec<u8>> = JoinSet::new();
@@ -108,12 +122,20 @@ pub async fn execute(
             item = output.next() => item,
         };
         let chunk = match item {
-            None => break Ending::Eof,
-            Some(Err(error)) => {
-                tracing::debug!(run = spec.run_id, "attach stream ended: {error}");
-                break Ending::Eof;
-            }
             Some(Ok(chunk)) => chunk,
+            // The container's output ended: every process is gone, so PID 1 has reported or never will.
+            end => {
+                if let Some(Err(error)) = end {
+                    tracing::debug!(run = spec.run_id, "attach stream ended: {error}");
+                }
+                break match container_stderr.exit() {
+                    Some(code) => Ending::Exited {
+                        code,
+                        completed: done_claim.is_some(),
+                    },
+                    None => Ending::Eof,
+                };
+            }
         };
         received += chunk.as_ref().len() as u64;
         if received > config.output_limit_bytes {
@@ -122,7 +144,13 @@ pub async fn execute(
         match chunk {
             LogOutput::StdOut { message } => frames.push(&message),
             LogOutput::StdErr { message } => {
-                raw_stderr.push(&String::from_utf8_lossy(&message));
+                raw_stderr.push(&container_stderr.push(&message));
+                if let (Some(code), Some(_)) = (container_stderr.exit(), done_claim) {
+                    break Ending::Exited {
+                        code,
+                        completed: true,
+                    };
+                }
                 continue;
             }
             _ => continue,
@@ -139,7 +167,13 @@ pub async fn execute(
                 }) => stderr.push(&d),
                 Ok(Frame::Done { exit }) => {
                     tracing::debug!(run = spec.run_id, exit, "done frame");
-                    break 'read Ending::Done(exit);
+                    done_claim.get_or_insert(exit);
+                    if let Some(code) = container_stderr.exit() {
+                        break 'read Ending::Exited {
+                            code,
+                            completed: true,
+                        };
+                    }
                 }
                 Ok(Frame::Rpc { id, method, params }) => {
                     if !rpc_ids.insert(id) {
@@ -167,11 +201,36 @@ pub async fn execute(
     drop(stdin);
     drop(requests);
 
+    if let (Ending::Exited { code, .. }, Some(claim)) = (&ending, done_claim)
+        && claim != *code
+    {
+        tracing::warn!(
+            run = spec.run_id,
+            "the runtime's done frame claimed exit {claim}, PID 1 reported {code}: a forged frame"
+        );
+    }
     let end = match ending {
-        Ending::Done(exit) => {
+        Ending::Exited {
+            code,
+            completed: true,
+        } => {
             // The code is finished; the caller need not wait for the removal.
             guard.remove_later();
-            RunEnd::Exited(exit)
+            RunEnd::Exited(code)
+        }
+        Ending::Exited {
+            code,
+            completed: false,
+        } => {
+            // The process ended without the runtime finishing (os._exit, a signal). A SIGKILL may be the memory
+            // limit: the engine says so once the container has exited (PID 1 exits right after its record).
+            let oom = code == 137
+                && tokio::select! {
+                    (_, oom) = exit_status(engine, guard.id()) => oom,
+                    _ = tokio::time::sleep_until(deadline) => false,
+                };
+            guard.remove_now().await;
+            ended_early(config, code, oom)
         }
         Ending::Cancelled => {
             guard.remove_now().await;
@@ -211,19 +270,7 @@ pub async fn execute(
             guard.remove_now().await;
             match exited {
                 None => RunEnd::TimedOut(spec.timeout),
-                Some((_, true)) => RunEnd::Failed {
-                    exit_code: Some(137),
-                    message: format!(
-                        "memory limit hit: the code used all of its {} MiB (MCP_BRIDGE_MEMORY) and was killed",
-                        config.memory_bytes >> 20
-                    ),
-                },
-                Some((code, false)) => RunEnd::Failed {
-                    exit_code: Some(code),
-                    message: format!(
-                        "the sandbox exited with code {code} before the code finished (no completion frame)"
-                    ),
-                },
+                Some((code, oom)) => ended_early(config, code, oom),
             }
         }
     };
@@ -312,6 +359,25 @@ impl StdinFeed {
 impl Drop for StdinFeed {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// A run whose code did not finish: killed for memory, or exited without the runtime's completion.
+fn ended_early(config: &Config, code: i64, oom: bool) -> RunEnd {
+    if oom {
+        return RunEnd::Failed {
+            exit_code: Some(137),
+            message: format!(
+                "memory limit hit: the code used all of its {} MiB (MCP_BRIDGE_MEMORY) and was killed",
+                config.memory_bytes >> 20
+            ),
+        };
+    }
+    RunEnd::Failed {
+        exit_code: Some(code),
+        message: format!(
+            "the sandbox exited with code {code} before the code finished (no completion frame)"
+        ),
     }
 }
 

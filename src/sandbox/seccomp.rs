@@ -22,21 +22,78 @@
 //!
 //! Everything else is upstream's, rules for other architectures included, so a diff against upstream shows only
 //! the changes above. runc skips names libseccomp does not know (32-bit-only names such as `chown32`). Podman's
-//! Docker-compatible API reads `seccomp=` as a file path (podman issue #27710), so it cannot take this inline
-//! profile.
+//! Docker-compatible API reads `seccomp=` as a file path (podman issue #27710), so for Podman the same profile is
+//! written to a file the engine reads ([`Delivery::File`]).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// The profile, as the engine expects it in `security_opt`: the JSON text itself, not a path.
 pub const PROFILE: &str = include_str!("seccomp.json");
 
-/// The `security_opt` entry that applies [`PROFILE`].
-pub fn security_opt() -> String {
-    format!("seccomp={PROFILE}")
+/// How the engine is handed [`PROFILE`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The JSON text itself (Docker).
+    Inline,
+    /// A file path the engine opens (Podman's compatible API).
+    File(PathBuf),
+}
+
+impl Delivery {
+    /// The `security_opt` entry that applies [`PROFILE`].
+    pub fn security_opt(&self) -> String {
+        match self {
+            Delivery::Inline => format!("seccomp={PROFILE}"),
+            Delivery::File(path) => format!("seccomp={}", path.display()),
+        }
+    }
+}
+
+/// Writes [`PROFILE`] under `dir` (named by its hash, so a changed profile is a new file) for an engine that reads
+/// it from a path, and returns that path. The file is world-readable: the engine, not the bridge, opens it.
+pub fn write_profile(dir: &Path) -> std::io::Result<PathBuf> {
+    let hash = xxhash_rust::xxh3::xxh3_64(PROFILE.as_bytes());
+    let path = dir.join(format!("seccomp-{hash:016x}.json"));
+    if std::fs::read(&path).is_ok_and(|old| old == PROFILE.as_bytes()) {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(dir)?;
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&temporary)?;
+        file.write_all(PROFILE.as_bytes())?;
+    }
+    std::fs::rename(&temporary, &path)?;
+    Ok(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn a_file_delivery_holds_exactly_the_profile() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = write_profile(dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), PROFILE);
+        assert_eq!(
+            write_profile(dir.path()).unwrap(),
+            path,
+            "reused when unchanged"
+        );
+        assert_eq!(
+            Delivery::File(path.clone()).security_opt(),
+            format!("seccomp={}", path.display())
+        );
+    }
     use std::collections::{BTreeMap, BTreeSet};
 
     fn profile() -> Value {
@@ -181,7 +238,7 @@ mod tests {
 
     #[test]
     fn security_opt_carries_the_json_itself() {
-        let opt = security_opt();
+        let opt = Delivery::Inline.security_opt();
         let json = opt.strip_prefix("seccomp=").expect("seccomp= prefix");
         assert!(json.trim_start().starts_with('{'));
         assert_eq!(json, PROFILE);

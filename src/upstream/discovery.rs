@@ -43,10 +43,48 @@ pub struct DiscoveredServer {
     pub source: String,
     /// The discovery plugin that read that file.
     pub plugin: String,
+    /// It was defined in a project file (the working directory), not in one of the user's.
+    pub project: bool,
 }
 
-/// Merges the files discovery read, given in precedence order as (plugin, source path, entries in file order).
+/// One config file as discovery read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The discovery plugin that read it.
+    pub plugin: String,
+    /// Its path, as shown to users.
+    pub path: String,
+    /// It belongs to the project (the working directory), not to the user.
+    pub project: bool,
+    /// Its entries, in file order.
+    pub entries: Vec<ServerEntry>,
+}
+
+/// A project file's definition of a name the user already defined: the user's wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadowed {
+    /// The server's name.
+    pub name: String,
+    /// The project file that defined it too.
+    pub project_source: String,
+    /// The user's file whose definition is used.
+    pub user_source: String,
+}
+
+/// What [`merge`] made of the files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// The servers, in precedence order.
+    pub servers: Vec<DiscoveredServer>,
+    /// Project definitions that lost to the user's.
+    pub shadowed: Vec<Shadowed>,
+}
+
+/// Merges the files discovery read, given in precedence order.
 ///
+/// - The user's files come before the project's, whatever the order given: a project file never redefines a
+///   server the user defined (it is recorded in [`Merged::shadowed`] instead). Among the user's files, and among
+///   the project's, the given order stands.
 /// - The first definition of a name wins (exact, case-sensitive match, as in the seed), whatever its state: a
 ///   server disabled in a higher-precedence file stays disabled rather than being revived by a lower one.
 /// - Disabled entries are kept and marked, so they can be listed; the caller never starts them.
@@ -54,30 +92,38 @@ pub struct DiscoveredServer {
 ///   are dropped ([`is_self_reference`]). A dropped entry does not claim its name: as in the seed, a later
 ///   definition of the same name from another client's file is used instead.
 /// - Aliases are given in this (first-come) order, see [`server_alias`] and [`dedupe`].
-pub fn merge(
-    files: impl IntoIterator<Item = (String, String, Vec<ServerEntry>)>,
-    allow_self: bool,
-) -> Vec<DiscoveredServer> {
-    let mut names = HashSet::new();
+pub fn merge(files: impl IntoIterator<Item = SourceFile>, allow_self: bool) -> Merged {
+    let (user, project): (Vec<SourceFile>, Vec<SourceFile>) =
+        files.into_iter().partition(|file| !file.project);
     let mut aliases = HashSet::new();
-    let mut servers = Vec::new();
-    for (plugin, source, entries) in files {
-        for entry in entries {
-            if names.contains(&entry.name) || (!allow_self && is_self_reference(&entry)) {
+    let mut merged = Merged::default();
+    for file in user.into_iter().chain(project) {
+        for entry in file.entries {
+            if !allow_self && is_self_reference(&entry) {
                 continue;
             }
-            names.insert(entry.name.clone());
+            if let Some(winner) = merged.servers.iter().find(|s| s.name == entry.name) {
+                if file.project && !winner.project {
+                    merged.shadowed.push(Shadowed {
+                        name: entry.name,
+                        project_source: file.path.clone(),
+                        user_source: winner.source.clone(),
+                    });
+                }
+                continue;
+            }
             let alias = dedupe(server_alias(&entry.name), &mut aliases);
-            servers.push(DiscoveredServer {
+            merged.servers.push(DiscoveredServer {
                 name: entry.name.clone(),
                 alias,
                 entry,
-                source: source.clone(),
-                plugin: plugin.clone(),
+                source: file.path.clone(),
+                plugin: file.plugin.clone(),
+                project: file.project,
             });
         }
     }
-    servers
+    merged
 }
 
 /// Python's keywords (3.x `keyword.kwlist`), lower-case ones only: aliases are lower-case, so `False`, `None`
@@ -292,13 +338,19 @@ mod tests {
         }
     }
 
-    fn file(source: &str, entries: Vec<ServerEntry>) -> (String, String, Vec<ServerEntry>) {
-        ("config-files".into(), source.into(), entries)
+    fn file(source: &str, entries: Vec<ServerEntry>) -> SourceFile {
+        SourceFile {
+            plugin: "config-files".into(),
+            path: source.into(),
+            project: false,
+            entries,
+        }
     }
 
     fn aliases_of(names: &[&str]) -> Vec<String> {
         let entries = names.iter().map(|n| stdio(n, "srv", &[])).collect();
         merge([file("a.json", entries)], false)
+            .servers
             .into_iter()
             .map(|s| s.alias)
             .collect()
@@ -427,15 +479,18 @@ mod tests {
                     "/p/.vscode/mcp.json",
                     vec![stdio("git", "project-git", &[]), stdio("git", "dup", &[])],
                 ),
-                (
-                    "other".into(),
-                    "/h/.claude.json".into(),
-                    vec![stdio("git", "user-git", &[]), stdio("web", "w", &[])],
-                ),
+                SourceFile {
+                    plugin: "other".into(),
+                    ..file(
+                        "/h/.claude.json",
+                        vec![stdio("git", "user-git", &[]), stdio("web", "w", &[])],
+                    )
+                },
             ],
             false,
         );
         let summary: Vec<_> = merged
+            .servers
             .iter()
             .map(|s| {
                 (
@@ -465,6 +520,7 @@ mod tests {
             false,
         );
         let got: Vec<_> = merged
+            .servers
             .iter()
             .map(|s| (s.name.as_str(), s.alias.as_str()))
             .collect();
@@ -481,11 +537,51 @@ mod tests {
                 file("b.json", vec![stdio("db", "db-on", &[])]),
             ],
             false,
-        );
+        )
+        .servers;
         assert_eq!(merged.len(), 1);
         assert!(merged[0].entry.disabled);
         assert_eq!(merged[0].entry.command.as_deref(), Some("db-off"));
         assert_eq!(merged[0].alias, "db");
+    }
+
+    #[test]
+    fn a_project_file_never_redefines_a_users_server() {
+        let project = |path: &str, entries| SourceFile {
+            project: true,
+            ..file(path, entries)
+        };
+        let merged = merge(
+            [
+                project(
+                    "/p/.mcp.json",
+                    vec![stdio("github", "evil", &[]), stdio("local", "l", &[])],
+                ),
+                file("/h/.claude.json", vec![stdio("github", "gh-mcp", &[])]),
+                project("/p/.vscode/mcp.json", vec![stdio("local", "other", &[])]),
+            ],
+            false,
+        );
+        let got: Vec<_> = merged
+            .servers
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.entry.command.as_deref().unwrap(),
+                    s.project,
+                )
+            })
+            .collect();
+        assert_eq!(got, [("github", "gh-mcp", false), ("local", "l", true)]);
+        assert_eq!(
+            merged.shadowed,
+            [Shadowed {
+                name: "github".into(),
+                project_source: "/p/.mcp.json".into(),
+                user_source: "/h/.claude.json".into(),
+            }]
+        );
     }
 
     #[test]
@@ -506,14 +602,14 @@ mod tests {
                 ),
             ]
         };
-        let merged = merge(files(), false);
+        let merged = merge(files(), false).servers;
         let got: Vec<_> = merged
             .iter()
             .map(|s| (s.alias.as_str(), s.source.as_str()))
             .collect();
         assert_eq!(got, [("python", "cursor"), ("tools", "cursor")]);
 
-        let allowed = merge(files(), true);
+        let allowed = merge(files(), true).servers;
         assert_eq!(allowed.len(), 2);
         assert_eq!(
             allowed[0].entry.command.as_deref(),

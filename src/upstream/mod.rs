@@ -1,5 +1,8 @@
 //! The user's own MCP servers ("upstream" of the sandbox): which ones are configured ([`discovery`]), under
 //! which Python names, and the live clients that reach their tools ([`client`]).
+//!
+//! Servers defined only in project files (the working directory's `.mcp.json`, `.vscode/mcp.json`, …) get no
+//! client until the user trusts the project: they are listed, never started, and a run cannot name them.
 
 pub mod client;
 pub mod discovery;
@@ -12,7 +15,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::plugins::{DiscoveryContext, PluginHost};
 pub use client::{UpstreamClient, UpstreamError, UpstreamLimits};
-pub use discovery::DiscoveredServer;
+pub use discovery::{DiscoveredServer, Shadowed};
 
 /// A discovery source that could not be read, for warnings.
 #[derive(Debug, Clone)]
@@ -23,17 +26,29 @@ pub struct SkippedSource {
     pub reason: String,
 }
 
-/// Every configured server, with a (lazily started) client each.
+/// Every configured server, with a (lazily started) client for each usable one.
 pub struct Upstreams {
     servers: Vec<DiscoveredServer>,
     clients: HashMap<String, Arc<UpstreamClient>>,
     skipped: Vec<SkippedSource>,
+    shadowed: Vec<Shadowed>,
+    /// The project's servers may be used (the user trusts the project).
+    project_trusted: bool,
+    /// How the user trusts the project, for messages.
+    trust_hint: String,
 }
 
 impl Upstreams {
-    /// Runs the discovery plugins over the user's config files (home and `cwd`) and merges what they found.
+    /// Runs the discovery plugins over the config files (home and `cwd`) and merges what they found. The
+    /// project's servers get clients only when `project_trusted`; `trust_hint` tells the user how to trust it.
     /// Nothing is started.
-    pub fn discover(config: &Config, plugins: &PluginHost, cwd: &Path) -> Self {
+    pub fn discover(
+        config: &Config,
+        plugins: &PluginHost,
+        cwd: &Path,
+        project_trusted: bool,
+        trust_hint: &str,
+    ) -> Self {
         let context = DiscoveryContext {
             home: config.home.clone(),
             cwd: cwd.to_path_buf(),
@@ -43,7 +58,12 @@ impl Upstreams {
         let mut files = Vec::new();
         for file in plugins.discover(&context) {
             match file.entries {
-                Ok(entries) => files.push((file.plugin, file.path.display().to_string(), entries)),
+                Ok(entries) => files.push(discovery::SourceFile {
+                    plugin: file.plugin,
+                    path: file.path.display().to_string(),
+                    project: file.project,
+                    entries,
+                }),
                 Err(reason) => {
                     tracing::warn!(file = %file.path.display(), "skipped MCP server config: {reason}");
                     skipped.push(SkippedSource {
@@ -53,35 +73,74 @@ impl Upstreams {
                 }
             }
         }
-        let mut upstreams = Self::from_servers(
-            discovery::merge(files, config.allow_self_server),
-            UpstreamLimits {
-                max_message_bytes: config.max_tool_result_bytes,
-            },
-        );
-        upstreams.skipped = skipped;
-        upstreams
-    }
-
-    /// Upstreams for an already merged server list.
-    pub fn from_servers(servers: Vec<DiscoveredServer>, limits: UpstreamLimits) -> Self {
-        let clients = servers
+        let merged = discovery::merge(files, config.allow_self_server);
+        for shadowed in &merged.shadowed {
+            tracing::warn!(
+                server = shadowed.name,
+                "{} defines this server too; the definition in {} is used",
+                shadowed.project_source,
+                shadowed.user_source
+            );
+        }
+        let limits = UpstreamLimits {
+            max_message_bytes: config.max_tool_result_bytes,
+        };
+        let clients = merged
+            .servers
             .iter()
+            .filter(|s| project_trusted || !s.project)
             .map(|s| {
                 let client = UpstreamClient::new(s.clone(), limits);
                 (s.name.clone(), Arc::new(client))
             })
             .collect();
         Upstreams {
-            servers,
+            servers: merged.servers,
             clients,
-            skipped: Vec::new(),
+            skipped,
+            shadowed: merged.shadowed,
+            project_trusted,
+            trust_hint: trust_hint.to_string(),
         }
     }
 
-    /// The servers, in precedence order (disabled ones included).
+    /// The servers, in precedence order (disabled and untrusted ones included, for listing).
     pub fn servers(&self) -> &[DiscoveredServer] {
         &self.servers
+    }
+
+    /// The servers a run may use (and the sandbox is told about): neither disabled nor from an untrusted project.
+    pub fn usable(&self) -> impl Iterator<Item = &DiscoveredServer> {
+        self.servers
+            .iter()
+            .filter(|s| !s.entry.disabled && !self.is_untrusted(s))
+    }
+
+    /// Defined only in a project file the user has not trusted.
+    pub fn is_untrusted(&self, server: &DiscoveredServer) -> bool {
+        server.project && !self.project_trusted
+    }
+
+    /// Why server `name` cannot be used, when it is configured but disabled or untrusted.
+    pub fn unusable_reason(&self, name: &str) -> Option<String> {
+        let server = self.servers.iter().find(|s| s.name == name)?;
+        if server.entry.disabled {
+            return Some(format!(
+                "MCP server '{name}' is disabled in {}",
+                server.source
+            ));
+        }
+        self.is_untrusted(server).then(|| {
+            format!(
+                "MCP server '{name}' is defined in the project file {}, and the project is not trusted; {}",
+                server.source, self.trust_hint
+            )
+        })
+    }
+
+    /// Project definitions that lost to the user's own.
+    pub fn shadowed(&self) -> &[Shadowed] {
+        &self.shadowed
     }
 
     /// Config files that were skipped.
@@ -89,18 +148,14 @@ impl Upstreams {
         &self.skipped
     }
 
-    /// The client for `name`.
+    /// The client for `name` (none for an untrusted project's server).
     pub fn client(&self, name: &str) -> Option<&Arc<UpstreamClient>> {
         self.clients.get(name)
     }
 
-    /// Names of the servers that can be used (not disabled), for error messages.
+    /// Names of the servers that can be used, for error messages.
     pub fn available_names(&self) -> Vec<&str> {
-        self.servers
-            .iter()
-            .filter(|s| !s.entry.disabled)
-            .map(|s| s.name.as_str())
-            .collect()
+        self.usable().map(|s| s.name.as_str()).collect()
     }
 
     /// Ends every started server.

@@ -36,7 +36,11 @@ pub enum Base {
 ///      lowest; we keep the code's behaviour, which is the one users could have observed).
 /// - New sources go beside their kind, after the seed's ones of that kind, so none of the seed's precedences
 ///   changes: project `.mcp.json` (Claude Code's project scope) after `.vscode/mcp.json`; Codex's
-///   `~/.codex/config.toml` after the other dot-file clients in home, before the application-data files.
+///   `~/.codex/config.toml` after the other dot-file clients in home, before the application-data files;
+///   Cursor's project file `.cursor/mcp.json` after `.mcp.json`.
+/// - The bridge then puts every user file before every project file (a project never redefines a server the user
+///   defined), and uses the project's servers only once the user trusts the project; this order decides among
+///   the user's files and among the project's.
 /// - macOS and Linux paths are both listed: a path that does not exist on this OS is simply not found.
 ///   The directory sources read `*.json` only, as the seed did.
 pub const WANTED: &[(Base, &str)] = &[
@@ -45,6 +49,7 @@ pub const WANTED: &[(Base, &str)] = &[
     (Base::Cwd, "mcp-servers/*.json"),
     (Base::Cwd, ".vscode/mcp.json"),
     (Base::Cwd, ".mcp.json"),
+    (Base::Cwd, ".cursor/mcp.json"),
     (Base::Home, ".claude.json"),
     (Base::Home, ".cursor/mcp.json"),
     (Base::Home, ".opencode.json"),

@@ -490,6 +490,7 @@ fn wanted_files_in_precedence_order() {
             "Cwd:mcp-servers/*.json",
             "Cwd:.vscode/mcp.json",
             "Cwd:.mcp.json",
+            "Cwd:.cursor/mcp.json",
             "Home:.claude.json",
             "Home:.cursor/mcp.json",
             "Home:.opencode.json",

@@ -1,5 +1,5 @@
-# mcp-bridge sandbox bootstrap: PID 1 only reaps; its child reads the boot frame on fd 0 (PROTOCOL.md §1) and
-# runs the runtime from memory.
+# mcp-bridge sandbox bootstrap (PROTOCOL.md §1-2): PID 1 only reaps, guards the deadline and the host's stdin,
+# and reports the run's exit status; its child reads the boot frame on fd 0 and runs the runtime from memory.
 import importlib
 import importlib.machinery
 import json
@@ -7,21 +7,66 @@ import os
 import signal
 import sys
 
+PR_SET_DUMPABLE = 4
+# Statuses of a PID 1 that ends the container itself (PROTOCOL.md §1).
+DEADLINE_STATUS = 124
+HOST_GONE_STATUS = 129
+UNPROTECTED_STATUS = 71
+
+
+def _deadline_seconds():
+    """The container's own deadline from ``python3 -c BOOTSTRAP <seconds>``; None when not given (tests)."""
+    try:
+        seconds = float(sys.argv[1])
+    except (IndexError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
+
 
 def _reap_as_pid1():
-    """As PID 1: fork, let the child run everything, reap orphans, exit with the child's status.
+    """As PID 1: fork, let the child run everything, reap orphans, report the child's status, exit with it.
 
     A runtime that is PID 1 itself can be wedged by the code: if its main thread dies while other threads live
     (``syscall(SYS_exit)``, or the seccomp kill of a non-x86_64 syscall), PID 1 becomes a zombie leader that
     runc reports as stopped, so the engine's kill never reaches the live threads and they outlive the removed
     container. A healthy PID 1 that is killed takes the whole PID namespace with it. The engine's ``init``
     would do this too, but it bind-mounts a host binary. Returns only in the child.
+
+    PID 1 is also the one part of the container the code cannot reach: it turns itself non-dumpable before the
+    fork (so ``/proc/1/fd/*`` and its memory are closed to every other process, all of which share its uid and
+    have no capabilities), keeps the container's stderr to itself, and writes the exit record there. The host
+    trusts that record, never the runtime's ``done`` frame, for the exit status.
     """
+    deadline = _deadline_seconds()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    except Exception as exc:
+        # Fail closed: without it, the code could forge the exit record.
+        os.write(2, f"mcp-bridge: PID 1 cannot make itself non-dumpable ({exc}); refusing to run\n".encode())
+        os._exit(UNPROTECTED_STATUS)
     child = os.fork()
     if child == 0:
+        # The child is an ordinary process again (its descendants may read its /proc entries, as usual).
+        libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         return
 
+    import select
+    import time
+
+    started = time.monotonic()
+    # The host's stdin: polled for hang-up (the bridge closed it or died), never read (the child reads it).
+    stdin = select.poll()
+    stdin.register(0, select.POLLHUP | select.POLLERR)
+
     def watchdog(signum, frame):
+        if deadline is not None and time.monotonic() - started >= deadline:
+            os._exit(DEADLINE_STATUS)
+        if stdin.poll(0):
+            os._exit(HOST_GONE_STATUS)
         # A zombie leader with live threads never becomes waitable: end it, so the run reports an error
         # now instead of a timeout later.
         try:
@@ -35,10 +80,10 @@ def _reap_as_pid1():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, watchdog)
     signal.setitimer(signal.ITIMER_REAL, 0.25, 0.25)
-    # fds 0-2 belong to the runtime: the host sees EOF when the child's copies close.
+    # stdout belongs to the child: the host sees EOF when the child's copies close. stderr stays here, for the
+    # exit record only.
     null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
+    os.dup2(null, 1)
     while True:
         try:
             pid, status = os.wait()
@@ -47,7 +92,11 @@ def _reap_as_pid1():
         if pid == child:
             code = os.waitstatus_to_exitcode(status)
             # A signal death (negative) becomes 128 + signal, as a shell reports it.
-            os._exit(code if code >= 0 else 128 - code)
+            code = code if code >= 0 else 128 - code
+            try:
+                os.write(2, b'\n{"t":"exit","code":%d}\n' % code)
+            finally:
+                os._exit(code)
 
 
 if os.getpid() == 1:

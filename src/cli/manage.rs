@@ -1,0 +1,459 @@
+//! The commands that look at and manage the bridge's configuration: `bridge plugin list|check`, `bridge
+//! servers`, `bridge trust`, `bridge tools list|rm`. Each loads what `bridge serve` would load from the same
+//! working directory, so what they show is what a run gets.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::plugins;
+use crate::project::{Project, Trust, TrustStore, Workspace};
+use crate::proxy::store::SandboxStore;
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Every plugin found (built-in, user, MCP_BRIDGE_PLUGIN_PATH, project): name, kind, version, origin,
+    /// status and load time, and whether anything keeps runs from starting.
+    #[command(
+        after_help = "Example:\n  bridge plugin list\n  bridge plugin list --json\n\n\
+Exit status: 1 when a plugin failed or runs are refused."
+    )]
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load one component file: which world it implements, its metadata, and a dry `configure`.
+    #[command(
+        after_help = "Example:\n  bridge plugin check policy.wasm --config '{\"default\": \"deny\"}'"
+    )]
+    Check {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// Configuration passed to `configure` (a JSON object).
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  bridge trust                # the current directory\n  \
+bridge trust ~/src/app\n  bridge trust --list\n  bridge trust --revoke ~/src/app\n\n\
+Trust covers the project's plugins (.mcp-bridge/plugins/*.wasm) and the MCP server files the discovery plugins \
+read there (.mcp.json, .vscode/mcp.json, .cursor/mcp.json, mcp-servers/*.json). Any change to them needs trust \
+again. The project's .mcp-bridge/config.toml needs none: it can only add restrictions."
+)]
+pub struct TrustArgs {
+    /// The project folder (default: the current directory).
+    dir: Option<PathBuf>,
+    /// Forget the folder instead.
+    #[arg(long, conflicts_with = "list")]
+    revoke: bool,
+    /// List the trusted folders.
+    #[arg(long)]
+    list: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// The saved functions: name, size and when they were saved.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete saved functions by name.
+    Rm {
+        /// Their names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+fn cwd() -> Result<PathBuf> {
+    std::env::current_dir().context("finding the working directory")
+}
+
+/// `bridge plugin list|check`.
+pub fn plugin(config: &Config, command: PluginCommand) -> Result<ExitCode> {
+    match command {
+        PluginCommand::List { json } => plugin_list(config, json),
+        PluginCommand::Check {
+            file,
+            config: config_json,
+            json,
+        } => plugin_check(&file, &config_json, json),
+    }
+}
+
+fn plugin_list(config: &Config, json: bool) -> Result<ExitCode> {
+    let workspace = Workspace::open(config, &cwd()?)?;
+    let host = &workspace.plugins;
+    let reports = host.reports();
+    let (user_file, project_file) = host.settings_sources();
+    if json {
+        let value = json!({
+            "user_config": user_file,
+            "project_config": project_file,
+            "project": project_json(&workspace.project),
+            "ignored_project_settings": host.ignored_settings(),
+            "runs_refused": host.blocking(),
+            "plugins": reports,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!(
+            "user config:    {}",
+            user_file.map_or("none".into(), |p| p.display().to_string())
+        );
+        if let Some(path) = project_file {
+            println!(
+                "project config: {} (it can only add restrictions)",
+                path.display()
+            );
+        }
+        println!("project:        {}", describe_project(&workspace.project));
+        for note in host.ignored_settings() {
+            println!("ignored from the project config: {note}");
+        }
+        let rows: Vec<Vec<String>> = reports
+            .iter()
+            .map(|r| {
+                vec![
+                    r.name.clone(),
+                    r.kind.map(|k| k.as_str()).unwrap_or("?").to_string(),
+                    r.version.clone(),
+                    r.origin.as_str().to_string(),
+                    r.source.clone(),
+                    if r.blocks_runs {
+                        format!("{} (runs refused)", r.status)
+                    } else {
+                        r.status.clone()
+                    },
+                    format!("{:.1} ms", r.load_ms),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "NAME", "KIND", "VERSION", "ORIGIN", "SOURCE", "STATUS", "LOAD",
+            ],
+            &rows,
+        );
+        if !host.blocking().is_empty() {
+            println!("\nruns are refused until this is fixed:");
+            for reason in host.blocking() {
+                println!("  - {reason}");
+            }
+        }
+    }
+    let failed = reports.iter().any(|r| r.status.starts_with("failed"));
+    Ok(if failed || !host.blocking().is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn plugin_check(file: &Path, config_json: &str, json: bool) -> Result<ExitCode> {
+    let report = plugins::check_file(file, config_json)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("file:        {}", file.display());
+        println!(
+            "world:       {}",
+            report
+                .kind
+                .map(|k| format!("{}-plugin", k.as_str()))
+                .unwrap_or_else(|| "?".into())
+        );
+        println!("name:        {}", report.name);
+        println!("version:     {}", report.version);
+        println!("description: {}", report.description);
+        println!("configure:   {}", report.status);
+        println!("load time:   {:.1} ms", report.load_ms);
+    }
+    Ok(if report.status == "ok" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn describe_project(project: &Project) -> String {
+    let dir = project.dir.display();
+    match project.trust {
+        Trust::Trusted => format!("{dir} (trusted)"),
+        Trust::NothingToTrust => format!("{dir} (brings no plugins or servers)"),
+        Trust::Home => format!("{dir} (your home directory)"),
+        Trust::Untrusted { .. } => format!("{dir} (NOT trusted: {})", project.trust_hint()),
+    }
+}
+
+fn project_json(project: &Project) -> Value {
+    json!({
+        "dir": project.dir,
+        "trusted": project.trusted(),
+        "trust": match project.trust {
+            Trust::Trusted => "trusted",
+            Trust::Untrusted { changed: true } => "changed since trusted",
+            Trust::Untrusted { changed: false } => "untrusted",
+            Trust::NothingToTrust => "nothing to trust",
+            Trust::Home => "home",
+        },
+        "files": project.files(),
+        "fingerprint": project.fingerprint,
+    })
+}
+
+/// `bridge servers`.
+pub fn servers(config: &Config, json: bool) -> Result<ExitCode> {
+    let workspace = Workspace::open(config, &cwd()?)?;
+    let upstreams = &workspace.upstreams;
+    for skipped in upstreams.skipped() {
+        eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
+    }
+    for shadowed in upstreams.shadowed() {
+        eprintln!(
+            "warning: {} defines '{}' too; your definition in {} is used",
+            shadowed.project_source, shadowed.name, shadowed.user_source
+        );
+    }
+    let state = |s: &crate::upstream::DiscoveredServer| {
+        if s.entry.disabled {
+            "disabled"
+        } else if upstreams.is_untrusted(s) {
+            "untrusted"
+        } else {
+            ""
+        }
+    };
+    let servers = upstreams.servers();
+    if json {
+        let rows: Vec<Value> = servers
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.name, "alias": s.alias, "source": s.source, "plugin": s.plugin,
+                    "project": s.project, "trusted": !upstreams.is_untrusted(s),
+                    "command": s.entry.command, "args": s.entry.args, "url": s.entry.url,
+                    "transport": s.entry.transport, "cwd": s.entry.cwd,
+                    "description": s.entry.description, "disabled": s.entry.disabled,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        let rows: Vec<Vec<String>> = servers
+            .iter()
+            .map(|s| {
+                let target = match (&s.entry.command, &s.entry.url) {
+                    (Some(command), _) => std::iter::once(command.as_str())
+                        .chain(s.entry.args.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    (None, Some(url)) => url.clone(),
+                    (None, None) => String::new(),
+                };
+                vec![
+                    s.name.clone(),
+                    format!("mcp_{}", s.alias),
+                    s.entry.transport.clone().unwrap_or_else(|| "stdio".into()),
+                    state(s).to_string(),
+                    target,
+                    s.source.clone(),
+                    s.entry.description.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "NAME",
+                "PROXY",
+                "TRANSPORT",
+                "STATE",
+                "COMMAND / URL",
+                "SOURCE",
+                "DESCRIPTION",
+            ],
+            &rows,
+        );
+        if servers.iter().any(|s| upstreams.is_untrusted(s)) {
+            println!(
+                "\nuntrusted servers are not started: {}",
+                workspace.project.trust_hint()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridge trust [DIR] [--revoke | --list]`.
+pub fn trust(config: &Config, args: TrustArgs) -> Result<ExitCode> {
+    let store = TrustStore::new(&config.state_dir);
+    if args.list {
+        let projects = store.list();
+        if projects.is_empty() {
+            println!("no trusted projects ({})", store.path().display());
+        }
+        for (dir, record) in projects {
+            println!(
+                "{dir}  trusted {}  {} file(s)",
+                record.trusted_at,
+                record.files.len()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = match args.dir {
+        Some(dir) => dir,
+        None => cwd()?,
+    };
+    if !dir.is_dir() {
+        bail!("{}: not a directory", dir.display());
+    }
+    if args.revoke {
+        let removed = store.revoke(&dir)?;
+        println!(
+            "{} {}",
+            dir.display(),
+            if removed {
+                "is no longer trusted"
+            } else {
+                "was not trusted"
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let workspace = Workspace::open(config, &dir)?;
+    let project = &workspace.project;
+    match project.trust {
+        Trust::NothingToTrust => {
+            println!(
+                "{} brings no plugins or MCP servers; nothing to trust",
+                project.dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Trust::Home => {
+            println!(
+                "{} is your home directory: its files are already yours",
+                project.dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Trust::Trusted | Trust::Untrusted { .. } => {}
+    }
+    println!("trusting {}:", project.dir.display());
+    for file in project.files() {
+        println!("  {file}");
+    }
+    let servers: Vec<String> = workspace
+        .upstreams
+        .servers()
+        .iter()
+        .filter(|s| s.project)
+        .map(|s| {
+            let target = s.entry.command.clone().or(s.entry.url.clone());
+            format!("{} ({})", s.name, target.unwrap_or_default())
+        })
+        .collect();
+    if !servers.is_empty() {
+        println!("MCP servers it defines: {}", servers.join(", "));
+    }
+    for shadowed in workspace.upstreams.shadowed() {
+        println!(
+            "not used: its '{}' ({}), since you define that server in {}",
+            shadowed.name, shadowed.project_source, shadowed.user_source
+        );
+    }
+    store.trust(project)?;
+    println!("trusted; any change to these files needs `bridge trust` again");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridge tools list|rm`.
+pub fn tools(config: &Config, command: ToolsCommand) -> Result<ExitCode> {
+    let store = SandboxStore::new(&config.state_dir, config.store_quota_bytes);
+    match command {
+        ToolsCommand::List { json } => {
+            let tools = store.list_tools().map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tools)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows: Vec<Vec<String>> = tools
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.name.clone(),
+                        format!("{} bytes", t.bytes),
+                        t.saved_at.clone(),
+                    ]
+                })
+                .collect();
+            print_table(&["NAME", "SIZE", "SAVED"], &rows);
+            Ok(ExitCode::SUCCESS)
+        }
+        ToolsCommand::Rm { names } => {
+            let mut status = ExitCode::SUCCESS;
+            for name in names {
+                match store.delete_tool(&name) {
+                    Ok(message) => println!("{message}"),
+                    Err(message) => {
+                        eprintln!("bridge: {message}");
+                        status = ExitCode::FAILURE;
+                    }
+                }
+            }
+            Ok(status)
+        }
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+// TEMPORARY until the proxy branch lands (it owns the store): compile shims.
+#[derive(serde::Serialize)]
+pub struct TmpSavedTool {
+    name: String,
+    bytes: u64,
+    saved_at: String,
+}
+impl SandboxStore {
+    fn list_tools(&self) -> Result<Vec<TmpSavedTool>, String> {
+        Err("not yet".into())
+    }
+    fn delete_tool(&self, _name: &str) -> Result<String, String> {
+        Err("not yet".into())
+    }
+}

@@ -1,0 +1,219 @@
+//! The command line: `bridge serve` (the default) and `bridge run` here; the commands that look at and manage the
+//! configuration (`plugin`, `servers`, `trust`, `tools`) in [`manage`].
+
+mod manage;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use rmcp::ServiceExt;
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::bridge::Bridge;
+use crate::config::Config;
+use crate::mcp::BridgeServer;
+use crate::response::Status;
+
+/// An MCP server with one tool, run_python: the model's Python runs in a hardened container.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bridge",
+    version,
+    after_help = "With no command, `bridge` is `bridge serve`, so an MCP client \
+config of {\"command\": \"bridge\"} works. Settings come from MCP_BRIDGE_* environment variables (see README)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP over stdio (stdout carries only protocol; logs go to stderr).
+    #[command(
+        after_help = "Example client config:\n  {\"mcpServers\": {\"python\": {\"command\": \"bridge\", \"args\": [\"serve\"]}}}"
+    )]
+    Serve,
+    /// Run code through the same path as the run_python tool and print the response.
+    #[command(
+        after_help = "Examples:\n  bridge run -c 'print(1 + 1)'\n  bridge run script.py --timeout 60\n  \
+echo 'import sys; print(sys.version)' | bridge run - --json\n\nExit status: 0 success; the code's exit code when it \
+failed (1 for an uncaught exception); 124 timeout; 2 invalid arguments; 1 other sandbox errors."
+    )]
+    Run(RunArgs),
+    /// List or check plugins (policies, encoders, discovery sources).
+    #[command(subcommand)]
+    Plugin(manage::PluginCommand),
+    /// List the MCP servers discovered in the config files, with their aliases, sources and state.
+    #[command(after_help = "Example:\n  bridge servers --json | jq '.[].alias'")]
+    Servers {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Trust a project folder: load its plugins and start the MCP servers its files define.
+    Trust(manage::TrustArgs),
+    /// List or delete the functions runs saved with save_tool().
+    #[command(subcommand)]
+    Tools(manage::ToolsCommand),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The code to run.
+    #[arg(short = 'c', long = "code", conflicts_with = "file")]
+    code: Option<String>,
+    /// A file with the code, or `-` for stdin.
+    file: Option<PathBuf>,
+    /// Timeout in seconds (default MCP_BRIDGE_TIMEOUT).
+    #[arg(long)]
+    timeout: Option<i64>,
+    /// MCP servers to load (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    servers: Vec<String>,
+    /// Print the structured payload as JSON instead of the text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses arguments and runs the chosen command.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("bridge: invalid setting {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log_level);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => match bridge(config) {
+            Ok(bridge) => serve(bridge).await.map(|()| ExitCode::SUCCESS),
+            Err(code) => Ok(code),
+        },
+        Command::Run(args) => match bridge(config) {
+            Ok(bridge) => run(bridge, args).await,
+            Err(code) => Ok(code),
+        },
+        Command::Plugin(command) => manage::plugin(&config, command),
+        Command::Servers { json } => manage::servers(&config, json),
+        Command::Trust(args) => manage::trust(&config, args),
+        Command::Tools(command) => manage::tools(&config, command),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("bridge: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn init_logging(level: &str) {
+    // rmcp logs every upstream connection's start and end at info; at a plain info level that is noise.
+    let level = if level == "info" {
+        "info,rmcp=warn"
+    } else {
+        level
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// The bridge for `serve` and `run`. What stops it here is configuration (the config file, an unknown encoder,
+/// the engine endpoint): said on stderr, exit status 2 like any other invalid setting.
+fn bridge(config: Config) -> Result<Arc<Bridge>, ExitCode> {
+    Bridge::new(config).map(Arc::new).map_err(|error| {
+        eprintln!("bridge: {error:#}");
+        ExitCode::from(2)
+    })
+}
+
+async fn serve(bridge: Arc<Bridge>) -> Result<()> {
+    // The engine is contacted now rather than at the first run: the first run is faster, and containers left
+    // by a bridge that died are swept at once.
+    let warming = bridge.clone();
+    tokio::spawn(async move {
+        if let Err(error) = warming.sandbox().warm_up().await {
+            tracing::warn!("container engine not ready yet: {error}");
+        }
+    });
+    let service = BridgeServer::new(bridge.clone())
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("MCP handshake")?;
+    let stop = service.cancellation_token();
+    let ended = tokio::spawn(service.waiting());
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        _ = ended => tracing::info!("client disconnected"),
+        _ = sigterm.recv() => { tracing::info!("SIGTERM"); stop.cancel(); }
+        _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT"); stop.cancel(); }
+    }
+    bridge.shutdown().await;
+    Ok(())
+}
+
+async fn run(bridge: Arc<Bridge>, args: RunArgs) -> Result<ExitCode> {
+    let code = match (args.code, args.file) {
+        (Some(code), _) => code,
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut code = String::new();
+            std::io::stdin()
+                .read_to_string(&mut code)
+                .context("reading code from stdin")?;
+            code
+        }
+        (None, Some(path)) => {
+            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
+        }
+        (None, None) => {
+            bail!("give the code with -c CODE, a FILE, or - for stdin (see `bridge run --help`)")
+        }
+    };
+    let mut arguments = Map::new();
+    arguments.insert("code".into(), Value::String(code));
+    if let Some(timeout) = args.timeout {
+        arguments.insert("timeout".into(), json!(timeout));
+    }
+    if !args.servers.is_empty() {
+        arguments.insert("servers".into(), json!(args.servers));
+    }
+
+    let cancel = CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    let outcome = bridge.run_python(&arguments, &cancel).await;
+    bridge.shutdown().await;
+    let response = outcome.context("interrupted")?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&response.payload.to_value())?
+        );
+    } else {
+        println!("{}", response.text);
+    }
+    let payload = &response.payload;
+    Ok(match payload.status {
+        Status::Success => ExitCode::SUCCESS,
+        Status::Timeout => ExitCode::from(124),
+        Status::ValidationError => ExitCode::from(2),
+        Status::Error => match payload.exit_code {
+            Some(code) if (1..=255).contains(&code) => ExitCode::from(code as u8),
+            _ => ExitCode::FAILURE,
+        },
+    })
+}
