@@ -650,6 +650,7 @@ print(load_memory("notes/today")["items"], load_memory("missing", default="none"
 print(update_memory("counter", lambda n: n + 1), memory_exists("counter"), memory_exists("nope"))
 print([m["key"] for m in list_memories()], get_memory_info("notes_today")["metadata"])
 print(delete_memory("counter"), delete_memory("counter"))
+from mcp.user_tools import double
 import user_tools
 print(double(21), user_tools.double.__doc__)
 "#,

@@ -23,6 +23,16 @@ const MODULES: &[(&str, bool, &str)] = &[
     ("mcp._rpc", false, include_str!("python/mcp/_rpc.py")),
     ("mcp._tools", false, include_str!("python/mcp/_tools.py")),
     (
+        "mcp._saved_tools",
+        false,
+        include_str!("python/mcp/_saved_tools.py"),
+    ),
+    (
+        "mcp.user_tools",
+        false,
+        include_str!("python/mcp/user_tools.py"),
+    ),
+    (
         "mcp.servers",
         true,
         include_str!("python/mcp/servers/__init__.py"),

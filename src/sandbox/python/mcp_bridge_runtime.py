@@ -9,6 +9,7 @@ import ast
 import builtins
 import codecs
 import importlib
+import importlib.machinery
 import io
 import json
 import linecache
@@ -43,7 +44,11 @@ MEMORY_HELPERS = (
     "memory_exists",
     "get_memory_info",
     "save_tool",
+    "list_saved_tools",
+    "delete_saved_tool",
 )
+# Top-level module names kept for older code: `import user_tools` is the lazy module mcp.user_tools.
+MODULE_ALIASES = {"user_tools": "mcp.user_tools"}
 
 
 class _Channel:
@@ -107,6 +112,29 @@ class _Channel:
         with self._lock:
             self._write(data)
             self._closed = True
+
+
+class _ModuleAlias:
+    """Meta path finder: importing an alias of ``MODULE_ALIASES`` gives the module it names.
+
+    Nothing is imported before the code imports the alias, so a run that never uses it pays nothing.
+    """
+
+    def __init__(self, aliases):
+        self._aliases = aliases
+
+    def find_spec(self, name, path=None, target=None):
+        if name in self._aliases:
+            return importlib.machinery.ModuleSpec(name, self)
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        # The import system returns whatever sys.modules holds under the name once this returns: the real
+        # module, so both names are one object.
+        sys.modules[module.__name__] = importlib.import_module(self._aliases[module.__name__])
 
 
 def _forward(fd, stream, channel):
@@ -292,7 +320,9 @@ class _Session:
         tools.install(runtime._loaded, namespace)
         for name in MEMORY_HELPERS:
             namespace[name] = getattr(runtime, name)
-        self.load_user_tools(server_info.get("user_tools"), namespace)
+        # Saved tools are never loaded here: the code imports the ones it wants (mcp.user_tools), so a broken
+        # or hostile saved tool cannot touch a run that does not ask for it.
+        sys.meta_path.insert(0, _ModuleAlias(MODULE_ALIASES))
         sys.modules["__main__"] = main_module
         # mtime None: linecache.checkcache() keeps the entry; tracebacks and inspect.getsource see the code.
         linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
@@ -317,27 +347,6 @@ class _Session:
             self.report(exc, _user_traceback(exc.__traceback__))
             return 1
         return 0
-
-    def load_user_tools(self, saved, namespace):
-        """Run the functions saved with ``save_tool`` as the module ``user_tools``; put them in ``namespace``.
-
-        One that no longer loads is skipped with a one-line warning on stderr, so it cannot break every run.
-        """
-        module = types.ModuleType("user_tools", "Functions saved with runtime.save_tool()")
-        sys.modules["user_tools"] = module
-        for tool in saved if isinstance(saved, list) else ():
-            name, source = tool.get("name"), tool.get("source")
-            if not isinstance(name, str) or not isinstance(source, str):
-                continue
-            filename = f"<user_tools/{name}>"
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-            try:
-                exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
-            except Exception as exc:
-                self.write_stderr(f"warning: saved tool {name!r} did not load: {type(exc).__name__}: {exc}\n")
-                continue
-            if name in module.__dict__:
-                namespace[name] = module.__dict__[name]
 
     def flush(self):
         """Flush the code's sys streams and ours; errors (closed or odd replacement streams) are ignored."""

@@ -5,6 +5,7 @@ server metadata and the request channel before the user's code starts.
 """
 
 import json
+import sys
 
 from . import _rpc
 
@@ -23,8 +24,10 @@ __all__ = [
     "list_tools",
     "list_tools_sync",
     "delete_memory",
+    "delete_saved_tool",
     "get_memory_info",
     "list_memories",
+    "list_saved_tools",
     "load_memory",
     "memory_exists",
     "query_tool_docs",
@@ -347,7 +350,21 @@ def delete_memory(key):
 
 def list_memories():
     """Every entry's key, metadata, created_at and updated_at (no values), sorted by key."""
-    return [_wrap(entry) for entry in _call_sync("memory_list", {})]
+    entries = []
+    cursor = 0
+    seen = set()
+    # The host answers one page at a time; `next` is the cursor of the following page, null after the last.
+    while True:
+        seen.add(cursor)
+        page = _call_sync("memory_list", {"cursor": cursor})
+        if not isinstance(page, dict) or not isinstance(page.get("entries"), list):
+            raise MCPError(f"memory_list: the host's reply is not a page of entries: {page!r:.200}")
+        entries.extend(_wrap(entry) for entry in page["entries"])
+        cursor = page.get("next")
+        if cursor is None:
+            return entries
+        if not isinstance(cursor, int) or isinstance(cursor, bool) or cursor in seen:
+            raise MCPError(f"memory_list: the host's next cursor {cursor!r} would not end the listing")
 
 
 def get_memory_info(key):
@@ -368,16 +385,51 @@ def update_memory(key, updater):
     return value
 
 
+# Saved tools: functions kept by the host (<state dir>/user_tools/<name>.py). A run uses one only by
+# importing it (`from mcp.user_tools import name`, see mcp.user_tools); saving and loading go through the
+# user's policies.
+
+
+def _forget_saved_tool(name):
+    # A tool this run imported stays cached in mcp.user_tools; once it is saved again or deleted, the next
+    # import must ask the host. Nothing to forget when mcp.user_tools was never used (no loader imported).
+    loader = sys.modules.get("mcp._saved_tools")
+    if loader is not None:
+        loader.forget(name)
+
+
 def save_tool(func):
-    """Keep ``func``'s source on the host; every later run can call it by name (and ``import user_tools``)."""
+    """Keep ``func``'s source on the host so later runs can use it: ``from mcp.user_tools import <name>``.
+
+    The source goes through the user's policies first (a refusal raises :class:`PolicyDenied`) and saving
+    replaces a tool of the same name. Later runs never run it unless they import it. Returns the host's
+    message.
+    """
     import inspect
     import textwrap
 
-    if not callable(func) or not getattr(func, "__name__", "").isidentifier():
+    name = getattr(func, "__name__", "")
+    if not callable(func) or not isinstance(name, str) or not name.isidentifier():
         raise TypeError("save_tool() needs a function defined with def")
+    if name.startswith("__") and name.endswith("__"):
+        raise ValueError(f"save_tool(): {name!r} cannot be imported from mcp.user_tools; rename the function")
     try:
         source = textwrap.dedent(inspect.getsource(func))
     except (OSError, TypeError) as exc:
-        raise MCPError(f"save_tool(): the source of {func.__name__} is not available ({exc})") from None
-    compile(source, f"<user_tools/{func.__name__}>", "exec")
-    return _call_sync("tool_save", {"name": func.__name__, "source": source})
+        raise MCPError(f"save_tool(): the source of {name} is not available ({exc})") from None
+    compile(source, f"<user_tools/{name}>", "exec")
+    message = _call_sync("tool_save", {"name": name, "source": source})
+    _forget_saved_tool(name)
+    return message
+
+
+def list_saved_tools():
+    """The saved tools as dicts with ``name``, ``bytes`` (source size) and ``saved_at``, sorted by name."""
+    return [_wrap(tool) for tool in _call_sync("tool_list", {}) or ()]
+
+
+def delete_saved_tool(name):
+    """Delete saved tool ``name``; returns the host's message (``"Tool 'name' deleted."`` or not found)."""
+    message = _call_sync("tool_delete", {"name": str(name)})
+    _forget_saved_tool(str(name))
+    return message

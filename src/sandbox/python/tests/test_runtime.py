@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ MODULE_TABLE = (
     ("mcp.runtime", "mcp/runtime.py", False),
     ("mcp._rpc", "mcp/_rpc.py", False),
     ("mcp._tools", "mcp/_tools.py", False),
+    ("mcp._saved_tools", "mcp/_saved_tools.py", False),
+    ("mcp.user_tools", "mcp/user_tools.py", False),
     ("mcp.servers", "mcp/servers/__init__.py", True),
 )
 DEFAULT_MAX_FRAME = 4 * 1024 * 1024
@@ -91,8 +94,49 @@ def parse_frames(raw, max_frame):
     return frames, lines
 
 
-def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30):
-    """Run the bootstrap with ``payload`` on stdin (then EOF) and collect its frames."""
+def _serve(proc, payload, host, timeout):
+    """Act as the host: send ``payload``, answer each rpc frame with ``host.answer`` until the done frame."""
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    errors = []
+    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    out = bytearray()
+    try:
+        proc.stdin.write(payload)
+        proc.stdin.flush()
+        for line in iter(proc.stdout.readline, b""):
+            out += line
+            frame = json.loads(line)
+            if frame.get("t") == "rpc":
+                reply = {
+                    "t": "rpc_result",
+                    "id": frame["id"],
+                    **host.answer(frame["method"], frame["params"]),
+                }
+                proc.stdin.write(json.dumps(reply).encode() + b"\n")
+                proc.stdin.flush()
+            elif frame.get("t") == "done":
+                break
+    except (BrokenPipeError, ValueError):
+        pass  # the process died or wrote a non-frame: parse_frames reports what it sent
+    finally:
+        proc.stdin.close()
+        out += proc.stdout.read()
+        proc.wait()
+        killer.cancel()
+        reader.join()
+        proc.stdout.close()
+        proc.stderr.close()
+    return bytes(out), errors[0] if errors else b""
+
+
+def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30, host=None):
+    """Run the bootstrap with ``payload`` on stdin and collect its frames.
+
+    Without ``host`` stdin ends after the payload (every request fails: the channel is closed); with one, the
+    test plays the host and answers each request through ``host.answer(method, params)``.
+    """
     start = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-I", "-B", "-c", BOOTSTRAP],
@@ -100,12 +144,15 @@ def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
-        out, err = proc.communicate(payload, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise
+    if host is not None:
+        out, err = _serve(proc, payload, host, timeout)
+    else:
+        try:
+            out, err = proc.communicate(payload, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
     elapsed = time.monotonic() - start
     frames, lines = parse_frames(out, max_frame)
     streams = {"stdout": [], "stderr": []}
@@ -127,10 +174,10 @@ def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30):
     )
 
 
-def run_sandbox(code, timeout=30, **run):
+def run_sandbox(code, timeout=30, host=None, **run):
     """Run ``code`` in the sandbox; assert the run ended with a done frame that matches the exit status."""
     max_frame = run.get("max_frame", DEFAULT_MAX_FRAME)
-    result = run_payload(with_header(boot_body(code, **run)), max_frame=max_frame, timeout=timeout)
+    result = run_payload(with_header(boot_body(code, **run)), max_frame=max_frame, timeout=timeout, host=host)
     if result.exit is None or result.exit != result.returncode:
         raise AssertionError(f"done {result.exit} vs returncode {result.returncode}: {result!r}")
     if result.raw_stderr:
@@ -371,9 +418,9 @@ class NamespaceTests(unittest.TestCase):
         r = run_sandbox(code)
         self.assertEqual(
             r.stdout,
-            "['LOADED_MCP_SERVERS', 'delete_memory', 'get_memory_info', 'list_memories', 'load_memory',"
-            " 'mcp', 'mcp_servers', 'memory_exists', 'runtime', 'save_memory', 'save_tool',"
-            " 'update_memory']\n"
+            "['LOADED_MCP_SERVERS', 'delete_memory', 'delete_saved_tool', 'get_memory_info',"
+            " 'list_memories', 'list_saved_tools', 'load_memory', 'mcp', 'mcp_servers', 'memory_exists',"
+            " 'runtime', 'save_memory', 'save_tool', 'update_memory']\n"
             "__main__ dict 0 ()\nTrue\n",
         )
 
@@ -396,8 +443,9 @@ class NamespaceTests(unittest.TestCase):
                 "() ()",
                 "() ()",
                 "True ['MCPError', 'PolicyDenied', 'ToolError', 'ToolResult', 'call_tool',"
-                " 'capability_summary', 'delete_memory', 'describe_server', 'discovered_servers',"
-                " 'get_memory_info', 'list_loaded_server_metadata', 'list_memories', 'list_servers',"
+                " 'capability_summary', 'delete_memory', 'delete_saved_tool', 'describe_server',"
+                " 'discovered_servers', 'get_memory_info', 'list_loaded_server_metadata', 'list_memories',"
+                " 'list_saved_tools', 'list_servers',"
                 " 'list_servers_sync', 'list_tools', 'list_tools_sync', 'load_memory', 'memory_exists',"
                 " 'query_tool_docs', 'query_tool_docs_sync', 'save_memory', 'save_tool', 'search_tool_docs',"
                 " 'search_tool_docs_sync', 'update_memory']",
