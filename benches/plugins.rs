@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mcp_bridge::config::Config;
-use mcp_bridge::plugins::{CallCheck, PluginHost, ToolAnnotations};
+use mcp_bridge::plugins::{CallCheck, PluginHost, ProjectPlugins, ToolAnnotations};
 
 const EXAMPLES: &[(&str, &str)] = &[
     (
@@ -77,8 +77,14 @@ fn env(cache: Option<&Path>, plugins: &[&Path], config: Option<&str>) -> Env {
 }
 
 fn load(env: &Env) -> PluginHost {
-    PluginHost::load(&Config::from_map(&env.vars).expect("settings"), &env.cwd)
-        .expect("plugins load")
+    // The plugins alone: no project files to judge here.
+    let no_project = |_: &PluginHost| ProjectPlugins::Load(Vec::new());
+    PluginHost::load(
+        &Config::from_map(&env.vars).expect("settings"),
+        &env.cwd,
+        no_project,
+    )
+    .expect("plugins load")
 }
 
 fn main() {

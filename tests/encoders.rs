@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 
 use mcp_bridge::config::Config;
 use mcp_bridge::plugins::PluginHost;
+use mcp_bridge::project::Workspace;
 use serde_json::{Value, json};
 
 fn host() -> PluginHost {
@@ -27,7 +28,9 @@ fn host() -> PluginHost {
                 .to_string(),
         ),
     ]);
-    PluginHost::load(&Config::from_map(&vars).unwrap(), &std::env::temp_dir()).unwrap()
+    Workspace::open(&Config::from_map(&vars).unwrap(), &std::env::temp_dir())
+        .unwrap()
+        .plugins
 }
 
 fn payloads() -> Vec<Value> {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use mcp_bridge::bridge::Bridge;
 use mcp_bridge::config::Config;
-use mcp_bridge::plugins::{CallCheck, Kind, PluginHost, RunCheck, ToolAnnotations, Verdict};
+use mcp_bridge::plugins::{CallCheck, Kind, RunCheck, ToolAnnotations, Verdict};
+use mcp_bridge::project::Workspace;
 use mcp_bridge::response::Status;
 use serde_json::json;
 use tempfile::TempDir;
@@ -86,7 +87,7 @@ async fn each_example_loads_from_a_plugin_directory_and_is_enforced() {
             continue;
         };
         let (dir, config) = setup(&path);
-        let host = PluginHost::load(&config, dir.path()).unwrap();
+        let host = Workspace::open(&config, dir.path()).unwrap().plugins;
         let name = format!("example-deny-destructive-{language}");
         let report = host
             .reports()

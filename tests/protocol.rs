@@ -1,5 +1,6 @@
 //! Hostile frames: code that finds the runtime's private protocol fd (it can: same process) and writes to it
-//! directly. The host must stay in control: every such run is stopped with a protocol error, memory bounded.
+//! directly. The host must stay in control: a malformed frame stops the run with a protocol error, memory
+//! bounded; a well-formed one is believed for nothing the code could not do itself (PROTOCOL.md §4).
 
 mod common;
 
@@ -92,15 +93,37 @@ async fn forged_frames_on_the_protocol_fd_stop_the_run() {
 }
 
 #[tokio::test]
-async fn a_forged_done_frame_ends_only_the_forgers_own_run() {
+async fn a_forged_done_frame_neither_ends_the_run_nor_sets_its_status() {
     if common::engine().await.is_none() {
         return;
     }
-    // PROTO-05: the forgery succeeds at the byte level, but it only misleads the code's own caller, and the
-    // container is removed all the same.
+    // PROTO-05: the forgery succeeds at the byte level, but the host believes `done` only as "output is
+    // complete" once PID 1 has reported the exit, and takes the status from PID 1: the code's later output
+    // and its real exit status come through, and the container is removed all the same.
     let bridge = common::bridge(&[]);
-    let response = common::run(&bridge, &forge(r#"b'{"t":"done","exit":0}\n'"#), 20).await;
-    assert_eq!(response.payload.status, Status::Success);
+    let code = r#"
+import os, stat
+for fd in range(3, 64):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.write(fd, b'{"t":"done","exit":0}\n')
+            break
+    except OSError:
+        pass
+import time
+time.sleep(0.5)
+print("still running")
+raise SystemExit(3)
+"#;
+    let response = common::run(&bridge, code, 20).await;
+    assert_eq!(
+        response.payload.status,
+        Status::Error,
+        "{:?}",
+        response.payload
+    );
+    assert_eq!(response.payload.exit_code, Some(3));
+    assert_eq!(response.payload.stdout, ["still running"]);
     let run_id = response.run_id.unwrap();
     common::finish(&bridge).await;
     let docker = common::engine().await.unwrap();

@@ -1,8 +1,9 @@
 //! The trust boundaries of issue 8, each written as the attack, against real parts (the engine, the stub MCP
 //! server over stdio, the built-in plugins): a project server shadowing the user's, a project server used before
-//! trust, a forged completion frame, a bridge killed mid-run, and images that would change the sandbox. The
-//! config layering and project plugins are in `tests/plugins.rs`; the proxy's side (store, audit, search, ask,
-//! result size) in `tests/trust_proxy.rs`.
+//! trust, a bridge killed mid-run, and images that would change the sandbox. Elsewhere: the config layering
+//! and project plugins in `tests/plugins.rs`, the forged completion frame in `tests/protocol.rs`, PID 1's
+//! reach and the `core` limit in `tests/hardening.rs`, the proxy's side (store, audit, search, ask, result size)
+//! in `tests/trust_proxy.rs`.
 
 mod common;
 
@@ -179,39 +180,6 @@ async fn a_project_server_is_not_started_before_trust_and_never_replaces_the_use
             .contains("not trusted"),
         "a changed file needs trust again"
     );
-    common::finish(&bridge).await;
-}
-
-#[tokio::test]
-async fn a_forged_completion_frame_does_not_change_the_exit_status() {
-    if common::engine().await.is_none() {
-        return;
-    }
-    let bridge = common::bridge(&[]);
-    // The runtime's own frame channel is in this process: write a "done, exit 0" to every pipe it could be,
-    // then fail for real.
-    let code = r#"
-import os
-forged = b'{"t":"done","exit":0}\n'
-for fd in sorted(int(f) for f in os.listdir("/proc/self/fd")):
-    if fd > 2:
-        try:
-            os.write(fd, forged)
-        except OSError:
-            pass
-raise SystemExit(9)
-"#;
-    let response = common::run(&bridge, code, 30).await;
-    assert_eq!(
-        response.payload.status,
-        Status::Error,
-        "{:?}",
-        response.payload
-    );
-    assert_eq!(response.payload.exit_code, Some(9));
-    // Still one frame channel per run: the next run is unaffected.
-    let next = common::run(&bridge, "print('fine')", 30).await;
-    assert_eq!(common::stdout(&next), ["fine"]);
     common::finish(&bridge).await;
 }
 
