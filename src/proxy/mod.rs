@@ -19,7 +19,7 @@ mod call;
 pub mod store;
 mod stored;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
@@ -68,9 +68,11 @@ struct Inner {
     asker: Option<Arc<dyn Asker>>,
     /// The last call number given out (the audit log links a call's lines by it).
     calls: AtomicU64,
-    /// The policies' verdicts on this run using a server search wanted to start, by server (asked once), and
-    /// whether a refusal was logged already (once per run and server is enough: it is the same decision).
-    search_verdicts: Mutex<HashMap<String, (Verdict, bool)>>,
+    /// The policies' verdicts on this run using a server search wanted to start, by server: asked once.
+    search_verdicts: Mutex<HashMap<String, Verdict>>,
+    /// The `refused` and `backoff` search starts logged already: once per run and server is enough, since
+    /// they repeat the same decision or state.
+    search_logged: Mutex<HashSet<(String, &'static str)>>,
 }
 
 impl RunProxy {
@@ -89,6 +91,7 @@ impl RunProxy {
                 asker,
                 calls: AtomicU64::new(0),
                 search_verdicts: Mutex::new(HashMap::new()),
+                search_logged: Mutex::new(HashSet::new()),
             }),
         }
     }
@@ -251,29 +254,33 @@ impl StartGate for SearchGate {
             .search_verdicts
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let (verdict, _) = verdicts.entry(server.name.clone()).or_insert_with(|| {
-            let verdict = inner.context.plugins.check_run(&RunCheck {
-                run_id: inner.run.run_id.clone(),
-                code: inner.run.code.clone(),
-                servers: vec![server.name.clone()],
-                timeout_seconds: inner.run.timeout_seconds,
-            });
-            (verdict, false)
-        });
-        verdict.clone()
+        verdicts
+            .entry(server.name.clone())
+            .or_insert_with(|| {
+                inner.context.plugins.check_run(&RunCheck {
+                    run_id: inner.run.run_id.clone(),
+                    code: inner.run.code.clone(),
+                    servers: vec![server.name.clone()],
+                    timeout_seconds: inner.run.timeout_seconds,
+                })
+            })
+            .clone()
     }
 
     fn record(&self, server: &DiscoveredServer, verdict: &Verdict, outcome: &StartOutcome) {
-        if *outcome == StartOutcome::Refused {
-            let mut verdicts = self
+        let repeatable = match outcome {
+            StartOutcome::Refused => Some("refused"),
+            StartOutcome::Backoff { .. } => Some("backoff"),
+            _ => None,
+        };
+        if let Some(kind) = repeatable {
+            let mut logged = self
                 .0
-                .search_verdicts
+                .search_logged
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            match verdicts.get_mut(&server.name) {
-                Some((_, logged)) if *logged => return,
-                Some((_, logged)) => *logged = true,
-                None => {}
+            if !logged.insert((server.name.clone(), kind)) {
+                return;
             }
         }
         let (decision, decided_by) = match verdict {

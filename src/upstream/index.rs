@@ -239,8 +239,9 @@ impl ToolCatalog {
                     StartOutcome::Failed(error.clone())
                 }
             };
-            lock(&state.starting).remove(&server.name);
+            // Recorded before leaving `starting`, so a later search's `backoff` line follows this one.
             gate.record(&server, &Verdict::Allow, &outcome);
+            lock(&state.starting).remove(&server.name);
             listed.ok()
         });
         async move { task.await.ok().flatten() }.boxed().shared()
