@@ -13,7 +13,7 @@
 //! | `call` | `call` (the run's call number, from 1), `server`, `tool`, `decision`, `decided_by`?, `argument_bytes`, `arguments`?, `error`? |
 //! | `call-end` | `call`, `server`, `tool`, `outcome`, `duration_ms`, `result_bytes`?, `error`?, `result`? |
 //! | `memory-save`, `memory-load`, `memory-delete`, `memory-info` | `key`, `outcome`, `bytes`?, `found`?, `error`? |
-//! | `memory-list` | `cursor`, `outcome`, `count`?, `error`? |
+//! | `memory-list` | `cursor`?, `outcome`, `count`?, `error`? |
 //! | `tool-save`, `tool-load` | `name`, `bytes`?, `decision`?, `decided_by`?, `outcome`, `error`? |
 //! | `tool-delete` | `name`, `outcome`, `bytes`?, `found`?, `error`? |
 //! | `tool-list` | `outcome`, `count`? |
@@ -27,12 +27,17 @@
 //!   `MCP_BRIDGE_MAX_TOOL_RESULT`) or `run-ended-first` (the run ended before the answer came; the server may
 //!   still have acted). `duration_ms` counts from the request to its end, the decision included.
 //! - Store events (`memory-*`, `tool-*`): `outcome` is `ok`, `denied` (a policy, for `tool-save` /
-//!   `tool-load`) or `failed` (with `error`: a bad name, a limit, a disk error). `bytes` is the entry's or
-//!   tool's size on disk (written, read or removed); `key` is the sanitised key.
+//!   `tool-load`), `failed` (with `error`: a bad name, a limit, a disk error), or `run-ended-first` (with
+//!   `decision` `undecided`: the run ended while the policies or the user were deciding on a `tool-save` /
+//!   `tool-load`; nothing was saved or loaded). `bytes` is the entry's or tool's size on disk (written, read
+//!   or removed), or a tool source's size; `key` is the sanitised key. A request is logged once its work is
+//!   done, even when the run ended meanwhile.
 //! - `index-start`: a search wanted to start a server the run did not name, to list its tools. `decision` is
 //!   the policies' verdict on a run using that server (`allow`, `deny`, or `ask`, which search takes as a
 //!   no); `outcome` is `refused`, `backoff` (its last listing failed; see `error` for when it is tried
-//!   again), `listed` (with `tools`) or `failed` (with `error`).
+//!   again), `listed` (with `tools`) or `failed` (with `error`). A start is logged once, by the run whose
+//!   search made it (searches that joined it add nothing); `refused` and `backoff` are logged once per run
+//!   and server, since a run's later searches repeat the same decision.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -161,7 +166,7 @@ pub struct ToolAccess {
     /// The policy that denied or asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
-    /// `ok`, `denied` or `failed`.
+    /// `ok`, `denied`, `failed` or `run-ended-first`.
     pub outcome: &'static str,
     /// Whether the tool existed (`tool-delete`).
     #[serde(skip_serializing_if = "Option::is_none")]
