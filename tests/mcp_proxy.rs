@@ -196,7 +196,9 @@ async fn an_ask_is_put_to_the_user_through_elicitation() {
         let asked = asked.lock().unwrap().clone();
         assert_eq!(asked.len(), 1);
         assert!(
-            asked[0].contains("wants to call stub.echo: echo needs a human"),
+            asked[0].contains(
+                r#"wants to call stub.echo with arguments {"text":"hi"}: echo needs a human"#
+            ),
             "{asked:?}"
         );
         client.cancel().await.unwrap();

@@ -348,8 +348,12 @@ print("still running")
         ]
     );
     let audit = project.audit_lines();
-    assert_eq!(audit.len(), 6, "{audit:?}");
-    let create = &audit[4];
+    // One `call` line per call, and a `call-end` for each call that went out.
+    let calls: Vec<&Value> = audit.iter().filter(|l| l["event"] == "call").collect();
+    let ends: Vec<&Value> = audit.iter().filter(|l| l["event"] == "call-end").collect();
+    assert_eq!(calls.len(), 6, "{audit:?}");
+    assert_eq!(ends.len(), 4, "{audit:?}");
+    let create = calls[4];
     assert_eq!(create["tool"], "create_issue");
     assert_eq!(create["decision"], "deny");
     assert_eq!(create["decided_by"], "rules");
@@ -363,11 +367,13 @@ print("still running")
         create.get("arguments").is_none(),
         "arguments logged without log-arguments"
     );
-    let get = &audit[0];
+    let get = calls[0];
     assert_eq!(get["decision"], "allow");
     assert_eq!(get["argument_bytes"], 12);
-    assert!(get["result_bytes"].as_u64().unwrap() > 0);
-    assert_eq!(get["tool_error"], false);
+    let end = ends[0];
+    assert_eq!(end["call"], get["call"]);
+    assert!(end["result_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(end["outcome"], "ok");
     assert!(get["run_id"].as_str().unwrap().starts_with('r'));
     common::finish(&bridge).await;
 }

@@ -1,50 +1,211 @@
-//! The audit log: one JSON line per proxied tool call in `<state dir>/audit.jsonl`, rotated by size
-//! (`audit.jsonl.1` is the newest old file). Sizes are always logged; arguments and results only when the
-//! config file's `[audit]` asks, since they may carry secrets.
+//! The audit log: one JSON line per event in `<state dir>/audit.jsonl` (file 0600, directory 0700), rotated by
+//! size (`audit.jsonl.1` is the newest old file). Sizes are always logged; a call's arguments and result only
+//! when the config file's `[audit]` says `log-arguments` / `log-results`, since they may carry secrets; memory
+//! values and saved tools' sources never.
+//!
+//! # Schema
+//!
+//! Every line has `time` (RFC 3339 UTC, milliseconds), `run_id` and `event`, then the event's fields (a field
+//! shown with `?` is left out when it has no value):
+//!
+//! | `event` | fields |
+//! |---|---|
+//! | `call` | `call` (the run's call number, from 1), `server`, `tool`, `decision`, `decided_by`?, `argument_bytes`, `arguments`?, `error`? |
+//! | `call-end` | `call`, `server`, `tool`, `outcome`, `duration_ms`, `result_bytes`?, `error`?, `result`? |
+//! | `memory-save`, `memory-load`, `memory-delete`, `memory-info` | `key`, `outcome`, `bytes`?, `found`?, `error`? |
+//! | `memory-list` | `cursor`?, `outcome`, `count`?, `error`? |
+//! | `tool-save`, `tool-load` | `name`, `bytes`?, `decision`?, `decided_by`?, `outcome`, `error`? |
+//! | `tool-delete` | `name`, `outcome`, `bytes`?, `found`?, `error`? |
+//! | `tool-list` | `outcome`, `count`? |
+//! | `index-start` | `server`, `decision`, `decided_by`?, `outcome`, `tools`?, `error`? |
+//!
+//! - A tool call writes its `call` line once the policies (and the user, when asked) have decided, and, when
+//!   allowed, just before the request goes to the server. `decision` is `allow`, `deny`, `ask-accepted`,
+//!   `ask-declined`, or `undecided` when the run ended while the call was still being decided. A call that
+//!   went out then gets one `call-end` line with the same `call` number: `outcome` `ok`, `tool-error` (the
+//!   tool's `isError`), `failed` (with `error`: the server broke, refused, or sent a result over
+//!   `MCP_BRIDGE_MAX_TOOL_RESULT`) or `run-ended-first` (the run ended before the answer came; the server may
+//!   still have acted). `duration_ms` counts from the request to its end, the decision included.
+//! - Store events (`memory-*`, `tool-*`): `outcome` is `ok`, `denied` (a policy, for `tool-save` /
+//!   `tool-load`), `failed` (with `error`: a bad name, a limit, a disk error), or `run-ended-first` (with
+//!   `decision` `undecided`: the run ended while the policies or the user were deciding on a `tool-save` /
+//!   `tool-load`; nothing was saved or loaded). `bytes` is the entry's or tool's size on disk (written, read
+//!   or removed), or a tool source's size; `key` is the sanitised key. A request is logged once its work is
+//!   done, even when the run ended meanwhile.
+//! - `index-start`: a search wanted to start a server the run did not name, to list its tools. `decision` is
+//!   the policies' verdict on a run using that server (`allow`, `deny`, or `ask`, which search takes as a
+//!   no); `outcome` is `refused`, `backoff` (its last listing failed; see `error` for when it is tried
+//!   again), `listed` (with `tools`) or `failed` (with `error`). A start is logged once, by the run whose
+//!   search made it (searches that joined it add nothing); `refused` and `backoff` are logged once per run
+//!   and server, since a run's later searches repeat the same decision.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::plugins::settings::AuditSettings;
 
-/// One proxied call, as logged.
+/// One event, as logged (the `event` field names the variant).
 #[derive(Debug, Clone, Serialize)]
-pub struct AuditRecord {
-    /// RFC 3339 UTC time the call was decided.
-    pub time: String,
-    /// The run it came from.
-    pub run_id: String,
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum AuditEvent {
+    /// A tool call was decided (and, when allowed, is about to be sent).
+    Call(CallDecided),
+    /// A tool call that was sent has ended.
+    CallEnd(CallEnded),
+    /// `memory_save`.
+    MemorySave(MemoryAccess),
+    /// `memory_load`.
+    MemoryLoad(MemoryAccess),
+    /// `memory_delete`.
+    MemoryDelete(MemoryAccess),
+    /// `memory_info`.
+    MemoryInfo(MemoryAccess),
+    /// `memory_list`.
+    MemoryList(MemoryAccess),
+    /// `tool_save`.
+    ToolSave(ToolAccess),
+    /// `tool_load`.
+    ToolLoad(ToolAccess),
+    /// `tool_delete`.
+    ToolDelete(ToolAccess),
+    /// `tool_list`.
+    ToolList(ToolAccess),
+    /// A search's start of a server the run did not name.
+    IndexStart(IndexStart),
+}
+
+/// The `call` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallDecided {
+    /// The run's call number (from 1), shared with the `call-end` line.
+    pub call: u64,
     /// Server name.
     pub server: String,
     /// Tool name.
     pub tool: String,
-    /// `allow`, `deny` or `ask-accepted` / `ask-declined`.
+    /// `allow`, `deny`, `ask-accepted`, `ask-declined` or `undecided`.
     pub decision: String,
-    /// The policy that decided a deny or ask (none when every policy allowed).
+    /// The policy that denied or asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
-    /// Milliseconds from the request to the answer (upstream call included).
-    pub duration_ms: f64,
-    /// Size of the arguments (JSON bytes).
+    /// Size of the arguments (compact JSON bytes).
     pub argument_bytes: usize,
-    /// Size of the result (JSON bytes), when there was one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result_bytes: Option<usize>,
-    /// Whether the tool reported `isError`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_error: Option<bool>,
-    /// Why the call failed or was refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
     /// The arguments, when `log-arguments` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub arguments: Option<serde_json::Value>,
+    pub arguments: Option<Value>,
+    /// Why the call was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The `call-end` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallEnded {
+    /// The call number of its `call` line.
+    pub call: u64,
+    /// Server name.
+    pub server: String,
+    /// Tool name.
+    pub tool: String,
+    /// `ok`, `tool-error`, `failed` or `run-ended-first`.
+    pub outcome: &'static str,
+    /// Milliseconds from the request to its end.
+    pub duration_ms: f64,
+    /// Size of the result (compact JSON bytes), when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_bytes: Option<u64>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// The result, when `log-results` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<serde_json::Value>,
+    pub result: Option<Value>,
+}
+
+/// The `memory-*` events. Values are never logged.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemoryAccess {
+    /// The sanitised key (absent for `memory-list`, or when the key was not a string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The page asked for (`memory-list`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// `ok` or `failed`.
+    pub outcome: &'static str,
+    /// The entry's size on disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Whether the entry existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<bool>,
+    /// Entries listed (`memory-list`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The `tool-*` events. Sources are never logged.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ToolAccess {
+    /// The tool's name (absent for `tool-list`, or when the name was not a string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Size of the source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// The policies' decision on the source (`tool-save`, `tool-load`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// The policy that denied or asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// `ok`, `denied`, `failed` or `run-ended-first`.
+    pub outcome: &'static str,
+    /// Whether the tool existed (`tool-delete`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<bool>,
+    /// Tools listed (`tool-list`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// Why it was refused or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The `index-start` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexStart {
+    /// The server search wanted to start.
+    pub server: String,
+    /// The policies' verdict on a run using it: `allow`, `deny` or `ask`.
+    pub decision: &'static str,
+    /// The policy that denied or asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// `refused`, `backoff`, `listed` or `failed`.
+    pub outcome: &'static str,
+    /// Tools listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<usize>,
+    /// Why it was refused, skipped or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A line: the common fields, then the event's.
+#[derive(Serialize)]
+struct Line<'a> {
+    time: String,
+    run_id: &'a str,
+    #[serde(flatten)]
+    event: &'a AuditEvent,
 }
 
 /// The log file, shared by all runs (a mutex keeps lines whole and rotation single).
@@ -55,7 +216,7 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// A log at `<state_dir>/audit.jsonl`; the file is created on the first call.
+    /// A log at `<state_dir>/audit.jsonl`; the file is created on the first event.
     pub fn new(state_dir: &Path, settings: AuditSettings) -> Self {
         AuditLog {
             path: state_dir.join("audit.jsonl"),
@@ -74,15 +235,23 @@ impl AuditLog {
         self.settings
     }
 
-    /// Appends `record`. A log that cannot be written is a warning, never a failed call.
-    pub fn write(&self, record: &AuditRecord) {
-        let Ok(mut line) = serde_json::to_vec(record) else {
-            return;
+    /// Appends `event` of run `run_id`, stamped now. A log that cannot be written is a warning, never a failed
+    /// request.
+    pub fn write(&self, run_id: &str, event: &AuditEvent) {
+        let line = Line {
+            time: now_rfc3339(),
+            run_id,
+            event,
+        };
+        let mut line = match serde_json::to_vec(&line) {
+            Ok(line) => line,
+            Err(error) => {
+                tracing::warn!("audit line not serialised: {error}");
+                return;
+            }
         };
         line.push(b'\n');
-        let Ok(mut file) = self.file.lock() else {
-            return;
-        };
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(error) = self.append(&mut file, &line) {
             tracing::warn!(log = %self.path.display(), "audit log not written: {error}");
             *file = None;
@@ -92,7 +261,7 @@ impl AuditLog {
     fn append(&self, file: &mut Option<std::fs::File>, line: &[u8]) -> std::io::Result<()> {
         if file.is_none() {
             if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)?;
+                super::store::create_private_dir(dir)?;
             }
             *file = Some(self.open()?);
         }
@@ -145,22 +314,25 @@ pub fn now_rfc3339() -> String {
 mod tests {
     use super::*;
 
-    fn record(n: usize) -> AuditRecord {
-        AuditRecord {
-            time: now_rfc3339(),
-            run_id: format!("r{n}"),
+    fn ended(n: u64) -> AuditEvent {
+        AuditEvent::CallEnd(CallEnded {
+            call: n,
             server: "s".into(),
             tool: "t".into(),
-            decision: "allow".into(),
-            decided_by: None,
+            outcome: "ok",
             duration_ms: 1.0,
-            argument_bytes: 2,
             result_bytes: Some(3),
-            tool_error: Some(false),
             error: None,
-            arguments: None,
             result: None,
-        }
+        })
+    }
+
+    fn lines(path: &Path) -> Vec<Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     #[test]
@@ -173,19 +345,74 @@ mod tests {
         };
         let log = AuditLog::new(dir.path(), settings);
         for n in 0..200 {
-            log.write(&record(n));
+            log.write(&format!("r{n}"), &ended(n));
         }
         let current = std::fs::read_to_string(log.path()).unwrap();
         assert!(current.len() <= 4096);
-        let last: serde_json::Value =
-            serde_json::from_str(current.lines().last().unwrap()).unwrap();
+        let last = lines(log.path()).pop().unwrap();
         assert_eq!(last["run_id"], "r199");
         assert!(dir.path().join("audit.jsonl.1").exists());
         assert!(dir.path().join("audit.jsonl.2").exists());
         assert!(!dir.path().join("audit.jsonl.3").exists());
-        for line in current.lines() {
-            let value: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert!(value.get("arguments").is_none());
-        }
+    }
+
+    #[test]
+    fn every_line_names_its_event_and_leaves_out_what_it_lacks() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::TempDir::new().unwrap();
+        let state = dir.path().join("state");
+        let log = AuditLog::new(&state, AuditSettings::default());
+        log.write(
+            "r1",
+            &AuditEvent::Call(CallDecided {
+                call: 1,
+                server: "github".into(),
+                tool: "create_issue".into(),
+                decision: "deny".into(),
+                decided_by: Some("rules".into()),
+                argument_bytes: 12,
+                arguments: None,
+                error: Some("no".into()),
+            }),
+        );
+        log.write("r1", &ended(2));
+        log.write(
+            "r1",
+            &AuditEvent::MemorySave(MemoryAccess {
+                key: Some("k".into()),
+                outcome: "ok",
+                bytes: Some(80),
+                ..MemoryAccess::default()
+            }),
+        );
+        log.write(
+            "r1",
+            &AuditEvent::IndexStart(IndexStart {
+                server: "secret".into(),
+                decision: "deny",
+                decided_by: Some("rules".into()),
+                outcome: "refused",
+                tools: None,
+                error: Some("forbidden".into()),
+            }),
+        );
+        let got = lines(log.path());
+        assert_eq!(got[0]["event"], "call");
+        assert_eq!(got[0]["decided_by"], "rules");
+        assert!(got[0].get("arguments").is_none());
+        assert!(got[0]["time"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(got[1]["event"], "call-end");
+        assert_eq!(got[1]["outcome"], "ok");
+        assert!(got[1].get("error").is_none());
+        assert_eq!(
+            got[2],
+            serde_json::json!({"time": got[2]["time"], "run_id": "r1", "event": "memory-save", "key": "k",
+                               "outcome": "ok", "bytes": 80})
+        );
+        assert_eq!(got[3]["event"], "index-start");
+        assert_eq!(got[3]["outcome"], "refused");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(log.path()), 0o600);
     }
 }

@@ -1,30 +1,41 @@
-//! The host side of tool proxying for one run: answers the sandbox's rpc frames (`list_servers`, `list_tools`,
-//! `call_tool`, `query_tool_docs`, `search_tool_docs`), puts every `call_tool` through the policy plugins
-//! (asking the user through the MCP client when a policy says `ask`), and writes the audit log.
+//! The host side of one run's requests (PROTOCOL.md §5): tool proxying (`list_servers`, `list_tools`,
+//! `call_tool`, `query_tool_docs`, `search_tool_docs`), the memory helpers and saved tools ([`store`]).
 //!
-//! Only the servers named in the run's `servers` can be listed or called; search covers every discovered
-//! server. Everything the sandbox sends is untrusted: names and arguments are checked here, not there.
+//! - Every `call_tool` goes through the policy plugins' `check-call` (asking the user through the MCP client
+//!   when a policy says `ask`, showing the arguments: [`ask`]); a result larger than
+//!   `MCP_BRIDGE_MAX_TOOL_RESULT` comes back as a tool error naming the limit (`call.rs`).
+//! - A saved tool's source goes through every policy's `check-run`, as run code, both when it is saved and
+//!   when a run loads it (`stored.rs`).
+//! - Search starts a server the run did not name only when the policies allow this run to use it
+//!   ([`index::StartGate`]).
+//! - Everything is written to the audit log ([`audit`]), including calls the run did not wait for.
+//!
+//! Only the servers named in the run's `servers` can be listed or called. Everything the sandbox sends is
+//! untrusted: names and arguments are checked here, not there.
 
 pub mod ask;
 pub mod audit;
+mod call;
 pub mod store;
+mod stored;
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use rmcp::model::Tool;
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
-use crate::plugins::{CallCheck, PluginHost, RunCheck, ToolAnnotations};
+use crate::plugins::{PluginHost, RunCheck, Verdict};
 use crate::sandbox::{RpcError, RpcHandler};
-use crate::upstream::index::{self, Detail, ToolCatalog};
-use crate::upstream::{UpstreamClient, Upstreams};
+use crate::upstream::index::{self, Detail, StartGate, StartOutcome, ToolCatalog};
+use crate::upstream::{DiscoveredServer, UpstreamClient, Upstreams};
 pub use ask::Asker;
-use ask::Subject;
-use audit::{AuditLog, AuditRecord};
+use audit::{AuditEvent, AuditLog, IndexStart};
 use store::SandboxStore;
+use stored::{MemoryRequest, ToolRequest};
 
 /// What a run's proxy needs from the bridge, shared by all runs.
 #[derive(Clone)]
@@ -52,10 +63,16 @@ struct Inner {
     context: ProxyContext,
     /// The run as the policies saw it at its start.
     run: RunCheck,
-    run_id: String,
     /// This run's servers, in request order.
     loaded: Vec<Arc<UpstreamClient>>,
     asker: Option<Arc<dyn Asker>>,
+    /// The last call number given out (the audit log links a call's lines by it).
+    calls: AtomicU64,
+    /// The policies' verdicts on this run using a server search wanted to start, by server: asked once.
+    search_verdicts: Mutex<HashMap<String, Verdict>>,
+    /// The `refused` and `backoff` search starts logged already: once per run and server is enough, since
+    /// they repeat the same decision or state.
+    search_logged: Mutex<HashSet<(String, &'static str)>>,
 }
 
 impl RunProxy {
@@ -69,14 +86,21 @@ impl RunProxy {
         RunProxy {
             inner: Arc::new(Inner {
                 context,
-                run_id: run.run_id.clone(),
                 run,
                 loaded,
                 asker,
+                calls: AtomicU64::new(0),
+                search_verdicts: Mutex::new(HashMap::new()),
+                search_logged: Mutex::new(HashSet::new()),
             }),
         }
     }
 }
+
+/// The methods of PROTOCOL.md §5, for the error about any other.
+const METHODS: &str = "list_servers, list_tools, call_tool, query_tool_docs, search_tool_docs, memory_save, \
+                       memory_load, memory_delete, memory_info, memory_list, tool_save, tool_load, tool_list, \
+                       tool_delete";
 
 impl RpcHandler for RunProxy {
     fn handle(&self, method: String, params: Value) -> BoxFuture<'static, Result<Value, RpcError>> {
@@ -90,25 +114,32 @@ impl RpcHandler for RunProxy {
             match method.as_str() {
                 "list_servers" => Ok(json!(inner.loaded_names_sorted())),
                 "list_tools" => inner.list_tools(&params).await,
-                "call_tool" => inner.call_tool(&params).await,
+                "call_tool" => inner.call_tool(params).await,
                 "query_tool_docs" => inner.query_tool_docs(&params).await,
                 "search_tool_docs" => inner.search_tool_docs(&params).await,
-                "memory_save" | "memory_load" | "memory_delete" | "memory_info" | "memory_list"
-                | "tool_save" => {
-                    // File operations on small files: off the async workers.
-                    let store = inner.context.store.clone();
-                    tokio::task::spawn_blocking(move || stored(&store, &method, &params))
-                        .await
-                        .map_err(|e| RpcError::new(format!("store request failed: {e}")))?
-                        .map_err(RpcError::new)
-                }
-                other => Err(RpcError::new(format!("Unknown RPC type: {other}"))),
+                "memory_save" => inner.memory(MemoryRequest::Save, params).await,
+                "memory_load" => inner.memory(MemoryRequest::Load, params).await,
+                "memory_delete" => inner.memory(MemoryRequest::Delete, params).await,
+                "memory_info" => inner.memory(MemoryRequest::Info, params).await,
+                "memory_list" => inner.memory(MemoryRequest::List, params).await,
+                "tool_save" => inner.tool_save(params).await,
+                "tool_load" => inner.tool_load(params).await,
+                "tool_list" => inner.saved_tools(ToolRequest::List, params).await,
+                "tool_delete" => inner.saved_tools(ToolRequest::Delete, params).await,
+                other => Err(RpcError::new(format!(
+                    "Unknown RPC method {:?}; the methods are {METHODS}",
+                    other.chars().take(100).collect::<String>()
+                ))),
             }
         })
     }
 }
 
 impl Inner {
+    fn run_id(&self) -> &str {
+        &self.run.run_id
+    }
+
     fn loaded_names_sorted(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .loaded
@@ -188,7 +219,10 @@ impl Inner {
         Ok(Value::Array(docs))
     }
 
-    async fn search_tool_docs(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    async fn search_tool_docs(
+        self: &Arc<Self>,
+        params: &Map<String, Value>,
+    ) -> Result<Value, RpcError> {
         let query =
             string_param(params, "query")?.ok_or_else(|| RpcError::new("Missing 'query' value"))?;
         let limit = match params.get("limit") {
@@ -199,145 +233,97 @@ impl Inner {
                 .clamp(1, 50) as usize,
         };
         let detail = Detail::parse(string_param(params, "detail")?).map_err(RpcError::new)?;
+        let gate: Arc<dyn StartGate> = Arc::new(SearchGate(self.clone()));
         let docs = self
             .context
             .catalog
-            .search(&self.context.upstreams, query, limit, detail)
+            .search(&self.context.upstreams, query, limit, detail, gate)
             .await;
         Ok(Value::Array(docs))
     }
-
-    async fn call_tool(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        let started = Instant::now();
-        let client = self.loaded_client(params)?;
-        let tool_name =
-            string_param(params, "tool")?.ok_or_else(|| RpcError::new("Missing tool name"))?;
-        let arguments = match params.get("arguments") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(map)) => map.clone(),
-            Some(_) => return Err(RpcError::new("Arguments must be an object")),
-        };
-        let server = client.server().name.clone();
-        let tool = self.find_tool(client, tool_name).await?;
-        // Serialised once: the policies read this text, the audit log its size.
-        let arguments_text = serde_json::to_string(&arguments).unwrap_or_default();
-        let mut record = AuditRecord {
-            time: audit::now_rfc3339(),
-            run_id: self.run_id.clone(),
-            server: server.clone(),
-            tool: tool_name.to_string(),
-            decision: "allow".into(),
-            decided_by: None,
-            duration_ms: 0.0,
-            argument_bytes: arguments_text.len(),
-            result_bytes: None,
-            tool_error: None,
-            error: None,
-            arguments: self
-                .context
-                .audit
-                .settings()
-                .log_arguments
-                .then(|| Value::Object(arguments.clone())),
-            result: None,
-        };
-        let verdict = self.context.plugins.check_call(&CallCheck {
-            run_id: self.run_id.clone(),
-            server: server.clone(),
-            tool: tool_name.to_string(),
-            arguments: arguments_text,
-            annotations: annotations_of(&tool),
-        });
-        let question = |prompt: &str| {
-            format!(
-                "Run {} wants to call {server}.{tool_name}: {prompt}",
-                self.run_id
-            )
-        };
-        let settled = ask::settle(verdict, Subject::Call, question, self.asker.as_deref()).await;
-        record.decision = settled.decision.into();
-        record.decided_by = settled.decided_by;
-        if let Err(message) = settled.outcome {
-            record.error = Some(message.clone());
-            record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-            self.context.audit.write(&record);
-            return Err(RpcError::policy_denied(message));
-        }
-        let outcome = client.call(tool_name, arguments).await;
-        record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let answer = match outcome {
-            Ok(result) => {
-                let value = serde_json::to_value(&result).map_err(|e| RpcError::new(e.to_string()));
-                if let Ok(value) = &value {
-                    record.result_bytes = Some(value.to_string().len());
-                    record.tool_error = Some(result.is_error.unwrap_or(false));
-                    if self.context.audit.settings().log_results {
-                        record.result = Some(value.clone());
-                    }
-                }
-                value
-            }
-            Err(error) => Err(RpcError::new(error.to_string())),
-        };
-        if let Err(error) = &answer {
-            record.error = Some(error.message.clone());
-        }
-        self.context.audit.write(&record);
-        answer
-    }
-
-    /// The tool's metadata (annotations for the policies); an unknown name is refused before any policy or
-    /// upstream sees it. A name missing from the cached list triggers one fresh `tools/list`.
-    async fn find_tool(&self, client: &UpstreamClient, name: &str) -> Result<Tool, RpcError> {
-        let tools = self.tools_of(client).await?;
-        if let Some(tool) = tools.iter().find(|t| t.name == name) {
-            return Ok(tool.clone());
-        }
-        let tools = client
-            .refresh_tools()
-            .await
-            .map_err(|e| RpcError::new(e.to_string()))?;
-        tools
-            .iter()
-            .find(|t| t.name == name)
-            .cloned()
-            .ok_or_else(|| {
-                let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-                RpcError::new(format!(
-                    "Tool '{name}' not found for server {}; its tools: {}",
-                    client.server().name,
-                    names.join(", ")
-                ))
-            })
-    }
 }
 
-/// The memory and saved-tool requests (see [`store`]).
-fn stored(
-    store: &SandboxStore,
-    method: &str,
-    params: &Map<String, Value>,
-) -> Result<Value, String> {
-    let field = |name: &str| params.get(name).cloned().unwrap_or(Value::Null);
-    Ok(match method {
-        "memory_save" => json!(store.save_memory(
-            store::key_param(params)?,
-            field("value"),
-            field("metadata")
-        )?),
-        "memory_load" => store.load_memory(store::key_param(params)?)?,
-        "memory_delete" => json!(store.delete_memory(store::key_param(params)?)?),
-        "memory_info" => store.memory_info(store::key_param(params)?)?,
-        "memory_list" => store.list_memories(),
-        _ => {
-            let (Some(Value::String(name)), Some(Value::String(source))) =
-                (params.get("name"), params.get("source"))
-            else {
-                return Err("'name' and 'source' must be strings".into());
-            };
-            json!(store.save_tool(name, source)?)
+/// Search's permission to start a server for one run: the policies' `check-run` for this run's code using
+/// that server, asked once per server; only an outright allow counts.
+struct SearchGate(Arc<Inner>);
+
+impl StartGate for SearchGate {
+    fn check(&self, server: &DiscoveredServer) -> Verdict {
+        let inner = &self.0;
+        let mut verdicts = inner
+            .search_verdicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        verdicts
+            .entry(server.name.clone())
+            .or_insert_with(|| {
+                inner.context.plugins.check_run(&RunCheck {
+                    run_id: inner.run.run_id.clone(),
+                    code: inner.run.code.clone(),
+                    servers: vec![server.name.clone()],
+                    timeout_seconds: inner.run.timeout_seconds,
+                })
+            })
+            .clone()
+    }
+
+    fn record(&self, server: &DiscoveredServer, verdict: &Verdict, outcome: &StartOutcome) {
+        let repeatable = match outcome {
+            StartOutcome::Refused => Some("refused"),
+            StartOutcome::Backoff { .. } => Some("backoff"),
+            _ => None,
+        };
+        if let Some(kind) = repeatable {
+            let mut logged = self
+                .0
+                .search_logged
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !logged.insert((server.name.clone(), kind)) {
+                return;
+            }
         }
-    })
+        let (decision, decided_by) = match verdict {
+            Verdict::Allow => ("allow", None),
+            Verdict::Deny { plugin, .. } => ("deny", Some(plugin.clone())),
+            Verdict::Ask { plugin, .. } => ("ask", Some(plugin.clone())),
+        };
+        let (outcome, tools, error) = match outcome {
+            StartOutcome::Refused => (
+                "refused",
+                None,
+                Some(match verdict {
+                    Verdict::Ask { .. } => format!(
+                        "{}; search never asks, so the server was not started",
+                        verdict.describe()
+                    ),
+                    _ => verdict.describe(),
+                }),
+            ),
+            StartOutcome::Backoff { failures, retry_in } => (
+                "backoff",
+                None,
+                Some(format!(
+                    "listing its tools failed {failures} time{} in a row; next try in {} s",
+                    if *failures == 1 { "" } else { "s" },
+                    retry_in.as_secs().max(1)
+                )),
+            ),
+            StartOutcome::Listed(count) => ("listed", Some(*count), None),
+            StartOutcome::Failed(error) => ("failed", None, Some(error.clone())),
+        };
+        self.0.context.audit.write(
+            self.0.run_id(),
+            &AuditEvent::IndexStart(IndexStart {
+                server: server.name.clone(),
+                decision,
+                decided_by,
+                outcome,
+                tools,
+                error,
+            }),
+        );
+    }
 }
 
 fn string_param<'a>(
@@ -348,17 +334,5 @@ fn string_param<'a>(
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
         Some(_) => Err(RpcError::new(format!("'{key}' must be a string"))),
-    }
-}
-
-fn annotations_of(tool: &Tool) -> ToolAnnotations {
-    let Some(a) = &tool.annotations else {
-        return ToolAnnotations::default();
-    };
-    ToolAnnotations {
-        read_only: a.read_only_hint,
-        destructive: a.destructive_hint,
-        idempotent: a.idempotent_hint,
-        open_world: a.open_world_hint,
     }
 }

@@ -1,179 +1,372 @@
 //! What outlives a run, kept by the host in the state dir (the sandbox has no host mounts and no writable
 //! persistent disk): the memory helpers' entries (`runtime.save_memory` …, `<state>/user_tools/memory/<key>.json`)
-//! and the functions saved with `runtime.save_tool` (`<state>/user_tools/<name>.py`), which every later run
-//! imports as the module `user_tools`.
+//! and the functions saved with `runtime.save_tool` (`<state>/user_tools/<name>.py`), which a later run loads
+//! when it imports them (`tool_load`).
 //!
 //! The sandbox only ever names an entry; this module turns names into file names (the seed's sanitisation,
-//! `[^A-Za-z0-9_-]` → `_`, at most 100 characters), so a request can never reach outside these directories.
+//! `[^A-Za-z0-9_-]` → `_`, at most 100 characters; tool names must be identifiers), so a request can never
+//! reach outside these directories. Everything written is bounded:
+//! - an entry's whole JSON (key, value, metadata, times; compact, never pretty-printed, so a deeply nested
+//!   value cannot grow on disk) is at most [`MAX_ENTRY_BYTES`]; a tool's source at most [`MAX_TOOL_SOURCE_BYTES`];
+//! - at most [`MAX_MEMORY_ENTRIES`] entries and [`MAX_SAVED_TOOLS`] tools;
+//! - entries and tools together at most the quota (`MCP_BRIDGE_STORE_QUOTA`). Writes of one bridge are
+//!   serialised, so concurrent runs cannot overshoot it together.
+//!
+//! Directories are created 0700 and files 0600. Every refusal names the limit it hit.
+
+mod files;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::audit::now_rfc3339;
+use files::{ReadError, files_with_extension, read_bounded, replace_file, size_of};
+pub(crate) use files::{create_private_dir, json_size};
 
-/// The largest value (as JSON) one memory entry may hold.
-pub const MAX_MEMORY_VALUE_BYTES: usize = 1 << 20;
+/// The largest memory entry, as the compact JSON written to disk (key, value, metadata and times).
+pub const MAX_ENTRY_BYTES: usize = 1 << 20;
 
 /// The largest saved tool source.
 pub const MAX_TOOL_SOURCE_BYTES: usize = 256 << 10;
 
-/// Memory entries kept at most (with [`MAX_MEMORY_VALUE_BYTES`], this bounds the disk a sandbox can fill).
+/// Memory entries kept at most.
 pub const MAX_MEMORY_ENTRIES: usize = 1000;
 
 /// Saved tools kept at most.
 pub const MAX_SAVED_TOOLS: usize = 200;
+
+/// Entries in one page of `list_memories`.
+pub const LIST_PAGE_ENTRIES: usize = 100;
+
+/// A page of `list_memories` stops before its JSON passes this (it always holds at least one entry).
+pub const LIST_PAGE_BYTES: usize = 1 << 20;
+
+/// Entries on disk larger than this are not read (a file written by an older bridge, pretty-printed, may be
+/// somewhat larger than [`MAX_ENTRY_BYTES`]; anything beyond this is reported instead of loaded).
+const MAX_READ_BYTES: u64 = 4 << 20;
 
 /// The state kept for the sandbox between runs.
 pub struct SandboxStore {
     root: PathBuf,
     /// Bytes all entries and saved tools may take together (`MCP_BRIDGE_STORE_QUOTA`).
     quota_bytes: u64,
+    /// Held by every write and delete: the quota check and the write it allows are one step.
+    writes: Mutex<()>,
+}
+
+/// A completed write or delete, for the reply and the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The text the sandbox gets back.
+    pub message: String,
+    /// The entry's or tool's size on disk (written, read or removed); 0 when there was none.
+    pub bytes: u64,
+    /// Whether the entry or tool existed (a delete of a missing one is not an error).
+    pub found: bool,
+}
+
+/// One saved tool, as `tool_list` and `bridge tools list` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolInfo {
+    /// Its name (the function's).
+    pub name: String,
+    /// Size of its source in bytes.
+    pub bytes: u64,
+    /// When it was last saved, RFC 3339 UTC.
+    pub saved_at: String,
+}
+
+/// An entry as written to disk (borrowed, so saving copies nothing).
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    key: &'a str,
+    value: &'a Value,
+    metadata: &'a Value,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+/// An entry without its value: `get_memory_info` and `list_memories`. The value is skipped while parsing.
+#[derive(Debug, Serialize, Deserialize)]
+struct EntryInfo {
+    #[serde(default)]
+    key: Value,
+    #[serde(default)]
+    metadata: Value,
+    #[serde(default)]
+    created_at: Value,
+    #[serde(default)]
+    updated_at: Value,
+}
+
+/// Only the value, for `load_memory`.
+#[derive(Deserialize)]
+struct EntryValue {
+    #[serde(default)]
+    value: Value,
 }
 
 impl SandboxStore {
     /// A store in `<state_dir>/user_tools` holding at most `quota_bytes`; directories are created on the first
-    /// write.
+    /// write. Usable without a run (`bridge tools list|rm`).
     pub fn new(state_dir: &Path, quota_bytes: u64) -> Self {
         SandboxStore {
             root: state_dir.join("user_tools"),
             quota_bytes,
+            writes: Mutex::new(()),
         }
+    }
+
+    fn memory_dir(&self) -> PathBuf {
+        self.root.join("memory")
     }
 
     fn memory_path(&self, key: &str) -> Result<(String, PathBuf), String> {
-        let key = sanitize(key).ok_or("Memory key cannot be empty")?;
-        let path = self.root.join("memory").join(format!("{key}.json"));
+        let key = memory_key(key).ok_or("Memory key cannot be empty")?;
+        let path = self.memory_dir().join(format!("{key}.json"));
         Ok((key, path))
     }
 
-    /// `save_memory(key, value, metadata)`: creates or replaces the entry, keeping its creation time.
-    pub fn save_memory(&self, key: &str, value: Value, metadata: Value) -> Result<String, String> {
-        let (key, path) = self.memory_path(key)?;
-        let size = value.to_string().len();
-        if size > MAX_MEMORY_VALUE_BYTES {
+    fn tool_path(&self, name: &str) -> Result<PathBuf, String> {
+        if !is_identifier(name) {
             return Err(format!(
-                "Memory value too large: {size} bytes as JSON, the limit is {MAX_MEMORY_VALUE_BYTES}"
+                "{:?} is not a function name (a Python identifier of at most 100 characters)",
+                shorten(name)
             ));
         }
-        if !path.exists() && count_files(&path, "json") >= MAX_MEMORY_ENTRIES {
-            return Err(format!(
-                "Memory is full ({MAX_MEMORY_ENTRIES} entries); delete some with delete_memory(key)"
-            ));
-        }
-        let now = now_rfc3339();
-        let created = read_json(&path)
-            .and_then(|old| old.get("created_at").cloned())
-            .unwrap_or_else(|| json!(now));
-        let entry = json!({
-            "key": key, "value": value, "metadata": metadata, "created_at": created, "updated_at": now,
-        });
-        write_file(
-            &path,
-            &serde_json::to_vec_pretty(&entry).unwrap_or_default(),
-        )?;
-        Ok(format!("Memory '{key}' saved."))
+        Ok(self.root.join(format!("{name}.py")))
     }
 
-    /// `load_memory(key)`: `{"found": bool, "value": …}`.
-    pub fn load_memory(&self, key: &str) -> Result<Value, String> {
-        let (_, path) = self.memory_path(key)?;
-        Ok(match read_json(&path) {
-            Some(entry) => {
-                json!({"found": true, "value": entry.get("value").cloned().unwrap_or(Value::Null)})
-            }
-            None => json!({"found": false}),
+    /// Bytes used now by entries and tools together.
+    fn usage(&self) -> u64 {
+        let memory: u64 = files_with_extension(&self.memory_dir(), "json")
+            .iter()
+            .map(|(_, _, size)| size)
+            .sum();
+        let tools: u64 = files_with_extension(&self.root, "py")
+            .iter()
+            .map(|(_, _, size)| size)
+            .sum();
+        memory + tools
+    }
+
+    /// Refuses a write of `new_bytes` replacing `old_bytes` that would take the store past its quota.
+    fn check_quota(&self, what: &str, old_bytes: u64, new_bytes: u64) -> Result<(), String> {
+        let after = self.usage().saturating_sub(old_bytes) + new_bytes;
+        if after > self.quota_bytes {
+            return Err(format!(
+                "Store quota exceeded: saving {what} ({new_bytes} bytes) would bring memory entries and saved tools \
+                 to {after} bytes, over MCP_BRIDGE_STORE_QUOTA ({} bytes); delete some with delete_memory(key) \
+                 or `bridge tools rm`",
+                self.quota_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A panic while holding it left no partial state (writes are renames): keep going.
+        self.writes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `save_memory(key, value, metadata)`: creates or replaces the entry, keeping its creation time.
+    pub fn save_memory(
+        &self,
+        key: &str,
+        value: &Value,
+        metadata: &Value,
+    ) -> Result<Stored, String> {
+        let (key, path) = self.memory_path(key)?;
+        let _writing = self.lock();
+        let now = now_rfc3339();
+        let created = read_info(&path)
+            .ok()
+            .and_then(|old| old.created_at.as_str().map(str::to_string))
+            .unwrap_or_else(|| now.clone());
+        let entry = EntryOut {
+            key: &key,
+            value,
+            metadata,
+            created_at: &created,
+            updated_at: &now,
+        };
+        // Measured before anything is allocated for it: a refused flood costs one pass and no copy.
+        let size = json_size(&entry, MAX_ENTRY_BYTES as u64).map_err(|counted| {
+            format!(
+                "Memory value too large: the entry '{key}' (key, value, metadata and times as compact JSON) is \
+                 {} bytes, the limit is {MAX_ENTRY_BYTES} bytes per entry",
+                describe_count(counted, MAX_ENTRY_BYTES as u64)
+            )
+        })?;
+        let old_bytes = size_of(&path);
+        if !path.exists()
+            && files_with_extension(&self.memory_dir(), "json").len() >= MAX_MEMORY_ENTRIES
+        {
+            return Err(format!(
+                "Memory is full ({MAX_MEMORY_ENTRIES} entries, the most kept); delete some with delete_memory(key)"
+            ));
+        }
+        self.check_quota(&format!("memory '{key}'"), old_bytes, size)?;
+        let data = serde_json::to_vec(&entry).map_err(|e| format!("Memory '{key}': {e}"))?;
+        replace_file(&path, &data)?;
+        Ok(Stored {
+            message: format!("Memory '{key}' saved."),
+            bytes: data.len() as u64,
+            found: old_bytes > 0,
         })
     }
 
-    /// `delete_memory(key)`.
-    pub fn delete_memory(&self, key: &str) -> Result<String, String> {
+    /// `load_memory(key)`: `{"found": bool, "value": …}`, and the entry's size on disk.
+    pub fn load_memory(&self, key: &str) -> Result<(Value, u64), String> {
         let (key, path) = self.memory_path(key)?;
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(format!("Memory '{key}' deleted.")),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                Ok(format!("Memory '{key}' not found."))
+        match read_bounded(&path, MAX_READ_BYTES) {
+            Ok(data) => {
+                let entry: EntryValue = serde_json::from_slice(&data)
+                    .map_err(|e| format!("Memory '{key}' is unreadable: {e}"))?;
+                Ok((
+                    json!({"found": true, "value": entry.value}),
+                    data.len() as u64,
+                ))
             }
-            Err(error) => Err(format!("Memory '{key}' could not be deleted: {error}")),
+            Err(ReadError::NotFound) => Ok((json!({"found": false}), 0)),
+            Err(error) => Err(read_failure(&key, error)),
         }
     }
 
-    /// `get_memory_info(key)`: everything but the value, or null.
-    pub fn memory_info(&self, key: &str) -> Result<Value, String> {
-        let (_, path) = self.memory_path(key)?;
-        Ok(read_json(&path).map(summary).unwrap_or(Value::Null))
+    /// `delete_memory(key)`.
+    pub fn delete_memory(&self, key: &str) -> Result<Stored, String> {
+        let (key, path) = self.memory_path(key)?;
+        let _writing = self.lock();
+        remove(&path, &format!("Memory '{key}'"))
     }
 
-    /// `list_memories()`: the entries' info, by file name.
-    pub fn list_memories(&self) -> Value {
-        let Ok(entries) = std::fs::read_dir(self.root.join("memory")) else {
-            return json!([]);
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        paths.sort();
-        let listed: Vec<Value> = paths
-            .iter()
-            .map(|path| match read_json(path) {
-                Some(entry) => summary(entry),
-                None => {
-                    let key = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-                    json!({"key": key, "error": "Failed to read"})
-                }
-            })
-            .collect();
-        Value::Array(listed)
+    /// `get_memory_info(key)`: everything but the value, or null; and the entry's size on disk.
+    pub fn memory_info(&self, key: &str) -> Result<(Value, u64), String> {
+        let (key, path) = self.memory_path(key)?;
+        match read_info(&path) {
+            Ok(info) => Ok((to_value(&info), size_of(&path))),
+            Err(ReadError::NotFound) => Ok((Value::Null, 0)),
+            Err(error) => Err(read_failure(&key, error)),
+        }
+    }
+
+    /// `list_memories()`, one page: `{"entries": [info, …], "next": <cursor> | null}`. `cursor` indexes the
+    /// sorted keys; a page holds at most [`LIST_PAGE_ENTRIES`] entries and stops before its JSON passes
+    /// [`LIST_PAGE_BYTES`] (but always holds one entry, when there is one).
+    pub fn list_memories(&self, cursor: usize) -> Value {
+        let keys = files_with_extension(&self.memory_dir(), "json");
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        let mut next = None;
+        for (index, (stem, path, _)) in keys.iter().enumerate().skip(cursor) {
+            if entries.len() == LIST_PAGE_ENTRIES {
+                next = Some(index);
+                break;
+            }
+            let info = match read_info(path) {
+                Ok(info) => to_value(&info),
+                Err(error) => json!({"key": stem, "error": read_failure(stem, error)}),
+            };
+            let size = json_size(&info, u64::MAX).unwrap_or(0) as usize + 1;
+            if !entries.is_empty() && bytes + size > LIST_PAGE_BYTES {
+                next = Some(index);
+                break;
+            }
+            bytes += size;
+            entries.push(info);
+        }
+        json!({"entries": entries, "next": next})
     }
 
     /// `save_tool(func)`: stores the function's source as `<name>.py` (replacing an older one of that name).
-    pub fn save_tool(&self, name: &str, source: &str) -> Result<String, String> {
-        if !is_identifier(name) {
-            return Err(format!("{name:?} is not a function name"));
-        }
-        if source.len() > MAX_TOOL_SOURCE_BYTES {
+    pub fn save_tool(&self, name: &str, source: &str) -> Result<Stored, String> {
+        let path = self.tool_path(name)?;
+        check_source_size(name, source.len())?;
+        let _writing = self.lock();
+        let old_bytes = size_of(&path);
+        if !path.exists() && files_with_extension(&self.root, "py").len() >= MAX_SAVED_TOOLS {
             return Err(format!(
-                "Tool source too large: {} bytes, the limit is {MAX_TOOL_SOURCE_BYTES}",
-                source.len()
+                "{MAX_SAVED_TOOLS} tools are saved already, the most kept; delete some with `bridge tools rm`"
             ));
         }
-        let path = self.root.join(format!("{name}.py"));
-        if !path.exists() && count_files(&path, "py") >= MAX_SAVED_TOOLS {
-            return Err(format!(
-                "{MAX_SAVED_TOOLS} tools are saved already, the most kept"
-            ));
-        }
-        write_file(&path, source.as_bytes())?;
-        Ok(format!(
-            "Tool '{name}' saved. It will be available in future sessions."
-        ))
+        self.check_quota(&format!("tool '{name}'"), old_bytes, source.len() as u64)?;
+        replace_file(&path, source.as_bytes())?;
+        Ok(Stored {
+            message: format!("Tool '{name}' saved. It will be available in future sessions."),
+            bytes: source.len() as u64,
+            found: old_bytes > 0,
+        })
     }
 
-    /// The saved tools, `[{"name", "source"}]` by name, for the boot frame.
-    pub fn saved_tools(&self) -> Vec<Value> {
-        let Ok(entries) = std::fs::read_dir(&self.root) else {
-            return Vec::new();
-        };
-        let mut tools: Vec<(String, String)> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "py"))
-            .filter_map(|p| {
-                let name = p.file_stem()?.to_str()?.to_string();
-                let source = std::fs::read_to_string(&p).ok()?;
-                is_identifier(&name).then_some((name, source))
-            })
-            .collect();
-        tools.sort();
-        tools
+    /// The source of the saved tool `name`; an unknown name is an error listing the saved ones.
+    pub fn load_tool(&self, name: &str) -> Result<String, String> {
+        let path = self.tool_path(name)?;
+        match read_bounded(&path, MAX_TOOL_SOURCE_BYTES as u64) {
+            Ok(data) => String::from_utf8(data)
+                .map_err(|_| format!("Saved tool '{name}' is not valid UTF-8")),
+            Err(ReadError::NotFound) => {
+                let saved: Vec<String> = self.list_tools().into_iter().map(|t| t.name).collect();
+                Err(format!(
+                    "No saved tool named '{name}'; saved tools: {}",
+                    if saved.is_empty() {
+                        "none".to_string()
+                    } else {
+                        saved.join(", ")
+                    }
+                ))
+            }
+            Err(ReadError::TooLarge(size)) => Err(format!(
+                "Saved tool '{name}' is {size} bytes, over the limit of {MAX_TOOL_SOURCE_BYTES} bytes per tool"
+            )),
+            Err(ReadError::Io(error)) => Err(format!("Saved tool '{name}' is unreadable: {error}")),
+        }
+    }
+
+    /// The saved tools by name: `[{"name", "bytes", "saved_at"}]`.
+    pub fn list_tools(&self) -> Vec<ToolInfo> {
+        files_with_extension(&self.root, "py")
             .into_iter()
-            .map(|(name, source)| json!({"name": name, "source": source}))
+            .filter(|(name, _, _)| is_identifier(name))
+            .map(|(name, path, bytes)| {
+                let saved_at = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+                    .unwrap_or_default();
+                ToolInfo {
+                    name,
+                    bytes,
+                    saved_at,
+                }
+            })
             .collect()
+    }
+
+    /// Removes the saved tool `name` (`"Tool 'f' deleted."` or `"Tool 'f' not found."`).
+    pub fn delete_tool(&self, name: &str) -> Result<Stored, String> {
+        let path = self.tool_path(name)?;
+        let _writing = self.lock();
+        remove(&path, &format!("Tool '{name}'"))
     }
 }
 
+/// Refuses a tool source over [`MAX_TOOL_SOURCE_BYTES`], naming the limit.
+pub fn check_source_size(name: &str, bytes: usize) -> Result<(), String> {
+    if bytes > MAX_TOOL_SOURCE_BYTES {
+        return Err(format!(
+            "Tool source too large: '{name}' is {bytes} bytes, the limit is {MAX_TOOL_SOURCE_BYTES} bytes per tool"
+        ));
+    }
+    Ok(())
+}
+
 /// The seed's key rule: strip, every character outside `[A-Za-z0-9_-]` becomes `_`, at most 100 characters.
-fn sanitize(key: &str) -> Option<String> {
+/// `None` for a key that is empty after stripping.
+pub fn memory_key(key: &str) -> Option<String> {
     let cleaned: String = key
         .trim()
         .chars()
@@ -189,7 +382,8 @@ fn sanitize(key: &str) -> Option<String> {
     (!cleaned.is_empty()).then_some(cleaned)
 }
 
-fn is_identifier(name: &str) -> bool {
+/// Whether `name` can be a saved tool's name: a Python identifier (ASCII) of at most 100 characters.
+pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -198,39 +392,58 @@ fn is_identifier(name: &str) -> bool {
         && name.len() <= 100
 }
 
-/// Files with extension `ext` next to `path`.
-fn count_files(path: &Path, ext: &str) -> usize {
-    let Some(Ok(entries)) = path.parent().map(std::fs::read_dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == ext))
-        .count()
-}
-
-fn summary(mut entry: Value) -> Value {
-    if let Some(map) = entry.as_object_mut() {
-        map.remove("value");
+/// At most 100 characters of a name from the sandbox, for messages.
+fn shorten(name: &str) -> String {
+    match name.char_indices().nth(100) {
+        Some((end, _)) => format!("{}…", &name[..end]),
+        None => name.to_string(),
     }
-    entry
 }
 
-fn read_json(path: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str::<Value>(&text)
-        .ok()
-        .filter(Value::is_object)
+/// "N" when counted whole, "more than N" when counting stopped at the limit.
+fn describe_count(counted: u64, limit: u64) -> String {
+    if counted > limit {
+        format!("more than {limit}")
+    } else {
+        counted.to_string()
+    }
 }
 
-/// Writes through a temporary file and a rename, so a reader never sees half an entry.
-fn write_file(path: &Path, data: &[u8]) -> Result<(), String> {
-    let dir = path.parent().ok_or("no parent directory")?;
-    let fail = |e: std::io::Error| format!("could not write {}: {e}", path.display());
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, data).map_err(fail)?;
-    std::fs::rename(&temporary, path).map_err(fail)
+fn read_info(path: &Path) -> Result<EntryInfo, ReadError> {
+    let data = read_bounded(path, MAX_READ_BYTES)?;
+    serde_json::from_slice(&data).map_err(|e| ReadError::Io(std::io::Error::other(e)))
+}
+
+fn read_failure(key: &str, error: ReadError) -> String {
+    match error {
+        ReadError::NotFound => format!("Memory '{key}' not found"),
+        ReadError::TooLarge(size) => format!(
+            "Memory '{key}' is {size} bytes on disk, more than the {MAX_READ_BYTES} bytes the bridge reads; \
+             delete it with delete_memory(key)"
+        ),
+        ReadError::Io(error) => format!("Memory '{key}' is unreadable: {error}"),
+    }
+}
+
+fn to_value(info: &EntryInfo) -> Value {
+    serde_json::to_value(info).unwrap_or(Value::Null)
+}
+
+fn remove(path: &Path, what: &str) -> Result<Stored, String> {
+    let bytes = size_of(path);
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(Stored {
+            message: format!("{what} deleted."),
+            bytes,
+            found: true,
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Stored {
+            message: format!("{what} not found."),
+            bytes: 0,
+            found: false,
+        }),
+        Err(error) => Err(format!("{what} could not be deleted: {error}")),
+    }
 }
 
 /// Reads the `key` string parameter of a store request.
@@ -238,78 +451,5 @@ pub fn key_param(params: &Map<String, Value>) -> Result<&str, String> {
     match params.get("key") {
         Some(Value::String(key)) => Ok(key),
         _ => Err("'key' must be a string".into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_sanitised_and_cannot_escape() {
-        assert_eq!(sanitize(" a b/../c ").as_deref(), Some("a_b____c"));
-        assert_eq!(sanitize("ok-key_1").as_deref(), Some("ok-key_1"));
-        assert_eq!(sanitize("   "), None);
-        assert_eq!(sanitize(&"x".repeat(300)).map(|k| k.len()), Some(100));
-    }
-
-    #[test]
-    fn memory_round_trip_keeps_the_creation_time() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let store = SandboxStore::new(dir.path(), 64 << 20);
-        assert_eq!(
-            store
-                .save_memory("k", json!({"a": 1}), Value::Null)
-                .unwrap(),
-            "Memory 'k' saved."
-        );
-        let created = store.memory_info("k").unwrap()["created_at"].clone();
-        store
-            .save_memory("k", json!(2), json!({"tag": "x"}))
-            .unwrap();
-        let info = store.memory_info("k").unwrap();
-        assert_eq!(info["created_at"], created);
-        assert_eq!(info["metadata"]["tag"], "x");
-        assert!(info.get("value").is_none());
-        assert_eq!(
-            store.load_memory("k").unwrap(),
-            json!({"found": true, "value": 2})
-        );
-        assert_eq!(store.load_memory("nope").unwrap(), json!({"found": false}));
-        assert_eq!(store.list_memories().as_array().unwrap().len(), 1);
-        assert_eq!(store.delete_memory("k").unwrap(), "Memory 'k' deleted.");
-        assert_eq!(store.delete_memory("k").unwrap(), "Memory 'k' not found.");
-        assert!(store.save_memory(" ", json!(1), Value::Null).is_err());
-    }
-
-    #[test]
-    fn the_number_of_entries_is_capped() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let store = SandboxStore::new(dir.path(), 64 << 20);
-        store.save_memory("k0", json!(0), Value::Null).unwrap();
-        let memory = dir.path().join("user_tools/memory");
-        for n in 1..MAX_MEMORY_ENTRIES {
-            std::fs::write(memory.join(format!("k{n}.json")), "{}").unwrap();
-        }
-        let full = store.save_memory("new", json!(1), Value::Null).unwrap_err();
-        assert!(full.starts_with("Memory is full (1000 entries)"), "{full}");
-        // Replacing an entry that exists still works.
-        store.save_memory("k0", json!(2), Value::Null).unwrap();
-    }
-
-    #[test]
-    fn tools_are_stored_one_file_per_name() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let store = SandboxStore::new(dir.path(), 64 << 20);
-        store
-            .save_tool("double", "def double(x):\n    return 2 * x\n")
-            .unwrap();
-        store
-            .save_tool("double", "def double(x):\n    return x + x\n")
-            .unwrap();
-        assert!(store.save_tool("../evil", "x").is_err());
-        let tools = store.saved_tools();
-        assert_eq!(tools.len(), 1);
-        assert_eq!(tools[0]["source"], "def double(x):\n    return x + x\n");
     }
 }
