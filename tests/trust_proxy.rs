@@ -218,11 +218,7 @@ async fn a_search_storm_starts_each_unlisted_server_once_and_a_denied_server_nev
         "secret": project.counted_server("secret", &["--profile", "github"]),
         "broken": project.counted_server("broken", &["--fail-start", "no-token"]),
     });
-    std::fs::write(
-        project.path(".mcp.json"),
-        json!({"mcpServers": servers}).to_string(),
-    )
-    .unwrap();
+    project.servers(servers);
     let project = project.with_config(
         r#"
 [plugins.rules]
@@ -295,11 +291,7 @@ async fn search_never_asks_and_an_ask_is_no_start() {
         "stub": {"command": "python3", "args": [common::stub_script()]},
         "github": project.counted_server("github", &["--profile", "github"]),
     });
-    std::fs::write(
-        project.path(".mcp.json"),
-        json!({"mcpServers": servers}).to_string(),
-    )
-    .unwrap();
+    project.servers(servers);
     let project = project.with_config(
         r#"
 [plugins.rules]

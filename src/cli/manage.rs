@@ -386,7 +386,7 @@ pub fn tools(config: &Config, command: ToolsCommand) -> Result<ExitCode> {
     let store = SandboxStore::new(&config.state_dir, config.store_quota_bytes);
     match command {
         ToolsCommand::List { json } => {
-            let tools = store.list_tools().map_err(anyhow::Error::msg)?;
+            let tools = store.list_tools();
             if json {
                 println!("{}", serde_json::to_string_pretty(&tools)?);
                 return Ok(ExitCode::SUCCESS);
@@ -408,7 +408,12 @@ pub fn tools(config: &Config, command: ToolsCommand) -> Result<ExitCode> {
             let mut status = ExitCode::SUCCESS;
             for name in names {
                 match store.delete_tool(&name) {
-                    Ok(message) => println!("{message}"),
+                    Ok(deleted) => {
+                        println!("{}", deleted.message);
+                        if !deleted.found {
+                            status = ExitCode::FAILURE;
+                        }
+                    }
                     Err(message) => {
                         eprintln!("bridge: {message}");
                         status = ExitCode::FAILURE;
@@ -439,21 +444,5 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     line(header.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
-    }
-}
-
-// TEMPORARY until the proxy branch lands (it owns the store): compile shims.
-#[derive(serde::Serialize)]
-pub struct TmpSavedTool {
-    name: String,
-    bytes: u64,
-    saved_at: String,
-}
-impl SandboxStore {
-    fn list_tools(&self) -> Result<Vec<TmpSavedTool>, String> {
-        Err("not yet".into())
-    }
-    fn delete_tool(&self, _name: &str) -> Result<String, String> {
-        Err("not yet".into())
     }
 }

@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use mcp_bridge::bridge::{Bridge, Response};
-use mcp_bridge::plugins::{PluginHost, RunCheck};
+use mcp_bridge::plugins::RunCheck;
+use mcp_bridge::project::Workspace;
 use mcp_bridge::proxy::audit::AuditLog;
 use mcp_bridge::proxy::store::SandboxStore;
 use mcp_bridge::proxy::{Asker, ProxyContext, RunProxy};
 use mcp_bridge::sandbox::{RpcError, RpcHandler};
-use mcp_bridge::upstream::Upstreams;
 use mcp_bridge::upstream::index::ToolCatalog;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common;
 
-/// A project directory whose `.mcp.json` configures servers, with its own home, state, cache and (optionally)
-/// bridge config file.
+/// A project directory with its own home, state, cache and (optionally) bridge config file; its servers are
+/// configured in a file of the home (`~/.config/mcp/servers/`), as the user's own.
 pub struct Project {
     pub dir: TempDir,
     extra: Vec<(String, String)>,
@@ -31,16 +31,22 @@ pub struct Project {
 impl Project {
     pub fn new(servers: Value) -> Self {
         let dir = TempDir::new().unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("home/.config/mcp/servers")).unwrap();
+        let project = Project {
+            dir,
+            extra: Vec::new(),
+        };
+        project.servers(servers);
+        project
+    }
+
+    /// Replaces the user's servers file.
+    pub fn servers(&self, servers: Value) {
         std::fs::write(
-            dir.path().join(".mcp.json"),
+            self.path("home/.config/mcp/servers/test.json"),
             json!({ "mcpServers": servers }).to_string(),
         )
         .unwrap();
-        Project {
-            dir,
-            extra: Vec::new(),
-        }
     }
 
     /// Just the edge-case stub.
@@ -85,8 +91,9 @@ impl Project {
     /// What a run's proxy is built from, as the bridge builds it.
     pub fn context(&self) -> ProxyContext {
         let config = self.config();
-        let plugins = Arc::new(PluginHost::load(&config, self.dir.path()).expect("plugins load"));
-        let upstreams = Arc::new(Upstreams::discover(&config, &plugins, self.dir.path()));
+        let workspace = Workspace::open(&config, self.dir.path()).expect("workspace loads");
+        let plugins = Arc::new(workspace.plugins);
+        let upstreams = Arc::new(workspace.upstreams);
         ProxyContext {
             catalog: Arc::new(ToolCatalog::new(config.cache_dir.clone())),
             audit: Arc::new(AuditLog::new(&config.state_dir, plugins.audit_settings())),
@@ -116,7 +123,7 @@ impl Project {
             .collect()
     }
 
-    /// A `.mcp.json` entry for the stub that first appends its pid to `<project>/<name>-starts`.
+    /// A servers-file entry for the stub that first appends its pid to `<project>/<name>-starts`.
     pub fn counted_server(&self, name: &str, stub_args: &[&str]) -> Value {
         let launcher = format!(
             "echo $$ >> '{}'; exec python3 '{}' {}",
