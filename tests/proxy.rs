@@ -453,9 +453,11 @@ print(before != after, (await mcp_stub.echo(text="back")).text)
     assert_eq!(
         out,
         [
-            "MCP server 'stub' stopped while handling tools/call 'crash'; it will be restarted on the next call; \
-             its last stderr lines:",
-            "stub: crashing on purpose",
+            // The server's stderr stays in the bridge's log: the sandbox sees only where to look.
+            "MCP server 'stub' stopped while handling tools/call 'crash'; it will be restarted on the next call \
+             (see the bridge's log)",
+            "MCP server 'stub' stopped while handling tools/call 'crash'; it will be restarted on the next call \
+             (see the bridge's log)",
             "True back",
         ]
     );
@@ -575,7 +577,7 @@ async fn unknown_disabled_and_failing_servers_are_reported_before_the_run() {
         "{broken}"
     );
     assert!(
-        broken.contains("  stub: GITHUB_TOKEN is not set"),
+        !broken.contains("GITHUB_TOKEN") && broken.ends_with("(see the bridge's log)"),
         "{broken}"
     );
     let missing = message(run_with(&bridge, &["missing"], "print(1)").await);

@@ -2,22 +2,25 @@
 //! tool list refreshed when it says `tools/list_changed`, and ended with the bridge.
 //!
 //! stdio servers run in their own process group (so `npx`'s node child ends with it) with a minimal inherited
-//! environment ([`INHERITED_ENV`]) plus the config's `env`; their stderr is kept as a short tail that start and
-//! crash errors quote. `url` entries speak streamable HTTP.
+//! environment ([`INHERITED_ENV`]) plus the config's `env`. `url` entries speak streamable HTTP. What a server
+//! sends is bounded at the transport ([`super::transport`]): a reply larger than
+//! [`UpstreamLimits::max_message_bytes`] fails its request with [`UpstreamError::TooLarge`].
+//!
+//! A server's stderr is hostile data that may hold secrets (a token it logged): it is kept as a short tail of
+//! capped lines and written to the bridge's log when a start fails or the server dies, never into an
+//! [`UpstreamError`], whose text reaches the sandbox and so the model.
 
-use std::collections::VecDeque;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
 use rmcp::service::{NotificationContext, Peer, RunningService};
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
-use tokio::io::AsyncBufReadExt;
 
 use super::discovery::DiscoveredServer;
+use super::transport::{self, ChildTransport, stderr};
 
 /// Variables a stdio server inherits from the bridge (as the MCP SDKs do), before the config's own `env`.
 /// Everything else (tokens, the bridge's own settings) stays out unless the config passes it explicitly.
@@ -29,38 +32,34 @@ pub const INHERITED_ENV: &[&str] = &[
 /// How long a server gets from spawn to answering `initialize` and `tools/list` (`npx` may download first).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Lines of a server's stderr kept for error messages.
-const STDERR_TAIL_LINES: usize = 20;
-
 /// Why an upstream could not serve a request. The text is what the sandbox (and so the model) sees.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
     /// The server is disabled in its config file.
     #[error("MCP server '{0}' is disabled in its config file")]
     Disabled(String),
-    /// It could not be started or did not complete the handshake.
-    #[error("MCP server '{server}' failed to start: {reason}{tail}")]
+    /// It could not be started or did not complete the handshake. Its stderr is in the bridge's log only.
+    #[error("MCP server '{server}' failed to start: {reason} (see the bridge's log)")]
     Start {
         /// The server's name.
         server: String,
         /// What went wrong.
         reason: String,
-        /// Its last stderr lines, formatted for appending.
-        tail: String,
     },
     /// The connection broke during a request (the server crashed or closed); the next request restarts it.
+    /// Its stderr is in the bridge's log only.
     #[error(
-        "MCP server '{server}' stopped while handling {what}; it will be restarted on the next call{tail}"
+        "MCP server '{server}' stopped while handling {what}; it will be restarted on the next call \
+         (see the bridge's log)"
     )]
     Crashed {
         /// The server's name.
         server: String,
         /// The request, e.g. `tools/call 'crash'`.
         what: String,
-        /// Its last stderr lines, formatted for appending.
-        tail: String,
     },
-    /// The server's reply was larger than [`UpstreamLimits::max_message_bytes`]; it was dropped unread.
+    /// The server's reply was larger than [`UpstreamLimits::max_message_bytes`]; it was dropped unread (never
+    /// held in memory) and the connection stays usable.
     #[error(
         "MCP server '{server}' sent a reply to {what} larger than MCP_BRIDGE_MAX_TOOL_RESULT ({limit} bytes); it was dropped"
     )]
@@ -118,7 +117,9 @@ pub struct UpstreamClient {
     limits: UpstreamLimits,
     connection: tokio::sync::Mutex<Option<Connection>>,
     tools_stale: Arc<AtomicBool>,
-    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// The stderr tail of the current (or last) process; each process gets its own, so a previous one's
+    /// late lines never mix in.
+    stderr_tail: Mutex<stderr::Tail>,
 }
 
 impl UpstreamClient {
@@ -129,7 +130,7 @@ impl UpstreamClient {
             limits,
             connection: tokio::sync::Mutex::new(None),
             tools_stale: Arc::new(AtomicBool::new(false)),
-            stderr_tail: Arc::new(Mutex::new(VecDeque::new())),
+            stderr_tail: Mutex::new(stderr::Tail::default()),
         }
     }
 
@@ -141,6 +142,17 @@ impl UpstreamClient {
     /// The bounds it enforces.
     pub fn limits(&self) -> UpstreamLimits {
         self.limits
+    }
+
+    /// The last lines its current (or last) stdio process wrote to stderr, each cut to about 1 KiB with a
+    /// marker. For the host only (logs, diagnostics): it may hold secrets, so it must never reach the sandbox.
+    pub fn stderr_tail(&self) -> Vec<String> {
+        let Some(tail) = self.stderr_tail.lock().ok().map(|t| t.clone()) else {
+            return Vec::new();
+        };
+        tail.lock()
+            .map(|lines| lines.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Its tools: listed when it starts, and again after `tools/list_changed` or a restart.
@@ -177,7 +189,7 @@ impl UpstreamClient {
         let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
         match peer.call_tool(params).await {
             Ok(result) => Ok(result),
-            Err(error) => Err(self.request_failed(error, what).await),
+            Err(error) => Err(self.request_failed(error, what, &peer).await),
         }
     }
 
@@ -215,7 +227,7 @@ impl UpstreamClient {
             match peer.list_all_tools().await {
                 Ok(tools) => connection.tools = Arc::new(tools),
                 Err(error) => {
-                    let error = self.request_failed(error, "tools/list".into()).await;
+                    let error = self.request_failed(error, "tools/list".into(), &peer).await;
                     if matches!(error, UpstreamError::Crashed { .. }) {
                         *slot = None;
                     } else {
@@ -246,7 +258,8 @@ impl UpstreamClient {
                     handler.serve(transport).await.map_err(|e| e.to_string())?
                 }
                 (None, Some(url)) => {
-                    let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+                    let config = transport::http_config(url, self.limits.max_message_bytes);
+                    let transport = StreamableHttpClientTransport::from_config(config);
                     handler.serve(transport).await.map_err(|e| e.to_string())?
                 }
                 (None, None) => return Err("its entry has neither a command nor a url".to_string()),
@@ -273,16 +286,20 @@ impl UpstreamClient {
             Ok(connection) => Ok(connection),
             Err(reason) => {
                 settle_stderr().await;
+                tracing::warn!(
+                    server = self.server.name,
+                    "MCP server failed to start: {reason}{}",
+                    self.tail_for_log()
+                );
                 Err(UpstreamError::Start {
                     server: self.server.name.clone(),
                     reason,
-                    tail: self.tail(),
                 })
             }
         }
     }
 
-    fn spawn(&self, command: &str) -> Result<TokioChildProcess, String> {
+    fn spawn(&self, command: &str) -> Result<ChildTransport, String> {
         let entry = &self.server.entry;
         let mut cmd = tokio::process::Command::new(command);
         cmd.args(&entry.args).env_clear();
@@ -308,53 +325,78 @@ impl UpstreamClient {
         let mut wrapped = process_wrap::tokio::CommandWrap::from(cmd);
         wrapped.wrap(process_wrap::tokio::ProcessGroup::leader());
         wrapped.wrap(process_wrap::tokio::KillOnDrop);
-        let (transport, stderr) = TokioChildProcess::builder(wrapped)
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+        let server: Arc<str> = Arc::from(self.server.name.as_str());
+        let (transport, stderr) =
+            transport::spawn_child(wrapped, self.limits.max_message_bytes, server.clone())
+                .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+        let tail = stderr::Tail::default();
+        if let Ok(mut current) = self.stderr_tail.lock() {
+            *current = tail.clone();
+        }
         if let Some(stderr) = stderr {
-            let tail = self.stderr_tail.clone();
-            let server = self.server.name.clone();
-            tokio::spawn(async move {
-                let mut lines = tokio::io::BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    tracing::debug!(server, "stderr: {line}");
-                    let Ok(mut tail) = tail.lock() else { return };
-                    if tail.len() == STDERR_TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
-                }
-            });
+            tokio::spawn(stderr::keep_tail(stderr, tail, server));
         }
         Ok(transport)
     }
 
-    /// Classifies a failed request: a broken connection (crash) or the server's own refusal.
-    async fn request_failed(&self, error: rmcp::ServiceError, what: String) -> UpstreamError {
+    /// Classifies a failed request: a reply over the size limit, the server's own refusal, a streamable HTTP
+    /// reply stream that ended early, or a broken connection (crash, whose stderr tail goes to the log).
+    async fn request_failed(
+        &self,
+        error: rmcp::ServiceError,
+        what: String,
+        peer: &Peer<RoleClient>,
+    ) -> UpstreamError {
+        let too_large = match &error {
+            rmcp::ServiceError::McpError(data) => transport::too_large_limit(data),
+            other => transport::http_too_large(other),
+        };
+        if let Some(limit) = too_large {
+            return UpstreamError::TooLarge {
+                server: self.server.name.clone(),
+                what,
+                limit,
+            };
+        }
         match error {
             rmcp::ServiceError::McpError(data) => UpstreamError::Refused {
                 server: self.server.name.clone(),
                 what,
                 message: data.message.to_string(),
             },
+            // rmcp fails one HTTP request this way, leaving the session open, when the event stream that
+            // was to carry its reply ends first; it does not say why (see `transport::http_config`).
+            rmcp::ServiceError::TransportClosed
+                if self.server.entry.command.is_none() && !peer.is_transport_closed() =>
+            {
+                UpstreamError::Refused {
+                    server: self.server.name.clone(),
+                    what,
+                    message: format!(
+                        "the event stream carrying its reply ended before the reply (as when an event is \
+                         larger than MCP_BRIDGE_MAX_TOOL_RESULT, {} bytes); see the bridge's log",
+                        self.limits.max_message_bytes
+                    ),
+                }
+            }
             other => {
-                tracing::warn!(server = self.server.name, "{what} failed: {other}");
                 settle_stderr().await;
+                tracing::warn!(
+                    server = self.server.name,
+                    "{what} failed: {other}{}",
+                    self.tail_for_log()
+                );
                 UpstreamError::Crashed {
                     server: self.server.name.clone(),
                     what,
-                    tail: self.tail(),
                 }
             }
         }
     }
 
-    /// The stderr tail as `"; its last stderr lines:\n  …"`, or nothing.
-    fn tail(&self) -> String {
-        let Ok(tail) = self.stderr_tail.lock() else {
-            return String::new();
-        };
+    /// The stderr tail as `"; its last stderr lines:\n  …"` for the host's log, or nothing.
+    fn tail_for_log(&self) -> String {
+        let tail = self.stderr_tail();
         if tail.is_empty() {
             return String::new();
         }
@@ -363,7 +405,7 @@ impl UpstreamClient {
     }
 }
 
-/// Gives the stderr reader a moment to catch up with what a dying process wrote, so errors can quote it.
+/// Gives the stderr reader a moment to catch up with what a dying process wrote, so the log has it.
 async fn settle_stderr() {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod discovery;
 pub mod index;
+mod transport;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -4,7 +4,14 @@ It exists for the edge cases third-party servers do not offer on demand: tool er
 the middle of a call, ``tools/list_changed``, results over 1 MB, tool names that are not Python identifiers,
 and a ``github``-like profile with read-only and destructive tools.
 
-Usage: ``stub_mcp_server.py [--profile edge|github] [--fail-start MESSAGE]``.
+Usage: ``stub_mcp_server.py [--profile edge|github] [--fail-start MESSAGE] [--limit-tools] [--id-last]
+[--http [--sse]]``.
+``--limit-tools`` adds the tools that attack the bridge's bounds (``LIMIT_TOOLS``): results full of nested
+``"id"`` keys, oversized lines that answer nothing, a flood of stderr without a newline, a secret written to
+stderr before a crash.
+``--id-last`` writes every response with its ``id`` after the ``result``, as the TypeScript SDK does.
+``--http`` serves streamable HTTP on a free local port instead of stdio and prints that port as the first
+line of stdout; each reply is a JSON body, or (``--sse``) one server-sent event.
 """
 
 import argparse
@@ -13,10 +20,12 @@ import os
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PROTOCOL_VERSION = "2025-06-18"
 
 _write_lock = threading.Lock()
+_id_last = False
 
 
 def _send(message):
@@ -24,6 +33,13 @@ def _send(message):
     with _write_lock:
         sys.stdout.write(data)
         sys.stdout.flush()
+
+
+def _response(request_id, **body):
+    """A response: ``result`` or ``error``, with the ``id`` first or (``--id-last``) last."""
+    if _id_last:
+        return {**body, "jsonrpc": "2.0", "id": request_id}
+    return {"jsonrpc": "2.0", "id": request_id, **body}
 
 
 def _text(text, *, is_error=False, structured=None):
@@ -94,6 +110,29 @@ EDGE_TOOLS = [
     {"name": "2fa", "description": "A tool name with a leading digit.", "inputSchema": _schema({})},
 ]
 
+LIMIT_TOOLS = [
+    {
+        "name": "nested",
+        "description": "A result of at least `size` bytes full of nested `id` keys and escaped quotes.",
+        "inputSchema": _schema({"size": {"type": "integer"}}, ["size"]),
+    },
+    {
+        "name": "noise",
+        "description": "Write a notification and a garbage line of `size` bytes each, then answer.",
+        "inputSchema": _schema({"size": {"type": "integer"}}, ["size"]),
+    },
+    {
+        "name": "flood_stderr",
+        "description": "Write `size` bytes to stderr without a newline (then one newline if `end_line`).",
+        "inputSchema": _schema({"size": {"type": "integer"}, "end_line": {"type": "boolean"}}, ["size"]),
+    },
+    {
+        "name": "leak_and_crash",
+        "description": "Write `stderr` to stderr, then exit in the middle of the call.",
+        "inputSchema": _schema({"stderr": {"type": "string"}}, ["stderr"]),
+    },
+]
+
 GITHUB_TOOLS = [
     {
         "name": "get_issue",
@@ -133,11 +172,46 @@ GITHUB_TOOLS = [
 
 
 class Server:
-    def __init__(self, profile):
+    def __init__(self, profile, limit_tools=False):
         self.profile = profile
+        self.limit_tools = limit_tools
         self.tools = list(GITHUB_TOOLS if profile == "github" else EDGE_TOOLS)
+        if limit_tools:
+            self.tools += LIMIT_TOOLS
+
+    def call_limit_tool(self, name, args):
+        """The ``LIMIT_TOOLS``; ``None`` for any other name."""
+        if name == "nested":
+            row = {"id": 666, "text": '","id":666,"x":"\\', "inner": {"id": "nested", "list": [{"id": 1}]}}
+            rows = [row] * (int(args["size"]) // len(json.dumps(row)) + 1)
+            return _text("nested", structured={"id": "not-the-request-id", "rows": rows})
+        if name == "noise":
+            size = int(args["size"])
+            with _write_lock:
+                note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": "n" * size}}
+                sys.stdout.write(json.dumps(note) + "\n")
+                sys.stdout.write("g" * size + "\n")
+                sys.stdout.flush()
+            return _text("after noise")
+        if name == "flood_stderr":
+            chunk = "e" * 65536
+            left = int(args["size"])
+            while left > 0:
+                sys.stderr.write(chunk[: min(left, len(chunk))])
+                left -= len(chunk)
+            if args.get("end_line"):
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+            return _text("flooded")
+        if name == "leak_and_crash":
+            sys.stderr.write(f"{args['stderr']}\nstub: crashing on purpose\n")
+            sys.stderr.flush()
+            os._exit(3)
+        return None
 
     def call(self, name, args):
+        if self.limit_tools and any(tool["name"] == name for tool in LIMIT_TOOLS):
+            return self.call_limit_tool(name, args)
         if self.profile == "github":
             return _text(
                 json.dumps({"tool": name, "arguments": args}), structured={"tool": name, "arguments": args}
@@ -193,28 +267,81 @@ class Server:
         raise NotImplementedError(method)
 
 
-def _serve_one(server, message):
+def _answer(server, message):
     try:
         result = server.handle(message)
     except LookupError as exc:
-        _send({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32602, "message": str(exc)}})
+        return _response(message["id"], error={"code": -32602, "message": str(exc)})
     except NotImplementedError as exc:
-        _send(
-            {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": f"no method {exc}"}}
-        )
-    else:
-        _send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+        return _response(message["id"], error={"code": -32601, "message": f"no method {exc}"})
+    return _response(message["id"], result=result)
+
+
+def _serve_one(server, message):
+    _send(_answer(server, message))
+
+
+def _serve_http(server, sse):
+    """Streamable HTTP, stateless: each POSTed request is answered in its response; no GET stream."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):
+            pass
+
+        def _reply(self, status, content_type=None, body=b""):
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading (a reply over its size limit)
+
+        def do_POST(self):
+            message = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            if "id" not in message or "method" not in message:
+                self._reply(202)
+                return
+            data = json.dumps(_answer(server, message), separators=(",", ":"))
+            if sse:
+                self._reply(200, "text/event-stream", f"event: message\ndata: {data}\n\n".encode())
+            else:
+                self._reply(200, "application/json", data.encode())
+
+        def do_GET(self):
+            self._reply(405)
+
+        def do_DELETE(self):
+            self._reply(405)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    print(httpd.server_address[1], flush=True)
+    httpd.serve_forever()
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", choices=["edge", "github"], default="edge")
     parser.add_argument("--fail-start", metavar="MESSAGE")
+    parser.add_argument("--limit-tools", action="store_true", help="add the tools that attack size bounds")
+    parser.add_argument("--id-last", action="store_true", help="write each response's id after its result")
+    parser.add_argument("--http", action="store_true", help="serve streamable HTTP; print the port")
+    parser.add_argument("--sse", action="store_true", help="with --http: answer with server-sent events")
     options = parser.parse_args()
+    global _id_last
+    _id_last = options.id_last
     if options.fail_start:
         sys.stderr.write(f"stub: starting\nstub: {options.fail_start}\n")
         sys.exit(2)
-    server = Server(options.profile)
+    server = Server(options.profile, options.limit_tools)
+    if options.http:
+        _serve_http(server, options.sse)
+        return
     for line in sys.stdin:
         if not line.strip():
             continue
