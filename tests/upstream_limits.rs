@@ -36,6 +36,7 @@ fn server(name: &str, entry: ServerEntry) -> DiscoveredServer {
         },
         source: "tests/upstream_limits.rs".to_string(),
         plugin: "test".to_string(),
+        project: false,
     }
 }
 

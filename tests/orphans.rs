@@ -1,0 +1,103 @@
+//! A bridge killed mid-run (SIGKILL: none of its shutdown path runs) leaves no running container: the
+//! container's PID 1 ends it when the bridge's end of stdin closes, and the next `bridge` start removes what is
+//! left. Its own test binary, so that no other bridge of this process sweeps the container before it is seen.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use tempfile::TempDir;
+
+/// The bridge's containers owned by process `pid`: (id, state).
+async fn containers_of(docker: &Docker, pid: u32) -> Vec<(String, String)> {
+    let filters = std::collections::HashMap::from([("label", vec!["mcp-bridge"])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let marker = format!("/{pid}/");
+    docker
+        .list_containers(Some(options))
+        .await
+        .expect("listing containers")
+        .into_iter()
+        .filter(|c| {
+            c.labels
+                .as_ref()
+                .and_then(|l| l.get("mcp-bridge.owner"))
+                .is_some_and(|owner| owner.contains(&marker))
+        })
+        .map(|c| {
+            let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+            (c.id.unwrap_or_default(), state)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bridge_killed_mid_run_leaves_no_running_container_and_the_next_start_sweeps_it() {
+    let Some(docker) = common::engine().await else {
+        return;
+    };
+    let scratch = TempDir::new().unwrap();
+    let bridge_run = |code: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bridge"));
+        command
+            .args(["run", "-c", code, "--timeout", "120"])
+            .env("HOME", scratch.path())
+            .env("MCP_BRIDGE_STATE_DIR", scratch.path().join("state"))
+            .env("MCP_BRIDGE_IMAGE", common::image())
+            .current_dir(scratch.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    let mut victim = bridge_run("import time; time.sleep(600)").spawn().unwrap();
+    let pid = victim.id();
+    common::eventually("the run's container is running", || {
+        let docker = docker.clone();
+        async move {
+            containers_of(&docker, pid)
+                .await
+                .iter()
+                .any(|(_, state)| state == "running")
+        }
+    })
+    .await;
+    victim.kill().unwrap(); // SIGKILL: no shutdown path runs
+    victim.wait().unwrap();
+    // Its PID 1 sees stdin close and ends the container: well within the grace, long before the timeout.
+    let stopped = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let states = containers_of(&docker, pid).await;
+            if states.iter().all(|(_, state)| state != "running") {
+                return states;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the orphaned container stopped on its own within 10 s");
+    // It ended itself: PID 1 saw the bridge's end of stdin close (PROTOCOL.md §1). Nothing else in this test
+    // process starts a bridge that could have swept it first.
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    let state = docker
+        .inspect_container(&stopped[0].0, None)
+        .await
+        .unwrap()
+        .state
+        .unwrap();
+    assert_eq!(state.exit_code, Some(129), "{state:?}");
+
+    // The next bridge to run code removes what the dead one left.
+    let status = bridge_run("print(1)").status().unwrap();
+    assert!(status.success());
+    common::eventually("the dead bridge's container is swept", || {
+        let docker = docker.clone();
+        async move { containers_of(&docker, pid).await.is_empty() }
+    })
+    .await;
+}
