@@ -266,11 +266,8 @@ impl ToolCatalog {
         if terms.is_empty() {
             return Vec::new();
         }
-        let servers: Vec<&DiscoveredServer> = upstreams
-            .servers()
-            .iter()
-            .filter(|s| !s.entry.disabled)
-            .collect();
+        // Neither disabled nor from an untrusted project: those are never listed, let alone started.
+        let servers: Vec<&DiscoveredServer> = upstreams.usable().collect();
         let lists = futures::future::join_all(servers.iter().map(|server| {
             let gate = &gate;
             async move {
