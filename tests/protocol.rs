@@ -85,7 +85,7 @@ async fn forged_frames_on_the_protocol_fd_stop_the_run() {
     // Requests whose replies are never read (PROTO-21): the host stops the run instead of buffering.
     stopped_with(
         &bridge,
-        &forge(r#"lambda: b"".join(b'{"t":"rpc","id":%d,"method":"%s"}\n' % (i, b"m" * 20000) for i in range(200))"#),
+        &forge(r#"lambda: b"".join(b'{"t":"rpc","id":%d,"method":"%s"}\n' % (i, b"m" * 200) for i in range(20000))"#),
         "unread on its stdin",
     )
     .await;

@@ -9,6 +9,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 
 use bollard::Docker;
@@ -272,4 +273,86 @@ async fn images_are_never_allowed_to_change_the_sandbox() {
     assert!(response.run_id.is_none() || response.payload.stdout.is_empty());
     common::finish(&bridge).await;
     volume.remove().await;
+}
+
+#[tokio::test]
+async fn a_planted_saved_tool_runs_only_in_a_run_that_imports_it() {
+    if common::engine().await.is_none() {
+        return;
+    }
+    let setup = Setup::new();
+    setup.write(
+        "home/.config/mcp-bridge/config.toml",
+        "[plugins.rules]\nenabled = true\n[plugins.rules.config]\ndefault = \"allow\"\n\
+         [plugins.rules.config.run]\ndeny_code_contains = [\"os.system\"]\n",
+    );
+    let bridge = setup.bridge();
+    // The attack: plant code that ends every later run, straight through the rpc the runtime uses.
+    let plant = r#"
+print(runtime._call_sync("tool_save", {"name": "helper", "source": "print('planted'); raise SystemExit(0)"}))
+try:
+    runtime._call_sync("tool_save", {"name": "shell", "source": "import os\nos." + "system('id')"})
+except runtime.PolicyDenied as exc:
+    print("refused:", "deny_code_contains" in str(exc))
+"#;
+    let out = run(&bridge, &[], plant).await;
+    assert_eq!(out.payload.exit_code, Some(0), "{:?}", out.payload);
+    assert_eq!(
+        out.payload.stdout[1], "refused: True",
+        "{:?}",
+        out.payload.stdout
+    );
+
+    // A later run that does not import it runs none of it.
+    let out = run(&bridge, &[], "print('my own code')").await;
+    assert_eq!(out.payload.exit_code, Some(0), "{:?}", out.payload);
+    assert_eq!(out.payload.stdout, ["my own code"]);
+
+    // A run that imports it runs it (it asked for it), gets an ImportError naming it, and carries on.
+    let code = r#"
+try:
+    from mcp.user_tools import helper
+except ImportError as exc:
+    print("import failed:", "helper" in str(exc), type(exc.__cause__).__name__)
+print("still running")
+"#;
+    let out = run(&bridge, &[], code).await;
+    assert_eq!(out.payload.exit_code, Some(0), "{:?}", out.payload);
+    assert_eq!(
+        out.payload.stdout,
+        ["planted", "import failed: True SystemExit", "still running"]
+    );
+    let audit = std::fs::read_to_string(setup.path("state/audit.jsonl")).unwrap();
+    let events: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |event: &str| events.iter().filter(|e| e["event"] == event).count();
+    assert_eq!((of("tool-save"), of("tool-load")), (2, 1), "{audit}");
+
+    // The user sees and removes it from the command line.
+    let bridge_cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bridge"))
+            .args(args)
+            .envs(setup.vars())
+            .current_dir(setup.path("project"))
+            .output()
+            .unwrap()
+    };
+    let listed = bridge_cli(&["tools", "list", "--json"]);
+    let tools: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(tools[0]["name"], "helper", "{tools}");
+    let removed = bridge_cli(&["tools", "rm", "helper"]);
+    assert!(removed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&removed.stdout),
+        "Tool 'helper' deleted.\n"
+    );
+    let again = bridge_cli(&["tools", "rm", "helper"]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "deleting a missing tool says so"
+    );
+    common::finish(&bridge).await;
 }

@@ -12,8 +12,6 @@ mod bounded;
 mod scan;
 pub(crate) mod stderr;
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
@@ -46,11 +44,7 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 /// A random token, fixed for the life of the process.
 fn marker_token() -> u64 {
     static TOKEN: OnceLock<u64> = OnceLock::new();
-    *TOKEN.get_or_init(|| {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write(b"mcp-bridge reply-too-large marker");
-        hasher.finish()
-    })
+    *TOKEN.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0)
 }
 
 /// The line (newline included) that replaces a reply larger than `limit`: a JSON-RPC error for request `id`.
