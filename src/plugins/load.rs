@@ -4,7 +4,8 @@
 //!
 //! Which instances a component gets:
 //! - its **main** instance, from the user's entry (or the defaults: on, except the built-in `rules`); a plugin that
-//!   came from a trusted project takes the project's entry instead, since the project brought it;
+//!   came from a trusted project and that the user's file does not mention takes the project's entry, since the
+//!   project brought it;
 //! - for a **policy**, one more instance, `<name> (project)`, when the project's config file enables it with
 //!   settings the main instance does not already have. A policy only ever denies or asks more, so a project
 //!   can add one this way but never turn one off or change the user's.
@@ -146,10 +147,7 @@ impl PluginHost {
                 report.status = format!("failed: {reason}");
                 // A file that failed before saying what it is may be a policy.
                 if report.kind.is_none_or(|kind| kind == Kind::Policy) {
-                    let layer = match candidate.origin {
-                        Origin::Project => Layer::Project,
-                        _ => Layer::User,
-                    };
+                    let layer = self.main_layer(&report.name, candidate.origin);
                     if !self.entry(layer, &report.name).is_some_and(|e| e.optional) {
                         report.blocks_runs = true;
                         self.blocking.push(format!(
@@ -217,10 +215,7 @@ impl PluginHost {
         let name = info.name;
         let default_on = !(candidate.origin == Origin::Builtin
             && builtin::OFF_BY_DEFAULT.contains(&name.as_str()));
-        let main_layer = match candidate.origin {
-            Origin::Project => Layer::Project,
-            _ => Layer::User,
-        };
+        let main_layer = self.main_layer(&name, candidate.origin);
         let main = self.entry(main_layer, &name).cloned().unwrap_or_default();
         let main_on = main.enabled.unwrap_or(default_on);
         let extra = match self.settings.project_plugins.get(&name).cloned() {
@@ -386,6 +381,16 @@ impl PluginHost {
                     ""
                 }
             ));
+        }
+    }
+
+    /// Whose entry a component's main instance follows: the user's when they wrote one (the root of trust),
+    /// else, for a plugin a trusted project brought, the project's.
+    fn main_layer(&self, name: &str, origin: Origin) -> Layer {
+        if origin == Origin::Project && !self.settings.plugins.contains_key(name) {
+            Layer::Project
+        } else {
+            Layer::User
         }
     }
 

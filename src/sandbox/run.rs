@@ -144,7 +144,11 @@ pub async fn execute(
         match chunk {
             LogOutput::StdOut { message } => frames.push(&message),
             LogOutput::StdErr { message } => {
+                let had_exit = container_stderr.exit().is_some();
                 raw_stderr.push(&container_stderr.push(&message));
+                if let (false, Some(code)) = (had_exit, container_stderr.exit()) {
+                    tracing::debug!(run = spec.run_id, code, "exit record");
+                }
                 if let (Some(code), Some(_)) = (container_stderr.exit(), done_claim) {
                     break Ending::Exited {
                         code,
