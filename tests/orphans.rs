@@ -7,35 +7,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bollard::Docker;
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use tempfile::TempDir;
-
-/// The bridge's containers owned by process `pid`: (id, state).
-async fn containers_of(docker: &Docker, pid: u32) -> Vec<(String, String)> {
-    let filters = std::collections::HashMap::from([("label", vec!["mcp-bridge"])]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let marker = format!("/{pid}/");
-    docker
-        .list_containers(Some(options))
-        .await
-        .expect("listing containers")
-        .into_iter()
-        .filter(|c| {
-            c.labels
-                .as_ref()
-                .and_then(|l| l.get("mcp-bridge.owner"))
-                .is_some_and(|owner| owner.contains(&marker))
-        })
-        .map(|c| {
-            let state = c.state.map(|s| s.to_string()).unwrap_or_default();
-            (c.id.unwrap_or_default(), state)
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn a_bridge_killed_mid_run_leaves_no_running_container_and_the_next_start_sweeps_it() {
@@ -60,7 +32,7 @@ async fn a_bridge_killed_mid_run_leaves_no_running_container_and_the_next_start_
     common::eventually("the run's container is running", || {
         let docker = docker.clone();
         async move {
-            containers_of(&docker, pid)
+            common::containers_and_states_of_process(&docker, pid)
                 .await
                 .iter()
                 .any(|(_, state)| state == "running")
@@ -72,7 +44,7 @@ async fn a_bridge_killed_mid_run_leaves_no_running_container_and_the_next_start_
     // Its PID 1 sees stdin close and ends the container: well within the grace, long before the timeout.
     let stopped = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            let states = containers_of(&docker, pid).await;
+            let states = common::containers_and_states_of_process(&docker, pid).await;
             if states.iter().all(|(_, state)| state != "running") {
                 return states;
             }
@@ -97,7 +69,11 @@ async fn a_bridge_killed_mid_run_leaves_no_running_container_and_the_next_start_
     assert!(status.success());
     common::eventually("the dead bridge's container is swept", || {
         let docker = docker.clone();
-        async move { containers_of(&docker, pid).await.is_empty() }
+        async move {
+            common::containers_and_states_of_process(&docker, pid)
+                .await
+                .is_empty()
+        }
     })
     .await;
 }

@@ -122,6 +122,23 @@ impl Setup {
     }
 }
 
+/// Runs code through a bridge of `setup`, asserts it was refused before any container was made, and returns
+/// the message.
+async fn refusal(setup: &Setup) -> String {
+    let bridge =
+        mcp_bridge::bridge::Bridge::new_in(setup.config(), &setup.path("project")).unwrap();
+    let response = bridge
+        .run_python(
+            &common::args(json!({"code": "print('never runs')"})),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.payload.status, Status::Error);
+    assert!(response.run_id.is_none(), "no container was made");
+    response.payload.error.unwrap_or_default()
+}
+
 fn misbehaving(mode: &str) -> Setup {
     Setup::new()
         .plugin("misbehaving.wasm", &fixture("fixture_misbehaving.wasm"))
@@ -313,18 +330,7 @@ async fn a_configured_policy_that_is_not_in_force_stops_runs_unless_optional() {
     let broken = misbehaving("deny").config_file(
         "[plugins.misbehaving]\n[plugins.misbehaving.config]\nfail_configure = \"bad setting\"\n",
     );
-    let bridge =
-        mcp_bridge::bridge::Bridge::new_in(broken.config(), &broken.path("project")).unwrap();
-    let response = bridge
-        .run_python(
-            &common::args(json!({"code": "print('never runs')"})),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.payload.status, Status::Error);
-    assert!(response.run_id.is_none(), "no container was made");
-    let error = response.payload.error.unwrap();
+    let error = refusal(&broken).await;
     assert!(
         error.contains("runs are refused")
             && error.contains("misbehaving")
@@ -578,19 +584,7 @@ fn project_plugins_load_only_once_the_project_is_trusted() {
 
 #[tokio::test]
 async fn every_run_passes_the_policies_first() {
-    let setup = misbehaving("deny");
-    let bridge =
-        mcp_bridge::bridge::Bridge::new_in(setup.config(), &setup.path("project")).unwrap();
-    let response = bridge
-        .run_python(
-            &common::args(json!({"code": "print('never runs')"})),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.payload.status, Status::Error);
-    assert!(response.run_id.is_none(), "no container was made");
-    let error = response.payload.error.unwrap();
+    let error = refusal(&misbehaving("deny")).await;
     assert!(
         error.contains("denied by policy 'misbehaving': fixture denies run"),
         "{error}"

@@ -5,102 +5,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use mcp_bridge::bridge::{Bridge, Response};
+use common::project::{Project, ok, run_with};
+use mcp_bridge::bridge::Response;
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio_util::sync::CancellationToken;
 
-/// A project directory with its own home, state and cache; the stub servers are configured in a file of the
-/// home (`~/.config/mcp/servers/`), as the user's own (a project's `.mcp.json` would need `bridge trust`).
-struct Project {
-    dir: TempDir,
-    extra: Vec<(String, String)>,
-}
-
-impl Project {
-    fn new(servers: Value) -> Self {
-        let dir = TempDir::new().unwrap();
-        std::fs::create_dir_all(dir.path().join("home/.config/mcp/servers")).unwrap();
-        let project = Project {
-            dir,
-            extra: Vec::new(),
-        };
-        project.servers(servers);
-        project
-    }
-
-    /// Replaces the user's servers file.
-    fn servers(&self, servers: Value) {
-        std::fs::write(
-            self.path("home/.config/mcp/servers/test.json"),
-            json!({ "mcpServers": servers }).to_string(),
-        )
-        .unwrap();
-    }
-
-    /// The usual pair: `stub` (edge cases) and `github` (read-only and destructive tools).
-    fn standard() -> Self {
-        Self::new(json!({
-            "stub": {"command": "python3", "args": [common::stub_script()], "description": "Edge-case stub",
-                     "env": {"GREETING": "hello"}},
-            "github": {"command": "python3", "args": [common::stub_script(), "--profile", "github"]},
-        }))
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    fn var(mut self, key: &str, value: &str) -> Self {
-        self.extra.push((key.to_string(), value.to_string()));
-        self
-    }
-
-    fn bridge(&self) -> Arc<Bridge> {
-        let home = self.path("home").display().to_string();
-        let state = self.path("state").display().to_string();
-        let cache = self.path("cache").display().to_string();
-        let mut vars: Vec<(&str, &str)> = vec![
-            ("HOME", &home),
-            ("MCP_BRIDGE_STATE_DIR", &state),
-            ("MCP_BRIDGE_CACHE_DIR", &cache),
-        ];
-        vars.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let config = common::config(&vars);
-        Arc::new(Bridge::new_in(config, self.dir.path()).expect("bridge builds"))
-    }
-
-    fn audit_lines(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.path("state/audit.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-async fn run_with(bridge: &Bridge, servers: &[&str], code: &str) -> Response {
-    let arguments = common::args(json!({"code": code, "servers": servers, "timeout": 60}));
-    bridge
-        .run_python(&arguments, &CancellationToken::new())
-        .await
-        .expect("not cancelled")
-}
-
-/// Runs `code` and asserts it succeeded; returns its stdout lines.
-async fn ok(bridge: &Bridge, servers: &[&str], code: &str) -> Vec<String> {
-    let response = run_with(bridge, servers, code).await;
-    assert_eq!(
-        response.payload.exit_code,
-        Some(0),
-        "stdout: {:?}\nstderr: {}",
-        response.payload.stdout,
-        common::stderr_text(&response)
-    );
-    response.payload.stdout
+/// The usual pair: `stub` (edge cases) and `github` (read-only and destructive tools).
+fn standard() -> Project {
+    Project::new(json!({
+        "stub": {"command": "python3", "args": [common::stub_script()], "description": "Edge-case stub",
+                 "env": {"GREETING": "hello"}},
+        "github": {"command": "python3", "args": [common::stub_script(), "--profile", "github"]},
+    }))
 }
 
 #[tokio::test]
@@ -108,7 +25,7 @@ async fn tools_are_python_functions_in_all_three_access_patterns() {
     if common::engine().await.is_none() {
         return;
     }
-    let project = Project::standard();
+    let project = standard();
     let bridge = project.bridge();
     let out = ok(
         &bridge,
@@ -151,7 +68,7 @@ async fn bad_calls_get_clear_python_errors_and_tool_errors_raise() {
     if common::engine().await.is_none() {
         return;
     }
-    let project = Project::standard();
+    let project = standard();
     let bridge = project.bridge();
     let out = ok(
         &bridge,
@@ -206,7 +123,7 @@ async fn runtime_helpers_describe_servers_and_tools() {
     if common::engine().await.is_none() {
         return;
     }
-    let project = Project::standard();
+    let project = standard();
     let bridge = project.bridge();
     let out = ok(
         &bridge,
@@ -317,7 +234,7 @@ async fn policies_decide_every_call_and_the_audit_log_records_it() {
         .join("plugins/rules/examples/deny-github-writes.toml")
         .display()
         .to_string();
-    let project = Project::standard().var("MCP_BRIDGE_CONFIG", &example);
+    let project = standard().var("MCP_BRIDGE_CONFIG", &example);
     let bridge = project.bridge();
     let out = ok(
         &bridge,
@@ -383,7 +300,7 @@ async fn an_ask_without_elicitation_is_a_deny_that_says_why() {
     if common::engine().await.is_none() {
         return;
     }
-    let project = Project::standard();
+    let project = standard();
     let config = project.path("ask.toml");
     std::fs::write(
         &config,
@@ -433,7 +350,7 @@ async fn a_crash_mid_call_is_a_clear_error_and_the_next_call_restarts_the_server
     if common::engine().await.is_none() {
         return;
     }
-    let project = Project::standard();
+    let project = standard();
     let bridge = project.bridge();
     let out = ok(
         &bridge,
@@ -469,7 +386,7 @@ async fn tools_list_changed_refreshes_the_next_runs_functions() {
     if common::engine().await.is_none() {
         return;
     }
-    let project = Project::standard();
+    let project = standard();
     let bridge = project.bridge();
     ok(&bridge, &["stub"], "await mcp_stub.grow(name='fresh-tool')").await;
     let out = ok(
@@ -487,7 +404,7 @@ async fn results_over_a_megabyte_arrive_whole_and_calls_run_concurrently() {
     if common::engine().await.is_none() {
         return;
     }
-    let project = Project::standard();
+    let project = standard();
     let bridge = project.bridge();
     let out = ok(
         &bridge,
@@ -564,14 +481,14 @@ async fn unknown_disabled_and_failing_servers_are_reported_before_the_run() {
     }));
     let bridge = project.bridge();
     let message = |response: Response| response.payload.error.clone().unwrap_or_default();
-    let unknown = message(run_with(&bridge, &["nope"], "print(1)").await);
+    let unknown = message(run_with(&bridge, &["nope"], "print(1)", None).await);
     assert_eq!(
         unknown,
         "Unknown MCP server: nope; configured servers: stub, broken, missing"
     );
-    let off = message(run_with(&bridge, &["off"], "print(1)").await);
+    let off = message(run_with(&bridge, &["off"], "print(1)", None).await);
     assert!(off.starts_with("MCP server 'off' is disabled in "), "{off}");
-    let broken = message(run_with(&bridge, &["broken"], "print(1)").await);
+    let broken = message(run_with(&bridge, &["broken"], "print(1)", None).await);
     assert!(
         broken.starts_with("MCP server 'broken' failed to start: "),
         "{broken}"
@@ -580,7 +497,7 @@ async fn unknown_disabled_and_failing_servers_are_reported_before_the_run() {
         !broken.contains("GITHUB_TOKEN") && broken.ends_with("(see the bridge's log)"),
         "{broken}"
     );
-    let missing = message(run_with(&bridge, &["missing"], "print(1)").await);
+    let missing = message(run_with(&bridge, &["missing"], "print(1)", None).await);
     assert!(
         missing.contains("cannot run \"/nonexistent/mcp-server\""),
         "{missing}"
@@ -598,7 +515,7 @@ async fn shutdown_ends_every_upstream_process() {
     if common::engine().await.is_none() {
         return;
     }
-    let project = Project::standard();
+    let project = standard();
     let bridge = project.bridge();
     let out = ok(
         &bridge,
@@ -622,7 +539,7 @@ async fn memory_and_saved_tools_outlive_the_run() {
     if common::engine().await.is_none() {
         return;
     }
-    let project = Project::standard();
+    let project = standard();
     let bridge = project.bridge();
     let out = ok(
         &bridge,

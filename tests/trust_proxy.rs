@@ -8,8 +8,9 @@ mod common;
 #[path = "trust_proxy/support.rs"]
 mod support;
 
+use common::project::{Project, ok, run_with};
 use serde_json::{Value, json};
-use support::{Project, RecordingAsker, mode, ok, rpc, run_proxy, run_with};
+use support::{RecordingAsker, mode, rpc, run_proxy};
 
 #[tokio::test]
 async fn a_deeply_nested_metadata_flood_is_refused_or_stored_compactly() {

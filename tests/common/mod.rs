@@ -2,6 +2,8 @@
 //! which containers exist.
 #![allow(dead_code)]
 
+pub mod project;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -112,6 +114,15 @@ pub async fn containers_of_run(docker: &Docker, run_id: &str) -> Vec<String> {
 
 /// Containers created by the bridge process `pid` (owner label `<boot>/<pid>/<start>`).
 pub async fn containers_of_process(docker: &Docker, pid: u32) -> Vec<String> {
+    containers_and_states_of_process(docker, pid)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// [`containers_of_process`] with each container's state (`running`, `exited`, …).
+pub async fn containers_and_states_of_process(docker: &Docker, pid: u32) -> Vec<(String, String)> {
     let filters = HashMap::from([("label", vec!["mcp-bridge"])]);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
@@ -129,7 +140,10 @@ pub async fn containers_of_process(docker: &Docker, pid: u32) -> Vec<String> {
                 .and_then(|l| l.get("mcp-bridge.owner"))
                 .is_some_and(|owner| owner.contains(&marker))
         })
-        .filter_map(|c| c.id)
+        .map(|c| {
+            let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+            (c.id.unwrap_or_default(), state)
+        })
         .collect()
 }
 
