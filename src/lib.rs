@@ -14,4 +14,5 @@ pub mod proxy;
 pub mod request;
 pub mod response;
 pub mod sandbox;
+pub mod state;
 pub mod upstream;

@@ -12,7 +12,6 @@
 //! [`Workspace::open`] puts it together: config layers, plugins, this project's trust, and the servers.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -217,7 +216,7 @@ impl TrustStore {
             project.dir.display().to_string(),
             TrustRecord {
                 fingerprint: project.fingerprint.clone(),
-                trusted_at: crate::proxy::audit::now_rfc3339(),
+                trusted_at: crate::state::now_rfc3339(),
                 files: project.files(),
             },
         );
@@ -250,29 +249,8 @@ impl TrustStore {
 
     /// Writes through a temporary file and a rename, owner-only.
     fn write(&self, file: &TrustFile) -> Result<()> {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        let dir = self
-            .path
-            .parent()
-            .context("the trust store has no directory")?;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
-        let temporary = self
-            .path
-            .with_extension(format!("tmp{}", std::process::id()));
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)
-            .with_context(|| format!("writing {}", temporary.display()))?;
-        out.write_all(&serde_json::to_vec_pretty(file)?)?;
-        std::fs::rename(&temporary, &self.path)
-            .with_context(|| format!("writing {}", self.path.display()))
+        crate::state::replace_file(&self.path, &serde_json::to_vec_pretty(file)?)
+            .map_err(anyhow::Error::msg)
     }
 }
 

@@ -198,7 +198,18 @@ fn a_policy_that_traps_loops_or_hoards_memory_denies_and_the_host_keeps_serving(
         ("loop", "deadline"),
         ("alloc", "memory"),
     ] {
-        let host = misbehaving(mode).host();
+        // Growing to the memory cap takes time; a generous deadline makes the cap, not the clock, stop it even on
+        // a loaded machine.
+        let limits = if mode == "alloc" {
+            "[limits]\ncall-timeout-ms = 5000\n"
+        } else {
+            ""
+        };
+        let host = misbehaving(mode)
+            .config_file(&format!(
+                "{limits}[plugins.misbehaving.config]\nmode = \"{mode}\"\n"
+            ))
+            .host();
         assert_eq!(status_of(&host, "misbehaving"), "loaded");
         for attempt in 0..2 {
             match host.check_call(&call()) {

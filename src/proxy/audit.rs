@@ -47,6 +47,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::plugins::settings::AuditSettings;
+use crate::state::{create_private_dir, now_rfc3339};
 
 /// One event, as logged (the `event` field names the variant).
 #[derive(Debug, Clone, Serialize)]
@@ -261,7 +262,7 @@ impl AuditLog {
     fn append(&self, file: &mut Option<std::fs::File>, line: &[u8]) -> std::io::Result<()> {
         if file.is_none() {
             if let Some(dir) = self.path.parent() {
-                super::store::create_private_dir(dir)?;
+                create_private_dir(dir)?;
             }
             *file = Some(self.open()?);
         }
@@ -303,11 +304,6 @@ impl AuditLog {
         }
         std::fs::rename(&self.path, numbered(1))
     }
-}
-
-/// Now, as RFC 3339 UTC with milliseconds.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 #[cfg(test)]

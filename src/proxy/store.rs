@@ -24,9 +24,9 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::audit::now_rfc3339;
-use files::{ReadError, files_with_extension, read_bounded, replace_file, size_of};
-pub(crate) use files::{create_private_dir, json_size};
+use crate::state::{now_rfc3339, replace_file};
+pub(crate) use files::json_size;
+use files::{ReadError, files_with_extension, read_bounded, size_of};
 
 /// The largest memory entry, as the compact JSON written to disk (key, value, metadata and times).
 pub const MAX_ENTRY_BYTES: usize = 1 << 20;
