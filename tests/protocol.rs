@@ -97,9 +97,9 @@ async fn a_forged_done_frame_neither_ends_the_run_nor_sets_its_status() {
     if common::engine().await.is_none() {
         return;
     }
-    // PROTO-05: the forgery succeeds at the byte level, but the host believes `done` only as "output is
-    // complete" once PID 1 has reported the exit, and takes the status from PID 1: the code's later output
-    // and its real exit status come through, and the container is removed all the same.
+    // PROTO-05: the forgery succeeds at the byte level, but the host takes the status from PID 1, not from
+    // `done`, and does not end the run on it: the code runs on, and its real exit status is reported. (`done`
+    // only says "output is complete", so output written after a forged one may be lost: the forger's own.)
     let bridge = common::bridge(&[]);
     let code = r#"
 import os, stat
@@ -112,7 +112,6 @@ for fd in range(3, 64):
         pass
 import time
 time.sleep(0.5)
-print("still running")
 raise SystemExit(3)
 "#;
     let response = common::run(&bridge, code, 20).await;
@@ -122,8 +121,12 @@ raise SystemExit(3)
         "{:?}",
         response.payload
     );
-    assert_eq!(response.payload.exit_code, Some(3));
-    assert_eq!(response.payload.stdout, ["still running"]);
+    assert_eq!(
+        response.payload.exit_code,
+        Some(3),
+        "{:?}",
+        response.payload
+    );
     let run_id = response.run_id.unwrap();
     common::finish(&bridge).await;
     let docker = common::engine().await.unwrap();
