@@ -21,6 +21,11 @@ async fn a_bridge_killed_mid_run_leaves_no_running_container_and_the_next_start_
             .args(["run", "-c", code, "--timeout", "120"])
             .env("HOME", scratch.path())
             .env("MCP_BRIDGE_STATE_DIR", scratch.path().join("state"))
+            // The plugin cache the other tests share: start-up does not wait for compiling the built-ins.
+            .env(
+                "MCP_BRIDGE_CACHE_DIR",
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-plugin-cache"),
+            )
             .env("MCP_BRIDGE_IMAGE", common::image())
             .current_dir(scratch.path())
             .stdout(Stdio::null())
