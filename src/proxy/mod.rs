@@ -159,14 +159,16 @@ impl Inner {
             .find(|c| c.server().name == name)
             .ok_or_else(|| {
                 let loaded = self.loaded_names_sorted();
-                let known = self.context.upstreams.client(name).is_some();
+                let upstreams = &self.context.upstreams;
+                let why = match upstreams.unusable_reason(name) {
+                    Some(reason) => format!(" ({reason})"),
+                    None if upstreams.client(name).is_some() => {
+                        " (add it to run_python's `servers` to use it)".to_string()
+                    }
+                    None => " (no server by that name is configured)".to_string(),
+                };
                 RpcError::new(format!(
-                    "Server {name:?} is not available in this run{}; loaded: {}",
-                    if known {
-                        " (add it to run_python's `servers` to use it)"
-                    } else {
-                        " (no server by that name is configured)"
-                    },
+                    "Server {name:?} is not available in this run{why}; loaded: {}",
                     if loaded.is_empty() {
                         "none".to_string()
                     } else {

@@ -66,20 +66,30 @@ impl Drop for Undecided {
 }
 
 impl Inner {
-    pub(super) async fn memory(
+    /// Runs `work` on the store off the async workers and writes its audit line there, so a request that
+    /// changed the store is logged even if the run has ended meanwhile.
+    async fn audited(
         &self,
-        request: MemoryRequest,
-        params: Map<String, Value>,
+        work: impl FnOnce(&SandboxStore) -> (Result<Value, String>, AuditEvent) + Send + 'static,
     ) -> Result<Value, RpcError> {
         let store = self.context.store.clone();
         let log = self.context.audit.clone();
         let run_id = self.run_id().to_string();
         blocking(move || {
-            let (answer, event) = memory_request(&store, request, &params);
+            let (answer, event) = work(&store);
             log.write(&run_id, &event);
             answer.map_err(RpcError::new)
         })
         .await?
+    }
+
+    pub(super) async fn memory(
+        &self,
+        request: MemoryRequest,
+        params: Map<String, Value>,
+    ) -> Result<Value, RpcError> {
+        self.audited(move |store| memory_request(store, request, &params))
+            .await
     }
 
     pub(super) async fn saved_tools(
@@ -87,47 +97,40 @@ impl Inner {
         request: ToolRequest,
         params: Map<String, Value>,
     ) -> Result<Value, RpcError> {
-        let store = self.context.store.clone();
-        let log = self.context.audit.clone();
-        let run_id = self.run_id().to_string();
-        blocking(move || {
-            let (answer, event) = match request {
-                ToolRequest::List => {
-                    let tools = store.list_tools();
-                    let event = AuditEvent::ToolList(ToolAccess {
-                        outcome: "ok",
-                        count: Some(tools.len()),
-                        ..ToolAccess::default()
-                    });
-                    (Ok(json!(tools)), event)
-                }
-                ToolRequest::Delete => {
-                    let name = name_param(&params);
-                    let deleted = name.clone().and_then(|name| store.delete_tool(&name));
-                    let mut access = ToolAccess {
-                        name: name.ok(),
-                        ..ToolAccess::default()
-                    };
-                    let answer = match deleted {
-                        Ok(stored) => {
-                            access.outcome = "ok";
-                            access.bytes = Some(stored.bytes);
-                            access.found = Some(stored.found);
-                            Ok(json!(stored.message))
-                        }
-                        Err(error) => {
-                            access.outcome = "failed";
-                            access.error = Some(error.clone());
-                            Err(error)
-                        }
-                    };
-                    (answer, AuditEvent::ToolDelete(access))
-                }
-            };
-            log.write(&run_id, &event);
-            answer.map_err(RpcError::new)
+        self.audited(move |store| match request {
+            ToolRequest::List => {
+                let tools = store.list_tools();
+                let event = AuditEvent::ToolList(ToolAccess {
+                    outcome: "ok",
+                    count: Some(tools.len()),
+                    ..ToolAccess::default()
+                });
+                (Ok(json!(tools)), event)
+            }
+            ToolRequest::Delete => {
+                let name = name_param(&params);
+                let deleted = name.clone().and_then(|name| store.delete_tool(&name));
+                let mut access = ToolAccess {
+                    name: name.ok(),
+                    ..ToolAccess::default()
+                };
+                let answer = match deleted {
+                    Ok(stored) => {
+                        access.outcome = "ok";
+                        access.bytes = Some(stored.bytes);
+                        access.found = Some(stored.found);
+                        Ok(json!(stored.message))
+                    }
+                    Err(error) => {
+                        access.outcome = "failed";
+                        access.error = Some(error.clone());
+                        Err(error)
+                    }
+                };
+                (answer, AuditEvent::ToolDelete(access))
+            }
         })
-        .await?
+        .await
     }
 
     /// `tool_save`: name and size checked, then the policies on the source, then the store.
@@ -158,10 +161,7 @@ impl Inner {
         let mut access = self
             .decide_on_source(Subject::SaveTool, &name, &source)
             .await?;
-        let store = self.context.store.clone();
-        let log = self.context.audit.clone();
-        let run_id = self.run_id().to_string();
-        blocking(move || {
+        self.audited(move |store| {
             let answer = store.save_tool(&name, &source);
             match &answer {
                 Ok(_) => access.outcome = "ok",
@@ -170,12 +170,10 @@ impl Inner {
                     access.error = Some(error.clone());
                 }
             }
-            log.write(&run_id, &AuditEvent::ToolSave(access));
-            answer
-                .map(|stored| json!(stored.message))
-                .map_err(RpcError::new)
+            let answer = answer.map(|stored| json!(stored.message));
+            (answer, AuditEvent::ToolSave(access))
         })
-        .await?
+        .await
     }
 
     /// `tool_load`: the source from the store, then the policies on it; `{"name", "source"}`.
