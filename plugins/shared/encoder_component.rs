@@ -15,7 +15,7 @@ macro_rules! encoder_component {
     ($plugin:ident, $mime:literal) => {
         #[cfg(target_arch = "wasm32")]
         mod component {
-            wit_bindgen::generate!({ world: "encoder-plugin", path: "../../wit" });
+            wit_bindgen::generate!({ world: "encoder-plugin", path: "../../wit/since_v0.1.0" });
 
             use exports::mcp_bridge::plugin::encoder::{Encoded, Guest as Encoder};
             use exports::mcp_bridge::plugin::plugin::Guest as Plugin;

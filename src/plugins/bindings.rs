@@ -2,17 +2,17 @@
 
 /// `policy-plugin`: metadata, configure, check-run, check-call.
 pub mod policy {
-    wasmtime::component::bindgen!({ world: "policy-plugin", path: "wit" });
+    wasmtime::component::bindgen!({ world: "policy-plugin", path: "wit/since_v0.1.0" });
 }
 
 /// `encoder-plugin`: metadata, configure, encode.
 pub mod encoder {
-    wasmtime::component::bindgen!({ world: "encoder-plugin", path: "wit" });
+    wasmtime::component::bindgen!({ world: "encoder-plugin", path: "wit/since_v0.1.0" });
 }
 
 /// `discovery-plugin`: metadata, configure, wanted-files, parse.
 pub mod discovery {
-    wasmtime::component::bindgen!({ world: "discovery-plugin", path: "wit" });
+    wasmtime::component::bindgen!({ world: "discovery-plugin", path: "wit/since_v0.1.0" });
 }
 
 /// The exported interface names that identify each world (the plugin's kind).

@@ -97,7 +97,7 @@ pub fn configure(config: &str) -> Result<(), String> {
 /// The WebAssembly component: binds the functions above to the WIT world `discovery-plugin`.
 #[cfg(target_arch = "wasm32")]
 mod component {
-    wit_bindgen::generate!({ world: "discovery-plugin", path: "../../wit" });
+    wit_bindgen::generate!({ world: "discovery-plugin", path: "../../wit/since_v0.1.0" });
 
     use exports::mcp_bridge::plugin::discovery::{
         Base, FilePattern, Guest as Discovery, ServerEntry, SourceFile,

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The WIT folder of the mcp-bridge repository; set MCP_BRIDGE_WIT when this example lives elsewhere.
-const witPath = resolve(process.env.MCP_BRIDGE_WIT ?? join(here, "../../../wit"));
+const witPath = resolve(process.env.MCP_BRIDGE_WIT ?? join(here, "../../../wit/since_v0.1.0"));
 const jsPath = join(here, "policy.js");
 const output = join(here, "dist", "example_deny_destructive_javascript.wasm");
 

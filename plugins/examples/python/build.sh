@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 version=0.25.1
-wit="${MCP_BRIDGE_WIT:-../../../wit}"
+wit="${MCP_BRIDGE_WIT:-../../../wit/since_v0.1.0}"
 tool="${COMPONENTIZE_PY:-}"
 if [ -z "$tool" ]; then
     venv="$(cd .. && pwd)/.venv"

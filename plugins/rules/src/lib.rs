@@ -75,7 +75,7 @@ fn with_config(f: impl FnOnce(&Config) -> policy::Decision) -> policy::Decision 
 
 #[cfg(target_arch = "wasm32")]
 mod component {
-    wit_bindgen::generate!({ world: "policy-plugin", path: "../../wit" });
+    wit_bindgen::generate!({ world: "policy-plugin", path: "../../wit/since_v0.1.0" });
 
     use super::policy::{self, Annotations};
     use exports::mcp_bridge::plugin::plugin::Guest as Plugin;

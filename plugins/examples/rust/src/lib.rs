@@ -6,7 +6,7 @@
 
 // The bindings for the `policy-plugin` world. `path` is the WIT folder of the mcp-bridge repository; when you
 // copy this crate elsewhere, copy `wit/plugin.wit` along and point `path` at it.
-wit_bindgen::generate!({ world: "policy-plugin", path: "../../../wit" });
+wit_bindgen::generate!({ world: "policy-plugin", path: "../../../wit/since_v0.1.0" });
 
 use exports::mcp_bridge::plugin::plugin::Guest as Plugin;
 use exports::mcp_bridge::plugin::policy::{CallRequest, Decision, Guest as Policy, RunRequest};
