@@ -18,7 +18,7 @@ use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::Payload;
 use crate::response::encode::{self, ResponseEncoder};
 use crate::sandbox::{RunSpec, Sandbox, SandboxError};
-use crate::upstream::index::ToolCatalog;
+use crate::upstream::catalog::{self, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
 
 /// A finished call: the structured payload and the text rendered from it.
@@ -278,7 +278,7 @@ impl Bridge {
         for (client, tools) in loaded.iter().zip(lists) {
             let tools = tools.map_err(|e| e.to_string())?;
             let server = client.server();
-            let aliases = crate::upstream::index::aliases(&tools);
+            let aliases = catalog::aliases(&tools);
             let tools: Vec<Value> = tools
                 .iter()
                 .zip(aliases)

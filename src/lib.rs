@@ -14,5 +14,6 @@ pub mod proxy;
 pub mod request;
 pub mod response;
 pub mod sandbox;
+pub mod servers;
 pub mod state;
 pub mod upstream;

@@ -9,7 +9,7 @@ use super::bindings::discovery::exports::mcp_bridge::plugin::discovery::{
 };
 use super::instance::{Bindings, LoadedPlugin};
 use super::runtime::PluginRuntime;
-use crate::upstream::discovery::ServerEntry;
+use crate::servers::ServerEntry;
 
 /// Largest config file handed to a plugin (`~/.claude.json` keeps per-project history and grows to megabytes).
 const MAX_FILE_BYTES: u64 = 16 << 20;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use crate::upstream::discovery::ServerEntry;
+pub use crate::servers::ServerEntry;
 pub use cache::CacheOutcome;
 pub use discovery::{DiscoveryContext, FileResult};
 pub use instance::Info;

@@ -19,8 +19,8 @@ use rmcp::service::{NotificationContext, Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 
-use super::discovery::DiscoveredServer;
 use super::transport::{self, ChildTransport, stderr};
+use crate::servers::DiscoveredServer;
 
 /// Variables a stdio server inherits from the bridge (as the MCP SDKs do), before the config's own `env`.
 /// Everything else (tokens, the bridge's own settings) stays out unless the config passes it explicitly.

@@ -9,7 +9,7 @@ use mcp_bridge::project::Workspace;
 use mcp_bridge::proxy::audit::AuditLog;
 use mcp_bridge::proxy::store::SandboxStore;
 use mcp_bridge::proxy::{Asker, ProxyContext};
-use mcp_bridge::upstream::index::ToolCatalog;
+use mcp_bridge::upstream::catalog::ToolCatalog;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
