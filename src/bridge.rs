@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::config::settings::AuditSettings;
 use crate::plugins::{PluginHost, RunCheck};
 use crate::project::Workspace;
 use crate::proxy::ask::{self, Asker, Subject};
@@ -76,13 +77,14 @@ impl Bridge {
         });
         let arguments = ArgumentChecker::new(&config)?;
         let upstreams = Arc::new(workspace.upstreams);
+        let audit = AuditSettings::load(&config)?;
         let config = Arc::new(config);
         let proxy = ProxyContext {
             config: config.clone(),
             upstreams,
             catalog: Arc::new(ToolCatalog::new(config.cache_dir.clone())),
             plugins: plugins.clone(),
-            audit: Arc::new(AuditLog::new(&config.state_dir, plugins.audit_settings())),
+            audit: Arc::new(AuditLog::new(&config.state_dir, audit)),
             store: Arc::new(SandboxStore::new(
                 &config.state_dir,
                 config.store_quota_bytes,

@@ -24,9 +24,9 @@ use wasmtime::component::Component;
 use super::cache::{ComponentCache, ComponentSource};
 use super::instance::{Info, Live, LoadedPlugin};
 use super::runtime::{CallLimits, PluginRuntime};
-use super::settings::{PluginSettings, Settings};
 use super::{Kind, Origin, PluginHost, PluginReport, bindings, builtin};
 use crate::config::Config;
+use crate::config::settings::{PluginSettings, Settings};
 
 /// What to do with the plugin files of the working directory's project (`.mcp-bridge/plugins/*.wasm`).
 pub enum ProjectPlugins {

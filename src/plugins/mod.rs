@@ -16,7 +16,6 @@ mod instance;
 mod load;
 pub mod policy;
 mod runtime;
-pub mod settings;
 
 use std::path::{Path, PathBuf};
 
@@ -30,10 +29,10 @@ pub use load::{ProjectPlugins, check_file, wasm_files};
 pub use policy::Verdict;
 pub use runtime::CallLimits;
 
+use crate::config::settings::{self, Settings};
 use bindings::policy as wit_policy;
 use instance::{Bindings, LoadedPlugin};
 use runtime::PluginRuntime;
-use settings::Settings;
 
 /// A plugin's kind: which world it implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
