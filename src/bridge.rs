@@ -17,7 +17,7 @@ use crate::proxy::store::SandboxStore;
 use crate::proxy::{ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::Payload;
-use crate::response::encode::{self, ResponseEncoder};
+use crate::response::encode::{self, PluginEncoder, ResponseEncoder};
 use crate::sandbox::{RunSpec, Sandbox, SandboxError};
 use crate::upstream::catalog::{self, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
@@ -71,10 +71,10 @@ impl Bridge {
                 encoders.join(", ")
             );
         }
-        let encoder = Box::new(PluginEncoder {
-            plugins: plugins.clone(),
-            name: config.output_mode.clone(),
-        });
+        let encoder = Box::new(PluginEncoder::new(
+            plugins.clone(),
+            config.output_mode.clone(),
+        ));
         let arguments = ArgumentChecker::new(&config)?;
         let upstreams = Arc::new(workspace.upstreams);
         let audit = AuditSettings::load(&config)?;
@@ -312,25 +312,6 @@ impl Bridge {
             "loaded": described,
             "discovered": discovered,
         }))
-    }
-}
-
-/// The configured encoder plugin behind the response seam.
-struct PluginEncoder {
-    plugins: Arc<PluginHost>,
-    name: String,
-}
-
-impl ResponseEncoder for PluginEncoder {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn encode(&self, payload: &Payload) -> Result<String> {
-        self.plugins
-            .encode(&self.name, &payload.to_value().to_string())
-            .map(|(text, _mime)| text)
-            .map_err(anyhow::Error::msg)
     }
 }
 
