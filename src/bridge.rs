@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::config::settings::AuditSettings;
 use crate::plugins::{PluginHost, RunCheck, RunPurpose};
 use crate::project::Workspace;
 use crate::proxy::ask::{self, Asker, Subject};
@@ -16,9 +17,9 @@ use crate::proxy::store::SandboxStore;
 use crate::proxy::{ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::Payload;
-use crate::response::encode::{self, ResponseEncoder};
+use crate::response::encode::{self, PluginEncoder, ResponseEncoder};
 use crate::sandbox::{RunSpec, Sandbox, SandboxError};
-use crate::upstream::index::ToolCatalog;
+use crate::upstream::catalog::{self, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
 
 /// A finished call: the structured payload and the text rendered from it.
@@ -70,19 +71,20 @@ impl Bridge {
                 encoders.join(", ")
             );
         }
-        let encoder = Box::new(PluginEncoder {
-            plugins: plugins.clone(),
-            name: config.output_mode.clone(),
-        });
+        let encoder = Box::new(PluginEncoder::new(
+            plugins.clone(),
+            config.output_mode.clone(),
+        ));
         let arguments = ArgumentChecker::new(&config)?;
         let upstreams = Arc::new(workspace.upstreams);
+        let audit = AuditSettings::load(&config)?;
         let config = Arc::new(config);
         let proxy = ProxyContext {
             config: config.clone(),
             upstreams,
             catalog: Arc::new(ToolCatalog::new(config.cache_dir.clone())),
             plugins: plugins.clone(),
-            audit: Arc::new(AuditLog::new(&config.state_dir, plugins.audit_settings())),
+            audit: Arc::new(AuditLog::new(&config.state_dir, audit)),
             store: Arc::new(SandboxStore::new(
                 &config.state_dir,
                 config.store_quota_bytes,
@@ -279,7 +281,7 @@ impl Bridge {
         for (client, tools) in loaded.iter().zip(lists) {
             let tools = tools.map_err(|e| e.to_string())?;
             let server = client.server();
-            let aliases = crate::upstream::index::aliases(&tools);
+            let aliases = catalog::aliases(&tools);
             let tools: Vec<Value> = tools
                 .iter()
                 .zip(aliases)
@@ -311,25 +313,6 @@ impl Bridge {
             "loaded": described,
             "discovered": discovered,
         }))
-    }
-}
-
-/// The configured encoder plugin behind the response seam.
-struct PluginEncoder {
-    plugins: Arc<PluginHost>,
-    name: String,
-}
-
-impl ResponseEncoder for PluginEncoder {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn encode(&self, payload: &Payload) -> Result<String> {
-        self.plugins
-            .encode(&self.name, payload)
-            .map(|(text, _mime)| text)
-            .map_err(anyhow::Error::msg)
     }
 }
 

@@ -7,7 +7,7 @@
 //! the working directory) are not started until the user runs `bridge trust`. That records the directory and a
 //! SHA-256 fingerprint of those files in the user's state (`<state dir>/trusted-projects.json`, 0600); a change
 //! to any of them, a new one or a removed one needs trust again. The project's config file
-//! (`.mcp-bridge/config.toml`) needs no trust: it can only add restrictions (see [`crate::plugins::settings`]).
+//! (`.mcp-bridge/config.toml`) needs no trust: it can only add restrictions (see [`crate::config::settings`]).
 //!
 //! [`Workspace::open`] puts it together: config layers, plugins, this project's trust, and the servers.
 

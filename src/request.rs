@@ -1,10 +1,12 @@
-//! The `run_python` arguments: the seed's input schema, and turning raw JSON arguments into a checked
-//! [`RunRequest`] with a clear, specific message for anything wrong. The MCP tool and `bridge run` both come
-//! through here, so they refuse exactly the same things.
+//! The `run_python` arguments: the seed's input schema (derived from [`RunPythonArguments`]), and turning raw
+//! JSON arguments into a checked [`RunRequest`] with a clear, specific message for anything wrong. The MCP tool
+//! and `bridge run` both come through here, so they refuse exactly the same things.
 
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema};
+use serde_json::{Map, Value};
 
 use crate::config::Config;
 
@@ -25,34 +27,71 @@ pub struct RunRequest {
     pub timeout: Duration,
 }
 
-/// The tool's `inputSchema` (the seed's, with `maximum`/`default` from the configuration).
+/// The `run_python` arguments as the tool declares them: the tool's `inputSchema` is derived from this type
+/// ([`input_schema`]). Nothing is deserialised into it: [`ArgumentChecker::parse`] checks the raw JSON against
+/// that schema, so refusals read like the seed's validation errors, and then reads the checked JSON.
+#[derive(Debug, Clone, JsonSchema)]
+pub struct RunPythonArguments {
+    /// The Python source (its declared description gets the configured size limit added).
+    #[schemars(description = CODE_DESCRIPTION)]
+    pub code: String,
+    /// Servers to load for the run. (`default` + `skip_serializing_if` are for schemars: optional, with no
+    /// `default` value declared.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        description = "Optional list of MCP servers to make available as mcp_<name> proxies"
+    )]
+    pub servers: Vec<String>,
+    /// Seconds before the run is killed (`maximum` and `default` are the configuration's: [`input_schema`]).
+    #[schemars(
+        range(min = 1),
+        transform = optional_integer,
+        description = "Execution timeout in seconds"
+    )]
+    pub timeout: Option<u64>,
+}
+
+/// schemars declares an `Option<u64>` as `{"type": ["integer", "null"], "format": "uint64"}`; the seed's schema
+/// says `integer` (leaving the argument out is how it is omitted, `null` is refused) and has no `format`.
+fn optional_integer(schema: &mut Schema) {
+    schema.insert("type".into(), "integer".into());
+    schema.remove("format");
+}
+
+/// The tool's `inputSchema`: the seed's, derived from [`RunPythonArguments`], with the limits of `config`
+/// (the size limit in `code`'s description, `timeout`'s `maximum` and `default`) filled in.
 pub fn input_schema(config: &Config) -> Map<String, Value> {
-    let schema = json!({
-        "type": "object",
-        "required": ["code"],
-        "properties": {
-            "code": {
-                "type": "string",
-                "description": format!("{CODE_DESCRIPTION} At most {} bytes.", config.max_code_bytes),
-            },
-            "servers": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Optional list of MCP servers to make available as mcp_<name> proxies",
-            },
-            "timeout": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": config.max_timeout.as_secs(),
-                "default": config.default_timeout.as_secs(),
-                "description": "Execution timeout in seconds",
-            },
-        },
-    });
-    match schema {
-        Value::Object(map) => map,
-        _ => Map::new(),
+    let schema = SchemaSettings::draft2020_12()
+        .with(|settings| settings.meta_schema = None) // the seed declared no `$schema`
+        .into_generator()
+        .into_root_schema_for::<RunPythonArguments>();
+    let Value::Object(mut schema) = schema.to_value() else {
+        return Map::new(); // a derived struct's schema is always an object
+    };
+    // The Rust type's name and doc comment, not part of the seed's schema (rmcp strips them from derived
+    // schemas too).
+    schema.remove("title");
+    schema.remove("description");
+    if let Some(code) = property(&mut schema, "code") {
+        let description = format!(
+            "{CODE_DESCRIPTION} At most {} bytes.",
+            config.max_code_bytes
+        );
+        code.insert("description".into(), description.into());
     }
+    if let Some(timeout) = property(&mut schema, "timeout") {
+        timeout.insert("maximum".into(), config.max_timeout.as_secs().into());
+        timeout.insert("default".into(), config.default_timeout.as_secs().into());
+    }
+    schema
+}
+
+/// Property `name` of an object schema.
+fn property<'a>(
+    schema: &'a mut Map<String, Value>,
+    name: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    schema.get_mut("properties")?.get_mut(name)?.as_object_mut()
 }
 
 /// Checks `run_python` arguments: the schema, compiled once, and the limits a schema cannot express.
@@ -137,6 +176,39 @@ impl ArgumentChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_derived_input_schema_is_the_seeds_with_the_configured_limits() {
+        let config = Config::from_map(&std::collections::HashMap::from([
+            ("MCP_BRIDGE_MAX_TIMEOUT".to_string(), "300".to_string()),
+            ("MCP_BRIDGE_TIMEOUT".to_string(), "45s".to_string()),
+        ]))
+        .unwrap();
+        let seed = json!({
+            "type": "object",
+            "required": ["code"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": format!("{CODE_DESCRIPTION} At most {} bytes.", config.max_code_bytes),
+                },
+                "servers": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Optional list of MCP servers to make available as mcp_<name> proxies",
+                },
+                "timeout": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 300,
+                    "default": 45,
+                    "description": "Execution timeout in seconds",
+                },
+            },
+        });
+        assert_eq!(Value::Object(input_schema(&config)), seed);
+    }
 
     fn config() -> Config {
         Config::from_map(&Default::default()).unwrap()

@@ -740,10 +740,9 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn containment_suite() {
-    let Some(docker) = common::engine().await else {
-        return;
-    };
+    let docker = common::engine().await;
     let bridge = common::bridge(&[]);
     let started = Instant::now();
 
@@ -857,14 +856,13 @@ async fn containment_suite() {
 
 /// PERS-07, a known gap: every sandbox runs as uid 65534, and per-user kernel limits (here
 /// `fs.inotify.max_user_instances`, 128) are shared by all of them, so one run can starve a concurrent one.
-/// Closing it needs a distinct uid per concurrent run (or user namespaces). Ignored until then; run with
-/// `cargo test --test containment -- --ignored` to see it fail.
+/// Closing it needs a distinct uid per concurrent run (or user namespaces). Ignored until then, and left out of
+/// `scripts/test` by name (it includes the ignored engine tests); run it alone with
+/// `cargo test --test containment -- --ignored pers_07` to see it fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "known gap: all sandboxes share uid 65534 (needs a per-run uid or user namespaces)"]
 async fn pers_07_concurrent_runs_do_not_share_per_user_limits() {
-    let Some(_docker) = common::engine().await else {
-        return;
-    };
+    common::engine().await;
     let bridge = common::bridge(&[]);
     let c = case("PERS-07");
     let (a, b) = c

@@ -25,25 +25,18 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("python", "python/dist/example_deny_destructive_python.wasm"),
 ];
 
-/// The built example, or `None` (loud) when `plugins/examples/build-all.sh` has not run; under CI a failure.
-fn example(relative: &str) -> Option<PathBuf> {
+/// The built example. The test is ignored by default, so one that was included fails when an example is
+/// missing.
+fn example(relative: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("plugins/examples")
         .join(relative);
-    if path.is_file() {
-        return Some(path);
-    }
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     assert!(
-        !in_ci,
-        "CI=true but {} is missing: run plugins/examples/build-all.sh",
+        path.is_file(),
+        "this test needs {}. Fix: plugins/examples/build-all.sh (Rust, node, componentize-py)",
         path.display()
     );
-    eprintln!(
-        "\n!!!!! SKIPPED: {} is not built (plugins/examples/build-all.sh) !!!!!\n",
-        path.display()
-    );
-    None
+    path
 }
 
 fn setup(plugin: &Path) -> (TempDir, Config) {
@@ -81,11 +74,10 @@ fn call(tool: &str, destructive: Option<bool>) -> CallCheck {
 }
 
 #[tokio::test]
+#[ignore = "needs the example plugins built (plugins/examples/build-all.sh: node, componentize-py): run scripts/test, or cargo test -- --include-ignored"]
 async fn each_example_loads_from_a_plugin_directory_and_is_enforced() {
     for (language, relative) in EXAMPLES {
-        let Some(path) = example(relative) else {
-            continue;
-        };
+        let path = example(relative);
         let (dir, config) = setup(&path);
         let host = Workspace::open(&config, dir.path()).unwrap().plugins;
         let name = format!("example-deny-destructive-{language}");

@@ -54,10 +54,9 @@ async fn stopped_with(bridge: &mcp_bridge::bridge::Bridge, code: &str, reason: &
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn forged_frames_on_the_protocol_fd_stop_the_run() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let bridge = common::bridge(&[]);
     // A frame longer than the cap (PROTO-09).
     stopped_with(&bridge, &forge("b'x' * (10 << 20)"), "frame longer than").await;
@@ -93,10 +92,9 @@ async fn forged_frames_on_the_protocol_fd_stop_the_run() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_forged_done_frame_neither_ends_the_run_nor_sets_its_status() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     // PROTO-05: the forgery succeeds at the byte level, but the host takes the status from PID 1, not from
     // `done`, and does not end the run on it: the code runs on, and its real exit status is reported. (`done`
     // only says "output is complete", so output written after a forged one may be lost: the forger's own.)
@@ -129,6 +127,6 @@ raise SystemExit(3)
     );
     let run_id = response.run_id.unwrap();
     common::finish(&bridge).await;
-    let docker = common::engine().await.unwrap();
+    let docker = common::engine().await;
     assert!(common::containers_of_run(&docker, &run_id).await.is_empty());
 }

@@ -21,10 +21,9 @@ fn standard() -> Project {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn tools_are_python_functions_in_all_three_access_patterns() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = standard();
     let bridge = project.bridge();
     let out = ok(
@@ -64,10 +63,9 @@ print(runtime is mcp.runtime)
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn bad_calls_get_clear_python_errors_and_tool_errors_raise() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = standard();
     let bridge = project.bridge();
     let out = ok(
@@ -119,10 +117,9 @@ except runtime.MCPError as exc:
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn runtime_helpers_describe_servers_and_tools() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = standard();
     let bridge = project.bridge();
     let out = ok(
@@ -171,10 +168,9 @@ print(runtime.capability_summary().splitlines()[0])
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn search_covers_every_discovered_server_from_a_disk_cache() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     // `github` writes its pid to a file at each start: a search starts it once, just to list its tools, and a
     // second bridge searches it from the disk cache without starting it.
     let project = Project::new(json!({}));
@@ -226,10 +222,9 @@ print(await runtime.search_tool_docs("zzzz-nothing"))
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn policies_decide_every_call_and_the_audit_log_records_it() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let example = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("plugins/rules/examples/deny-github-writes.toml")
         .display()
@@ -296,10 +291,9 @@ print("still running")
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn an_ask_without_elicitation_is_a_deny_that_says_why() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = standard();
     let config = project.path("ask.toml");
     std::fs::write(
@@ -346,10 +340,9 @@ print((await mcp_stub.add(a=1)).data["sum"])
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_crash_mid_call_is_a_clear_error_and_the_next_call_restarts_the_server() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = standard();
     let bridge = project.bridge();
     let out = ok(
@@ -382,10 +375,9 @@ print(before != after, (await mcp_stub.echo(text="back")).text)
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn tools_list_changed_refreshes_the_next_runs_functions() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = standard();
     let bridge = project.bridge();
     ok(&bridge, &["stub"], "await mcp_stub.grow(name='fresh-tool')").await;
@@ -400,10 +392,9 @@ async fn tools_list_changed_refreshes_the_next_runs_functions() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn results_over_a_megabyte_arrive_whole_and_calls_run_concurrently() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = standard();
     let bridge = project.bridge();
     let out = ok(
@@ -431,10 +422,9 @@ print(len(results) - len(refused), len(refused), str(refused[0]).split(" (")[0])
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn stdio_servers_get_a_minimal_environment_their_env_and_cwd() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = Project::new(json!({}));
     let workdir = project.path("server-cwd");
     std::fs::create_dir_all(&workdir).unwrap();
@@ -469,10 +459,9 @@ for name in ("GREETING", "PATH", "CARGO_MANIFEST_DIR"):
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn unknown_disabled_and_failing_servers_are_reported_before_the_run() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = Project::new(json!({
         "stub": {"command": "python3", "args": [common::stub_script()]},
         "off": {"command": "python3", "args": [common::stub_script()], "disabled": true},
@@ -511,10 +500,9 @@ async fn unknown_disabled_and_failing_servers_are_reported_before_the_run() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn shutdown_ends_every_upstream_process() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = standard();
     let bridge = project.bridge();
     let out = ok(
@@ -535,10 +523,9 @@ async fn shutdown_ends_every_upstream_process() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn memory_and_saved_tools_outlive_the_run() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = standard();
     let bridge = project.bridge();
     let out = ok(

@@ -9,10 +9,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn statuses_and_exit_codes() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let bridge = common::bridge(&[]);
 
     let ok = run(&bridge, "print('hello'); print(); print('()')", 30).await;
@@ -82,10 +81,9 @@ async fn statuses_and_exit_codes() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn large_output_has_no_cliff_and_is_cut_with_a_marker() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     // A budget large enough for a whole 1 MiB line.
     let bridge = common::bridge(&[("MCP_BRIDGE_MAX_OUTPUT", "4m")]);
     let line = run(&bridge, "print('x' * (1 << 20))", 60).await;
@@ -139,10 +137,9 @@ async fn large_output_has_no_cliff_and_is_cut_with_a_marker() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn raw_fds_children_and_forged_frames_are_only_data() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let bridge = common::bridge(&[]);
     let code = r#"
 import os, subprocess, sys
@@ -181,10 +178,9 @@ sys.exit(4)
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn memory_exhaustion_says_the_limit_was_hit() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let bridge = common::bridge(&[("MCP_BRIDGE_MEMORY", "64m")]);
     let response = run(
         &bridge,
@@ -207,10 +203,9 @@ async fn memory_exhaustion_says_the_limit_was_hit() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn timeout_kills_and_removes_the_container() {
-    let Some(docker) = common::engine().await else {
-        return;
-    };
+    let docker = common::engine().await;
     let bridge = common::bridge(&[]);
     let response = run(
         &bridge,
@@ -232,10 +227,9 @@ async fn timeout_kills_and_removes_the_container() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_run_flooding_output_past_its_deadline_is_still_removed() {
-    let Some(docker) = common::engine().await else {
-        return;
-    };
+    let docker = common::engine().await;
     // The container is blocked writing to an attach stream nobody reads once the run ends; removal must not
     // wait for it (the engine holds a removal until its output copy finishes).
     let bridge = common::bridge(&[("MCP_BRIDGE_OUTPUT_LIMIT", "1g")]);
@@ -279,10 +273,9 @@ async fn a_run_flooding_output_past_its_deadline_is_still_removed() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn cancelling_removes_the_container() {
-    let Some(docker) = common::engine().await else {
-        return;
-    };
+    let docker = common::engine().await;
     let bridge = common::bridge(&[]);
     let cancel = CancellationToken::new();
     let arguments = args(json!({"code": "import time\ntime.sleep(600)", "timeout": 120}));
@@ -308,10 +301,9 @@ async fn cancelling_removes_the_container() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn concurrent_runs_are_parallel_up_to_the_limit_then_queue() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let bridge = common::bridge(&[("MCP_BRIDGE_MAX_CONCURRENCY", "2")]);
     let code = "import time\nstart = time.time()\ntime.sleep(1.5)\nprint(start, time.time())";
     let runs: Vec<_> = (0..4)

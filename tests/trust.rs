@@ -100,10 +100,9 @@ async fn run(bridge: &Bridge, servers: &[&str], code: &str) -> Response {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_project_server_is_not_started_before_trust_and_never_replaces_the_users() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let setup = Setup::new();
     let (user_marker, evil_marker, project_marker) = (
         setup.path("user-github-started"),
@@ -238,10 +237,9 @@ impl DerivedImage {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn images_are_never_allowed_to_change_the_sandbox() {
-    let Some(docker) = common::engine().await else {
-        return;
-    };
+    let docker = common::engine().await;
     // An image ENTRYPOINT would run instead of (or around) the bridge's bootstrap: it never runs.
     let hijack = DerivedImage::new(
         &docker,
@@ -276,10 +274,9 @@ async fn images_are_never_allowed_to_change_the_sandbox() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_planted_saved_tool_runs_only_in_a_run_that_imports_it() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let setup = Setup::new();
     setup.write(
         "home/.config/mcp-bridge/config.toml",

@@ -13,10 +13,9 @@ use serde_json::{Value, json};
 use support::{RecordingAsker, mode, rpc, run_proxy};
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_deeply_nested_metadata_flood_is_refused_or_stored_compactly() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = Project::stub();
     let bridge = project.bridge();
     // ~3.5 MB of metadata 100 lists deep, near the 4 MiB frame limit. Pretty-printed, every zero would sit on
@@ -74,10 +73,9 @@ print(len(get_memory_info("flood")["metadata"][0][0]))
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn filling_the_disk_through_memory_and_saved_tools_stops_at_the_quota() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = Project::stub().var("MCP_BRIDGE_STORE_QUOTA", "64k");
     let bridge = project.bridge();
     let out = ok(
@@ -126,10 +124,9 @@ print(save_memory("k3", "y" * 20_000))
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_run_that_exits_before_its_call_returns_still_leaves_the_call_in_the_audit_log() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = Project::stub();
     let bridge = project.bridge();
     // The call reaches the server; the code then ends its process without waiting for the answer.
@@ -164,10 +161,9 @@ os._exit(0)
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_huge_tool_result_is_a_tool_error_naming_the_limit_and_the_next_call_works() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = Project::stub().var("MCP_BRIDGE_MAX_TOOL_RESULT", "64k");
     let bridge = project.bridge();
     let out = ok(
@@ -208,10 +204,9 @@ print((await mcp_stub.big(size=1000)).text == "x" * 1000, (await mcp_stub.echo(t
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_search_storm_starts_each_unlisted_server_once_and_a_denied_server_never() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = Project::new(json!({}));
     let servers = json!({
         "stub": {"command": "python3", "args": [common::stub_script()]},
@@ -288,10 +283,9 @@ print(len(results), sorted({d["server"] for r in results for d in r}))
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn search_never_asks_and_an_ask_is_no_start() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = Project::new(json!({}));
     let servers = json!({
         "stub": {"command": "python3", "args": [common::stub_script()]},
@@ -327,10 +321,9 @@ action = "ask"
 }
 
 #[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn an_ask_shows_the_arguments_with_secrets_masked() {
-    if common::engine().await.is_none() {
-        return;
-    }
+    common::engine().await;
     let project = Project::stub().with_config(
         r#"
 [plugins.rules]

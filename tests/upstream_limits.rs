@@ -8,8 +8,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mcp_bridge::upstream::discovery::ServerEntry;
-use mcp_bridge::upstream::{DiscoveredServer, UpstreamClient, UpstreamError, UpstreamLimits};
+use mcp_bridge::servers::{DiscoveredServer, ServerEntry};
+use mcp_bridge::upstream::{UpstreamClient, UpstreamError, UpstreamLimits};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 

@@ -235,7 +235,7 @@ pub fn servers(config: &Config, json: bool) -> Result<ExitCode> {
             shadowed.project_source, shadowed.name, shadowed.user_source
         );
     }
-    let state = |s: &crate::upstream::DiscoveredServer| {
+    let state = |s: &crate::servers::DiscoveredServer| {
         if s.entry.disabled {
             "disabled"
         } else if upstreams.is_untrusted(s) {

@@ -1,5 +1,5 @@
 //! The command line: `bridge serve` (the default) and `bridge run` here; the commands that look at and manage the
-//! configuration (`plugin`, `servers`, `trust`, `tools`) in [`manage`].
+//! configuration (`plugin`, `servers`, `trust`, `tools`) in `manage.rs`.
 
 mod manage;
 

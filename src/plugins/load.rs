@@ -25,10 +25,10 @@ use super::api::Info;
 use super::cache::{ComponentCache, ComponentSource};
 use super::instance::{Live, LoadedPlugin};
 use super::runtime::{CallLimits, PluginRuntime};
-use super::settings::{PluginSettings, Settings};
 use super::wit::{self, ApiVersion};
 use super::{Kind, Origin, PluginHost, PluginReport, builtin};
 use crate::config::Config;
+use crate::config::settings::{PluginSettings, Settings};
 
 /// What to do with the plugin files of the working directory's project (`.mcp-bridge/plugins/*.wasm`).
 pub enum ProjectPlugins {

@@ -17,7 +17,6 @@ mod load;
 mod log;
 pub mod policy;
 mod runtime;
-pub mod settings;
 pub mod wit;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +26,7 @@ use serde::Serialize;
 
 use crate::response::Payload;
 
-pub use crate::upstream::discovery::ServerEntry;
+pub use crate::servers::ServerEntry;
 pub use api::{
     CallCheck, Decision, Info, ResultCheck, ResultDecision, RunCheck, RunPurpose, ToolAnnotations,
 };
@@ -38,9 +37,9 @@ pub use policy::{ResultVerdict, Verdict};
 pub use runtime::CallLimits;
 pub use wit::ApiVersion;
 
+use crate::config::settings::{self, Settings};
 use instance::LoadedPlugin;
 use runtime::PluginRuntime;
-use settings::Settings;
 use wit::Bindings;
 
 /// A plugin's kind: which world it implements.

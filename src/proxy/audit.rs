@@ -46,7 +46,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plugins::settings::AuditSettings;
+use crate::config::settings::AuditSettings;
 use crate::state::{create_private_dir, now_rfc3339};
 
 /// One event, as logged (the `event` field names the variant).

@@ -3,7 +3,7 @@
 //!
 //! stdio servers run in their own process group (so `npx`'s node child ends with it) with a minimal inherited
 //! environment ([`INHERITED_ENV`]) plus the config's `env`. `url` entries speak streamable HTTP. What a server
-//! sends is bounded at the transport ([`super::transport`]): a reply larger than
+//! sends is bounded at the transport (`transport/`): a reply larger than
 //! [`UpstreamLimits::max_message_bytes`] fails its request with [`UpstreamError::TooLarge`].
 //!
 //! A server's stderr is hostile data that may hold secrets (a token it logged): it is kept as a short tail of
@@ -19,8 +19,8 @@ use rmcp::service::{NotificationContext, Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 
-use super::discovery::DiscoveredServer;
 use super::transport::{self, ChildTransport, stderr};
+use crate::servers::DiscoveredServer;
 
 /// Variables a stdio server inherits from the bridge (as the MCP SDKs do), before the config's own `env`.
 /// Everything else (tokens, the bridge's own settings) stays out unless the config passes it explicitly.

@@ -1,12 +1,12 @@
-//! The user's own MCP servers ("upstream" of the sandbox): which ones are configured ([`discovery`]), under
-//! which Python names, and the live clients that reach their tools ([`client`]).
+//! The user's own MCP servers ("upstream" of the sandbox) at run time: which ones are configured
+//! ([`Upstreams::discover`] runs the discovery plugins; [`crate::servers`] merges what they found and names
+//! each), the live clients that reach their tools ([`client`]), and the catalog of those tools ([`catalog`]).
 //!
 //! Servers defined only in project files (the working directory's `.mcp.json`, `.vscode/mcp.json`, …) get no
 //! client until the user trusts the project: they are listed, never started, and a run cannot name them.
 
+pub mod catalog;
 pub mod client;
-pub mod discovery;
-pub mod index;
 mod transport;
 
 use std::collections::HashMap;
@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::plugins::{DiscoveryContext, PluginHost};
+use crate::servers::{self, DiscoveredServer, Shadowed, SourceFile};
 pub use client::{UpstreamClient, UpstreamError, UpstreamLimits};
-pub use discovery::{DiscoveredServer, Shadowed};
 
 /// A discovery source that could not be read, for warnings.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ impl Upstreams {
         let mut files = Vec::new();
         for file in plugins.discover(&context) {
             match file.entries {
-                Ok(entries) => files.push(discovery::SourceFile {
+                Ok(entries) => files.push(SourceFile {
                     plugin: file.plugin,
                     path: file.path.display().to_string(),
                     project: file.project,
@@ -74,7 +74,7 @@ impl Upstreams {
                 }
             }
         }
-        let merged = discovery::merge(files, config.allow_self_server);
+        let merged = servers::merge(files, config.allow_self_server);
         for shadowed in &merged.shadowed {
             tracing::warn!(
                 server = shadowed.name,

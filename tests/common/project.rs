@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use mcp_bridge::bridge::{Bridge, Response};
+use mcp_bridge::config::settings::AuditSettings;
 use mcp_bridge::project::Workspace;
 use mcp_bridge::proxy::audit::AuditLog;
 use mcp_bridge::proxy::store::SandboxStore;
 use mcp_bridge::proxy::{Asker, ProxyContext};
-use mcp_bridge::upstream::index::ToolCatalog;
+use mcp_bridge::upstream::catalog::ToolCatalog;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -89,7 +90,10 @@ impl Project {
         let upstreams = Arc::new(workspace.upstreams);
         ProxyContext {
             catalog: Arc::new(ToolCatalog::new(config.cache_dir.clone())),
-            audit: Arc::new(AuditLog::new(&config.state_dir, plugins.audit_settings())),
+            audit: Arc::new(AuditLog::new(
+                &config.state_dir,
+                AuditSettings::load(&config).expect("the config file parses"),
+            )),
             store: Arc::new(SandboxStore::new(
                 &config.state_dir,
                 config.store_quota_bytes,

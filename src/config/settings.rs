@@ -1,4 +1,4 @@
-//! The bridge config files (TOML): which plugins are enabled, in what order, with what configuration, the
+//! The bridge's config files (TOML): which plugins are enabled, in what order, with what configuration, the
 //! per-call limits and the audit log. Two layers:
 //!
 //! - **the user's** — `MCP_BRIDGE_CONFIG`, else `~/.config/mcp-bridge/config.toml` — the root of trust;
@@ -36,8 +36,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use super::runtime::CallLimits;
-use crate::config::Config;
+use super::Config;
+use crate::plugins::CallLimits;
 
 /// Both config files, layered.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +74,14 @@ pub struct AuditSettings {
     pub log_arguments: bool,
     /// Log each call's result too (off by default).
     pub log_results: bool,
+}
+
+impl AuditSettings {
+    /// The audit log's settings in force: the user's file's `[audit]` (a project's file cannot set it), else the
+    /// defaults. A broken user file is an error, as in [`Settings::load`].
+    pub fn load(config: &Config) -> Result<Self> {
+        Ok(Settings::load_user(config)?.audit)
+    }
 }
 
 impl Default for AuditSettings {
@@ -159,6 +167,29 @@ impl Settings {
     /// Reads the user's file (a broken one is an error: nothing should run on a guess about the user's policy)
     /// and layers the project's file in `cwd` over it.
     pub fn load(config: &Config, cwd: &Path) -> Result<Self> {
+        let mut settings = Self::load_user(config)?;
+        let project_path = cwd.join(PROJECT_FILE);
+        let same_file = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+        if project_path.is_file()
+            && !settings
+                .source
+                .as_deref()
+                .is_some_and(|u| same_file(u, &project_path))
+        {
+            let parsed = std::fs::read_to_string(&project_path)
+                .map_err(anyhow::Error::from)
+                .and_then(|text| File::parse(&text));
+            match parsed {
+                Ok(project) => settings.layer_project(project),
+                Err(error) => settings.project_error = Some(format!("{error:#}")),
+            }
+            settings.project_source = Some(project_path);
+        }
+        Ok(settings)
+    }
+
+    /// Reads the user's file alone (defaults when there is none; a broken one is an error).
+    pub fn load_user(config: &Config) -> Result<Self> {
         let user_path = match &config.config_file {
             Some(path) if !path.is_file() => {
                 bail!("MCP_BRIDGE_CONFIG={}: no such file", path.display())
@@ -175,19 +206,7 @@ impl Settings {
             }
             None => Settings::default(),
         };
-        settings.source = user_path.clone();
-        let project_path = cwd.join(PROJECT_FILE);
-        let same_file = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
-        if project_path.is_file() && !user_path.is_some_and(|u| same_file(&u, &project_path)) {
-            let parsed = std::fs::read_to_string(&project_path)
-                .map_err(anyhow::Error::from)
-                .and_then(|text| File::parse(&text));
-            match parsed {
-                Ok(project) => settings.layer_project(project),
-                Err(error) => settings.project_error = Some(format!("{error:#}")),
-            }
-            settings.project_source = Some(project_path);
-        }
+        settings.source = user_path;
         Ok(settings)
     }
 

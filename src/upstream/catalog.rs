@@ -1,4 +1,5 @@
-//! Tool metadata for every discovered server, and search over it.
+//! The tool catalog ([`ToolCatalog`]): the tool list of every discovered server, the docs of each tool ([`doc`])
+//! and search over all of them (`search_tool_docs`).
 //!
 //! `search_tool_docs` covers ALL discovered servers, not only the run's. Listing tools means starting a server,
 //! so each server's last-known tool list is kept on disk (`<cache dir>/tools/<key>.json`), keyed by a hash of
@@ -22,9 +23,9 @@ use rmcp::model::Tool;
 use serde_json::{Value, json};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::discovery::{DiscoveredServer, tool_aliases};
 use super::{UpstreamClient, UpstreamError, Upstreams};
 use crate::plugins::Verdict;
+use crate::servers::{DiscoveredServer, tool_aliases};
 
 /// How long a search waits for a server that has neither a live connection nor a cache entry.
 const SEARCH_START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -346,7 +347,8 @@ impl State {
     }
 }
 
-/// The Python aliases of a tool list, in order.
+/// The Python aliases of a tool list, in order: [`tool_aliases`] over rmcp's tools (the alias rules live in
+/// [`crate::servers`], which stays free of rmcp).
 pub fn aliases(tools: &[Tool]) -> Vec<String> {
     tool_aliases(tools.iter().map(|t| t.name.as_ref()))
 }

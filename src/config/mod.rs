@@ -1,8 +1,15 @@
-//! Settings from `MCP_BRIDGE_*` environment variables, parsed and checked once at start-up.
+//! Every setting of the bridge, in two layers with one home:
 //!
-//! The seed read some of these with a bare `int()`, so `MCP_BRIDGE_TIMEOUT=30s` (the value its own README showed)
-//! stopped the server at import. Here every value is parsed up front, durations accept `30` and `30s`, and a bad
-//! value stops start-up with a message naming the variable.
+//! - the `MCP_BRIDGE_*` environment ([`Config`], this file): the sandbox, limits, directories, output mode;
+//! - the bridge's config files ([`settings`]): the user's `config.toml` and the project's
+//!   `.mcp-bridge/config.toml`: plugin entries and order, plugin call `[limits]`, the `[audit]` log.
+//!
+//! Environment values are parsed and checked once at start-up. The seed read some of these with a bare `int()`,
+//! so `MCP_BRIDGE_TIMEOUT=30s` (the value its own README showed) stopped the server at import. Here every value
+//! is parsed up front, durations accept `30` and `30s`, and a bad value stops start-up with a message naming the
+//! variable.
+
+pub mod settings;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
