@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::config::settings::AuditSettings;
-use crate::plugins::{PluginHost, RunCheck, RunPurpose};
+use crate::plugins::{PluginEncoder, PluginHost, RunCheck, RunPurpose};
 use crate::project::Workspace;
 use crate::proxy::ask::{self, Asker, Subject};
 use crate::proxy::audit::AuditLog;
@@ -17,7 +17,7 @@ use crate::proxy::store::SandboxStore;
 use crate::proxy::{ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::Payload;
-use crate::response::encode::{self, PluginEncoder, ResponseEncoder};
+use crate::response::encode::{self, ResponseEncoder};
 use crate::sandbox::{RunSpec, Sandbox, SandboxError};
 use crate::upstream::catalog::{self, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
@@ -47,7 +47,7 @@ pub struct Bridge {
     arguments: ArgumentChecker,
     plugins: Arc<PluginHost>,
     sandbox: Sandbox,
-    encoder: Box<dyn ResponseEncoder>,
+    encoder: Arc<dyn ResponseEncoder>,
     proxy: ProxyContext,
 }
 
@@ -71,7 +71,7 @@ impl Bridge {
                 encoders.join(", ")
             );
         }
-        let encoder = Box::new(PluginEncoder::new(
+        let encoder = Arc::new(PluginEncoder::new(
             plugins.clone(),
             config.output_mode.clone(),
         ));
@@ -147,7 +147,14 @@ impl Bridge {
             Err(message) => (Payload::validation_error(message), None),
             Ok(request) => self.run_request(request, cancel, asker).await?,
         };
-        let text = encode::render(self.encoder.as_ref(), &payload);
+        // An encoder is a plugin call: it runs on the blocking pool, never on an async worker.
+        let (encoder, rendered) = (self.encoder.clone(), payload.clone());
+        let text = tokio::task::spawn_blocking(move || encode::render(encoder.as_ref(), &rendered))
+            .await
+            .unwrap_or_else(|error| {
+                let fallback = encode::Json.encode(&payload).unwrap_or_default();
+                format!("{fallback}\n(note: the encoder did not complete: {error})")
+            });
         Ok(Response {
             payload,
             text,

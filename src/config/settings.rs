@@ -37,7 +37,6 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use super::Config;
-use crate::plugins::CallLimits;
 
 /// Both config files, layered.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +59,24 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// What the project file asked for and did not get, in words.
     pub ignored: Vec<String>,
+}
+
+/// Limits applied to every plugin call (the `[limits]` table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Wall time one call may take.
+    pub timeout: Duration,
+    /// Linear memory a plugin instance may grow to.
+    pub memory_bytes: usize,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            timeout: Duration::from_millis(100),
+            memory_bytes: 64 << 20,
+        }
+    }
 }
 
 /// `[audit]`: how the log of proxied tool calls is kept.

@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::runtime::PluginState;
-use super::wit::since_v0_2_0::{LogHost, LogLevel};
+use super::wit::since_v0_2_0::LogLevel;
 
 /// Longest message kept; the rest is cut (on a character boundary) and marked.
 const MAX_MESSAGE: usize = 4096;
@@ -65,27 +64,25 @@ fn bounded(message: &str) -> std::borrow::Cow<'_, str> {
     format!("{}… (cut at {MAX_MESSAGE} bytes)", &message[..end]).into()
 }
 
-impl LogHost for PluginState {
-    fn write(&mut self, level: LogLevel, message: String) {
-        let plugin = self.plugin_name().to_string();
-        let (admitted, dropped) = self.log_budget().admit(Instant::now());
-        if let Some(count) = dropped {
-            tracing::warn!(
-                plugin,
-                "{count} log messages of this plugin were dropped (over {PER_WINDOW} a second)"
-            );
-        }
-        if !admitted {
-            return;
-        }
-        let message = bounded(&message);
-        match level {
-            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            LogLevel::Error => tracing::error!(plugin, "{message}"),
-        }
+/// Writes one message of `plugin` at `level`, within its `budget`.
+pub fn write(plugin: &str, budget: &mut LogBudget, level: LogLevel, message: &str) {
+    let (admitted, dropped) = budget.admit(Instant::now());
+    if let Some(count) = dropped {
+        tracing::warn!(
+            plugin,
+            "{count} log messages of this plugin were dropped (over {PER_WINDOW} a second)"
+        );
+    }
+    if !admitted {
+        return;
+    }
+    let message = bounded(message);
+    match level {
+        LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+        LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+        LogLevel::Info => tracing::info!(plugin, "{message}"),
+        LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+        LogLevel::Error => tracing::error!(plugin, "{message}"),
     }
 }
 

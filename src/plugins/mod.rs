@@ -12,6 +12,7 @@ pub mod api;
 mod builtin;
 mod cache;
 mod discovery;
+mod encoder;
 mod instance;
 mod load;
 mod log;
@@ -32,12 +33,13 @@ pub use api::{
 };
 pub use cache::CacheOutcome;
 pub use discovery::{DiscoveryContext, FileResult};
+pub use encoder::PluginEncoder;
 pub use load::{ProjectPlugins, check_file, wasm_files};
 pub use policy::{ResultVerdict, Verdict};
 pub use runtime::CallLimits;
 pub use wit::ApiVersion;
 
-use crate::config::settings::{self, Settings};
+use crate::config::settings::Settings;
 use instance::LoadedPlugin;
 use runtime::PluginRuntime;
 use wit::Bindings;
@@ -137,11 +139,6 @@ impl PluginHost {
     /// What was loaded, disabled or failed, in order.
     pub fn reports(&self) -> &[PluginReport] {
         &self.reports
-    }
-
-    /// The `[audit]` settings of the config file.
-    pub fn audit_settings(&self) -> settings::AuditSettings {
-        self.settings.audit
     }
 
     /// The config files in force: the user's and the project's (each when there is one).

@@ -17,8 +17,10 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+pub use crate::config::settings::CallLimits;
+
 use super::Kind;
-use super::log::LogBudget;
+use super::log::{self, LogBudget};
 use super::wit;
 
 /// How often the epoch advances: the granularity of call deadlines.
@@ -35,24 +37,6 @@ fn headroom(kind: Kind) -> usize {
     }
 }
 
-/// Limits applied to every plugin call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallLimits {
-    /// Wall time one call may take.
-    pub timeout: Duration,
-    /// Linear memory a plugin instance may grow to.
-    pub memory_bytes: usize,
-}
-
-impl Default for CallLimits {
-    fn default() -> Self {
-        CallLimits {
-            timeout: Duration::from_millis(100),
-            memory_bytes: 64 << 20,
-        }
-    }
-}
-
 /// A plugin instance's store data: WASI's empty context, the limits, and what the `log` import needs.
 pub struct PluginState {
     wasi: WasiCtx,
@@ -62,15 +46,9 @@ pub struct PluginState {
     log_budget: LogBudget,
 }
 
-impl PluginState {
-    /// The instance's plugin name, which its log lines carry.
-    pub(super) fn plugin_name(&self) -> &str {
-        &self.plugin
-    }
-
-    /// Its allowance of log messages.
-    pub(super) fn log_budget(&mut self) -> &mut LogBudget {
-        &mut self.log_budget
+impl wit::since_v0_2_0::LogHost for PluginState {
+    fn write(&mut self, level: wit::since_v0_2_0::LogLevel, message: String) {
+        log::write(&self.plugin, &mut self.log_budget, level, &message);
     }
 }
 

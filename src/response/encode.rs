@@ -1,16 +1,14 @@
 //! Text rendering of a [`Payload`] for the model: the one seam that response encoders plug into
-//! ([`ResponseEncoder`]), and its two implementations.
+//! ([`ResponseEncoder`]), and the built-in JSON fallback.
 //!
-//! The encoders themselves are plugins (`plugins/compact`, `toon`, `json`, `auto`, or the user's); the bridge
-//! drives the one `MCP_BRIDGE_OUTPUT_MODE` names through [`PluginEncoder`]. A failing encoder falls back to
-//! [`Json`], built into the host, with a note, so a response is never lost.
-
-use std::sync::Arc;
+//! The encoders themselves are plugins (`plugins/compact`, `toon`, `json`, `auto`, or the user's); the plugin
+//! host implements this seam (`crate::plugins::PluginEncoder`) and the bridge drives the one
+//! `MCP_BRIDGE_OUTPUT_MODE` names through it. A failing encoder falls back to [`Json`], built into the host,
+//! with a note, so a response is never lost.
 
 use anyhow::Result;
 
 use super::Payload;
-use crate::plugins::PluginHost;
 
 /// Turns a payload into the text content of the MCP result.
 pub trait ResponseEncoder: Send + Sync {
@@ -35,33 +33,6 @@ pub fn render(encoder: &dyn ResponseEncoder, payload: &Payload) -> String {
                 encoder.name()
             )
         }
-    }
-}
-
-/// An encoder plugin of the host, by name.
-pub struct PluginEncoder {
-    plugins: Arc<PluginHost>,
-    name: String,
-}
-
-impl PluginEncoder {
-    /// The encoder plugin `name` of `plugins` (whether it is loaded is checked when it is used: a missing one
-    /// fails like a broken one, into the JSON fallback).
-    pub fn new(plugins: Arc<PluginHost>, name: String) -> Self {
-        PluginEncoder { plugins, name }
-    }
-}
-
-impl ResponseEncoder for PluginEncoder {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn encode(&self, payload: &Payload) -> Result<String> {
-        self.plugins
-            .encode(&self.name, payload)
-            .map(|(text, _mime)| text)
-            .map_err(anyhow::Error::msg)
     }
 }
 
