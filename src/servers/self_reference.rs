@@ -119,16 +119,8 @@ fn base_name(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::stdio;
     use super::*;
-
-    fn stdio(name: &str, command: &str, args: &[&str]) -> ServerEntry {
-        ServerEntry {
-            name: name.into(),
-            command: Some(command.into()),
-            args: args.iter().map(|a| a.to_string()).collect(),
-            ..Default::default()
-        }
-    }
 
     /// `name|command|arg|arg…` → whether it is a self-reference (one case a line keeps the tables readable).
     fn check(cases: &[&str], want: bool) {

@@ -1,7 +1,8 @@
 //! Tests of [`merge`]: precedence, project files, self-references, and aliases in first-come order.
 use super::*;
 
-fn stdio(name: &str, command: &str, args: &[&str]) -> ServerEntry {
+/// A stdio server entry (also used by the self-reference tests).
+pub(super) fn stdio(name: &str, command: &str, args: &[&str]) -> ServerEntry {
     ServerEntry {
         name: name.into(),
         command: Some(command.into()),
