@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mcp_bridge::config::Config;
+use mcp_bridge::config::settings::Settings;
 use mcp_bridge::plugins::{CallCheck, PluginHost, ProjectPlugins, ToolAnnotations};
 
 const EXAMPLES: &[(&str, &str)] = &[
@@ -79,12 +80,9 @@ fn env(cache: Option<&Path>, plugins: &[&Path], config: Option<&str>) -> Env {
 fn load(env: &Env) -> PluginHost {
     // The plugins alone: no project files to judge here.
     let no_project = |_: &PluginHost| ProjectPlugins::Load(Vec::new());
-    PluginHost::load(
-        &Config::from_map(&env.vars).expect("settings"),
-        &env.cwd,
-        no_project,
-    )
-    .expect("plugins load")
+    let config = Config::from_map(&env.vars).expect("settings");
+    let settings = Settings::load(&config, &env.cwd).expect("config files");
+    PluginHost::load(&config, settings, no_project).expect("plugins load")
 }
 
 fn main() {

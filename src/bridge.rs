@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::config::settings::AuditSettings;
 use crate::plugins::{PluginEncoder, PluginHost, RunCheck, RunPurpose};
 use crate::project::Workspace;
 use crate::proxy::ask::{self, Asker, Subject};
@@ -77,7 +76,7 @@ impl Bridge {
         ));
         let arguments = ArgumentChecker::new(&config)?;
         let upstreams = Arc::new(workspace.upstreams);
-        let audit = AuditSettings::load(&config)?;
+        let audit = workspace.settings.audit;
         let config = Arc::new(config);
         let proxy = ProxyContext {
             config: config.clone(),

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+use crate::config::settings::Settings;
 use crate::plugins::{PluginHost, ProjectPlugins, wasm_files};
 use crate::upstream::Upstreams;
 
@@ -262,6 +263,8 @@ pub struct Workspace {
     pub project: Project,
     /// The configured MCP servers.
     pub upstreams: Upstreams,
+    /// The config files as read (the plugins' share of them is applied in `plugins`).
+    pub settings: Settings,
 }
 
 impl Workspace {
@@ -270,7 +273,8 @@ impl Workspace {
     pub fn open(config: &Config, cwd: &Path) -> Result<Self> {
         let store = TrustStore::new(&config.state_dir);
         let mut inspected = None;
-        let plugins = PluginHost::load(config, cwd, |host| {
+        let settings = Settings::load(config, cwd)?;
+        let plugins = PluginHost::load(config, settings.clone(), |host| {
             let project = Project::inspect(cwd, &config.home, host.project_files(cwd), &store);
             let decision = if project.trusted() {
                 ProjectPlugins::Load(project.plugin_files.clone())
@@ -302,6 +306,7 @@ impl Workspace {
             plugins,
             project,
             upstreams,
+            settings,
         })
     }
 }

@@ -93,14 +93,6 @@ pub struct AuditSettings {
     pub log_results: bool,
 }
 
-impl AuditSettings {
-    /// The audit log's settings in force: the user's file's `[audit]` (a project's file cannot set it), else the
-    /// defaults. A broken user file is an error, as in [`Settings::load`].
-    pub fn load(config: &Config) -> Result<Self> {
-        Ok(Settings::load_user(config)?.audit)
-    }
-}
-
 impl Default for AuditSettings {
     fn default() -> Self {
         AuditSettings {

@@ -75,10 +75,9 @@ impl PluginHost {
     /// policy out, in [`PluginHost::blocking`].
     pub fn load(
         config: &Config,
-        cwd: &Path,
+        settings: Settings,
         project: impl FnOnce(&PluginHost) -> ProjectPlugins,
     ) -> Result<Self> {
-        let settings = Settings::load(config, cwd)?;
         let runtime = PluginRuntime::new(settings.limits)?;
         let cache = ComponentCache::new(config.cache_dir.clone());
         let mut host = PluginHost {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use mcp_bridge::bridge::{Bridge, Response};
-use mcp_bridge::config::settings::AuditSettings;
 use mcp_bridge::project::Workspace;
 use mcp_bridge::proxy::audit::AuditLog;
 use mcp_bridge::proxy::store::SandboxStore;
@@ -90,10 +89,7 @@ impl Project {
         let upstreams = Arc::new(workspace.upstreams);
         ProxyContext {
             catalog: Arc::new(ToolCatalog::new(config.cache_dir.clone())),
-            audit: Arc::new(AuditLog::new(
-                &config.state_dir,
-                AuditSettings::load(&config).expect("the config file parses"),
-            )),
+            audit: Arc::new(AuditLog::new(&config.state_dir, workspace.settings.audit)),
             store: Arc::new(SandboxStore::new(
                 &config.state_dir,
                 config.store_quota_bytes,
