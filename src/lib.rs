@@ -15,4 +15,5 @@ pub mod request;
 pub mod response;
 pub mod sandbox;
 pub mod state;
+pub mod store;
 pub mod upstream;

@@ -11,10 +11,10 @@ use serde_json::{Map, Value, json};
 
 use super::ask::{self, Subject};
 use super::audit::{AuditEvent, AuditLog, CallDecided, CallEnded};
-use super::store::json_size;
 use super::{Inner, string_param};
 use crate::plugins::{CallCheck, ToolAnnotations};
 use crate::sandbox::RpcError;
+use crate::store::json_size;
 use crate::upstream::{UpstreamClient, UpstreamError};
 
 /// Where a call's audit stands; dropping the guard writes whatever line is still owed.

@@ -1,5 +1,5 @@
 //! The host side of one run's requests (PROTOCOL.md §5): tool proxying (`list_servers`, `list_tools`,
-//! `call_tool`, `query_tool_docs`, `search_tool_docs`), the memory helpers and saved tools ([`store`]).
+//! `call_tool`, `query_tool_docs`, `search_tool_docs`), the memory helpers and saved tools (on [`crate::store`]).
 //!
 //! - Every `call_tool` goes through the policy plugins' `check-call` (asking the user through the MCP client
 //!   when a policy says `ask`, showing the arguments: [`ask`]); a result larger than
@@ -16,8 +16,11 @@
 pub mod ask;
 pub mod audit;
 mod call;
-pub mod store;
 mod stored;
+
+/// The store's old path, kept while callers outside this module (`tests/common`) still import
+/// `proxy::store::SandboxStore`; new code uses [`crate::store`].
+pub use crate::store;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
@@ -30,11 +33,11 @@ use serde_json::{Map, Value, json};
 use crate::config::Config;
 use crate::plugins::{PluginHost, RunCheck, Verdict};
 use crate::sandbox::{RpcError, RpcHandler};
+use crate::store::SandboxStore;
 use crate::upstream::index::{self, Detail, StartGate, StartOutcome, ToolCatalog};
 use crate::upstream::{DiscoveredServer, UpstreamClient, Upstreams};
 pub use ask::Asker;
 use audit::{AuditEvent, AuditLog, IndexStart};
-use store::SandboxStore;
 use stored::{MemoryRequest, ToolRequest};
 
 /// What a run's proxy needs from the bridge, shared by all runs.

@@ -12,9 +12,9 @@ use serde_json::{Map, Value, json};
 use super::Inner;
 use super::ask::{self, Subject};
 use super::audit::{AuditEvent, AuditLog, MemoryAccess, ToolAccess};
-use super::store::{self, SandboxStore};
 use crate::plugins::RunCheck;
 use crate::sandbox::RpcError;
+use crate::store::{self, SandboxStore};
 
 /// A memory request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

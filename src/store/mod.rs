@@ -1,4 +1,4 @@
-//! What outlives a run, kept by the host in the state dir (the sandbox has no host mounts and no writable
+//! The persistent store of memories and saved tools: what outlives a run, kept by the host in the state dir (the sandbox has no host mounts and no writable
 //! persistent disk): the memory helpers' entries (`runtime.save_memory` …, `<state>/user_tools/memory/<key>.json`)
 //! and the functions saved with `runtime.save_tool` (`<state>/user_tools/<name>.py`), which a later run loads
 //! when it imports them (`tool_load`).
