@@ -28,17 +28,19 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use rmcp::model::Tool;
-use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::plugins::{PluginHost, RunCheck, Verdict};
+use crate::sandbox::protocol::{
+    self, MemoryKey, MemoryList, NamedTool, NoParams, QueryToolDocs, Request, RequestError,
+    Response, SearchToolDocs, ServerParam,
+};
 use crate::sandbox::{RpcError, RpcHandler};
 use crate::store::SandboxStore;
 use crate::upstream::index::{self, Detail, StartGate, StartOutcome, ToolCatalog};
 use crate::upstream::{DiscoveredServer, UpstreamClient, Upstreams};
 pub use ask::Asker;
 use audit::{AuditEvent, AuditLog, IndexStart};
-use stored::{MemoryRequest, ToolRequest};
 
 /// What a run's proxy needs from the bridge, shared by all runs.
 #[derive(Clone)]
@@ -100,39 +102,37 @@ impl RunProxy {
     }
 }
 
-/// The methods of PROTOCOL.md §5, for the error about any other.
-const METHODS: &str = "list_servers, list_tools, call_tool, query_tool_docs, search_tool_docs, memory_save, \
-                       memory_load, memory_delete, memory_info, memory_list, tool_save, tool_load, tool_list, \
-                       tool_delete";
-
 impl RpcHandler for RunProxy {
-    fn handle(&self, method: String, params: Value) -> BoxFuture<'static, Result<Value, RpcError>> {
+    fn handle(
+        &self,
+        request: Result<Request, RequestError>,
+    ) -> BoxFuture<'static, Result<Response, RpcError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let params = match params {
-                Value::Object(map) => map,
-                Value::Null => Map::new(),
-                _ => return Err(RpcError::new("rpc params must be an object")),
+            let request = match request {
+                Ok(request) => request,
+                Err(error) => {
+                    inner.refused(&error);
+                    return Err(error.into());
+                }
             };
-            match method.as_str() {
-                "list_servers" => Ok(json!(inner.loaded_names_sorted())),
-                "list_tools" => inner.list_tools(&params).await,
-                "call_tool" => inner.call_tool(params).await,
-                "query_tool_docs" => inner.query_tool_docs(&params).await,
-                "search_tool_docs" => inner.search_tool_docs(&params).await,
-                "memory_save" => inner.memory(MemoryRequest::Save, params).await,
-                "memory_load" => inner.memory(MemoryRequest::Load, params).await,
-                "memory_delete" => inner.memory(MemoryRequest::Delete, params).await,
-                "memory_info" => inner.memory(MemoryRequest::Info, params).await,
-                "memory_list" => inner.memory(MemoryRequest::List, params).await,
-                "tool_save" => inner.tool_save(params).await,
-                "tool_load" => inner.tool_load(params).await,
-                "tool_list" => inner.saved_tools(ToolRequest::List, params).await,
-                "tool_delete" => inner.saved_tools(ToolRequest::Delete, params).await,
-                other => Err(RpcError::new(format!(
-                    "Unknown RPC method {:?}; the methods are {METHODS}",
-                    other.chars().take(100).collect::<String>()
-                ))),
+            match request {
+                Request::ListServers(NoParams {}) => {
+                    Ok(Response::Servers(inner.loaded_names_sorted()))
+                }
+                Request::ListTools(ServerParam { server }) => inner.list_tools(&server).await,
+                Request::CallTool(call) => inner.call_tool(call).await,
+                Request::QueryToolDocs(query) => inner.query_tool_docs(query).await,
+                Request::SearchToolDocs(search) => inner.search_tool_docs(search).await,
+                Request::MemorySave(save) => inner.memory_save(save).await,
+                Request::MemoryLoad(MemoryKey { key }) => inner.memory_load(key).await,
+                Request::MemoryDelete(MemoryKey { key }) => inner.memory_delete(key).await,
+                Request::MemoryInfo(MemoryKey { key }) => inner.memory_info(key).await,
+                Request::MemoryList(MemoryList { cursor }) => inner.memory_list(cursor).await,
+                Request::ToolSave(save) => inner.tool_save(save).await,
+                Request::ToolLoad(NamedTool { name }) => inner.tool_load(name).await,
+                Request::ToolList(NoParams {}) => inner.tool_list().await,
+                Request::ToolDelete(NamedTool { name }) => inner.tool_delete(name).await,
             }
         })
     }
@@ -154,9 +154,7 @@ impl Inner {
     }
 
     /// The client for a server of this run, or an error listing what this run has.
-    fn loaded_client(&self, params: &Map<String, Value>) -> Result<&Arc<UpstreamClient>, RpcError> {
-        let name =
-            string_param(params, "server")?.ok_or_else(|| RpcError::new("Missing server name"))?;
+    fn loaded_client(&self, name: &str) -> Result<&Arc<UpstreamClient>, RpcError> {
         self.loaded
             .iter()
             .find(|c| c.server().name == name)
@@ -189,23 +187,21 @@ impl Inner {
             .map_err(|e| RpcError::new(e.to_string()))
     }
 
-    async fn list_tools(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        let client = self.loaded_client(params)?;
+    async fn list_tools(&self, server: &str) -> Result<Response, RpcError> {
+        let client = self.loaded_client(server)?;
         let tools = self.tools_of(client).await?;
-        serde_json::to_value(&*tools).map_err(|e| RpcError::new(e.to_string()))
+        serde_json::to_value(&*tools)
+            .map(Response::Data)
+            .map_err(|e| RpcError::new(e.to_string()))
     }
 
-    async fn query_tool_docs(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        let client = self.loaded_client(params)?;
-        let wanted = match params.get("tool") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(tool)) => Some(tool.to_lowercase()),
-            Some(_) => return Err(RpcError::new("'tool' must be a string when provided")),
-        };
-        let detail = Detail::parse(string_param(params, "detail")?).map_err(RpcError::new)?;
+    async fn query_tool_docs(&self, query: QueryToolDocs) -> Result<Response, RpcError> {
+        let client = self.loaded_client(&query.server)?;
+        let wanted = query.tool.map(|tool| tool.to_lowercase());
+        let detail = doc_detail(query.detail);
         let tools = self.tools_of(client).await?;
         let server = client.server();
-        let docs: Vec<Value> = tools
+        let docs: Vec<_> = tools
             .iter()
             .zip(index::aliases(&tools))
             .filter(|(tool, alias)| {
@@ -221,30 +217,35 @@ impl Inner {
                 server.name
             )));
         }
-        Ok(Value::Array(docs))
+        Ok(Response::Docs(docs))
     }
 
     async fn search_tool_docs(
         self: &Arc<Self>,
-        params: &Map<String, Value>,
-    ) -> Result<Value, RpcError> {
-        let query =
-            string_param(params, "query")?.ok_or_else(|| RpcError::new("Missing 'query' value"))?;
-        let limit = match params.get("limit") {
-            None | Some(Value::Null) => 5,
-            Some(value) => value
-                .as_u64()
-                .ok_or_else(|| RpcError::new("'limit' must be a positive integer"))?
-                .clamp(1, 50) as usize,
-        };
-        let detail = Detail::parse(string_param(params, "detail")?).map_err(RpcError::new)?;
+        search: SearchToolDocs,
+    ) -> Result<Response, RpcError> {
         let gate: Arc<dyn StartGate> = Arc::new(SearchGate(self.clone()));
         let docs = self
             .context
             .catalog
-            .search(&self.context.upstreams, query, limit, detail, gate)
+            .search(
+                &self.context.upstreams,
+                &search.query,
+                search.limit,
+                doc_detail(search.detail),
+                gate,
+            )
             .await;
-        Ok(Value::Array(docs))
+        Ok(Response::Docs(docs))
+    }
+}
+
+/// The catalog's name for how much of a doc the sandbox asked for.
+fn doc_detail(detail: protocol::Detail) -> Detail {
+    match detail {
+        protocol::Detail::Name => Detail::Name,
+        protocol::Detail::Summary => Detail::Summary,
+        protocol::Detail::Full => Detail::Full,
     }
 }
 
@@ -328,16 +329,5 @@ impl StartGate for SearchGate {
                 error,
             }),
         );
-    }
-}
-
-fn string_param<'a>(
-    params: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a str>, RpcError> {
-    match params.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(RpcError::new(format!("'{key}' must be a string"))),
     }
 }
