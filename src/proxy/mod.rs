@@ -11,7 +11,8 @@
 //! - Everything is written to the audit log ([`audit`]), including calls the run did not wait for.
 //!
 //! Only the servers named in the run's `servers` can be listed or called. Everything the sandbox sends is
-//! untrusted: names and arguments are checked here, not there.
+//! untrusted: a request arrives decoded by [`crate::sandbox::protocol`] (its method one of the protocol's, its
+//! parameters of the right types) or as the decoder's refusal; what the names refer to is checked here.
 
 pub mod ask;
 pub mod audit;
