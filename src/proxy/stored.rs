@@ -15,7 +15,7 @@ use crate::sandbox::RpcError;
 use crate::sandbox::protocol::{
     MemorySave, Method, RequestError, Response, SavedToolSource, ToolName, ToolSave,
 };
-use crate::store::{self, SandboxStore};
+use crate::store::{self, SandboxStore, Stored};
 
 /// Runs `work` (store file operations) off the async workers.
 async fn blocking<T: Send + 'static>(
@@ -40,6 +40,13 @@ impl Drop for Undecided {
             self.log.write(&self.run_id, &event);
         }
     }
+}
+
+/// The answer to a memory write or delete; its size and whether the entry existed go to the audit record.
+fn noted(access: &mut MemoryAccess, stored: Stored) -> Response {
+    access.bytes = Some(stored.bytes);
+    access.found = Some(stored.found);
+    Response::Message(stored.message)
 }
 
 /// A memory request's work on the store: its answer, filling in the audit record as it goes.
@@ -125,9 +132,7 @@ impl Inner {
         let work: MemoryWork = Box::new(move |store, access| {
             access.key = store::memory_key(&save.key);
             let stored = store.save_memory(&save.key, &save.value, &save.metadata)?;
-            access.bytes = Some(stored.bytes);
-            access.found = Some(stored.found);
-            Ok(Response::Message(stored.message))
+            Ok(noted(access, stored))
         });
         self.memory(AuditEvent::MemorySave, work).await
     }
@@ -147,9 +152,7 @@ impl Inner {
         let work: MemoryWork = Box::new(move |store, access| {
             access.key = store::memory_key(&key);
             let stored = store.delete_memory(&key)?;
-            access.bytes = Some(stored.bytes);
-            access.found = Some(stored.found);
-            Ok(Response::Message(stored.message))
+            Ok(noted(access, stored))
         });
         self.memory(AuditEvent::MemoryDelete, work).await
     }

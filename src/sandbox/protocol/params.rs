@@ -4,7 +4,8 @@
 //! the parameter's name here, where it is known. The messages are the ones the sandbox raises.
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess};
 use serde_json::{Map, Value};
 
 use super::request::{Method, Request};
@@ -81,34 +82,16 @@ impl de::Error for RequestProblem {
     }
 }
 
-/// Decodes `method` (a known method's name) with `params` into its request.
+/// Decodes `method` (a known method's name) with `params` into its request. The derived `Deserialize` reads
+/// the request as the map `{"method": …, "params": {…}}`.
 pub(super) fn deserialize(
     method: &'static str,
     params: Map<String, Value>,
 ) -> Result<Request, RequestProblem> {
-    Request::deserialize(Call { method, params })
-}
-
-/// A request as the map `{"method": …, "params": {…}}`, which is how `Request`'s derived `Deserialize` reads it.
-struct Call {
-    method: &'static str,
-    params: Map<String, Value>,
-}
-
-impl<'de> Deserializer<'de> for Call {
-    type Error = RequestProblem;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, RequestProblem> {
-        visitor.visit_map(CallAccess {
-            method: Some(self.method),
-            params: Some(self.params),
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
-    }
+    Request::deserialize(MapAccessDeserializer::new(CallAccess {
+        method: Some(method),
+        params: Some(params),
+    }))
 }
 
 /// Yields `method`, then `params`.
@@ -142,29 +125,14 @@ impl<'de> MapAccess<'de> for CallAccess {
         let params = self.params.take().ok_or_else(|| {
             RequestProblem::Other("a request has only a method and params".into())
         })?;
-        seed.deserialize(Params(params))
-    }
-}
-
-/// A request's parameters: a map whose value errors are given the parameter's name.
-struct Params(Map<String, Value>);
-
-impl<'de> Deserializer<'de> for Params {
-    type Error = RequestProblem;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, RequestProblem> {
-        visitor.visit_map(ParamsAccess {
-            entries: self.0.into_iter(),
+        seed.deserialize(MapAccessDeserializer::new(ParamsAccess {
+            entries: params.into_iter(),
             value: None,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+        }))
     }
 }
 
+/// A request's parameters, each value's error given the parameter's name.
 struct ParamsAccess {
     entries: serde_json::map::IntoIter,
     /// The entry whose key was just read: (name, value).
