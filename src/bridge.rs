@@ -12,12 +12,12 @@ use crate::plugins::{PluginEncoder, PluginHost, RunCheck, RunPurpose};
 use crate::project::Workspace;
 use crate::proxy::ask::{self, Asker, Subject};
 use crate::proxy::audit::AuditLog;
-use crate::proxy::store::SandboxStore;
 use crate::proxy::{ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::Payload;
 use crate::response::encode::{self, ResponseEncoder};
 use crate::sandbox::{RunSpec, Sandbox, SandboxError};
+use crate::store::SandboxStore;
 use crate::upstream::catalog::{self, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
 

@@ -29,4 +29,5 @@ pub mod response;
 pub mod sandbox;
 pub mod servers;
 pub mod state;
+pub mod store;
 pub mod upstream;

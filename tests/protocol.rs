@@ -130,3 +130,66 @@ raise SystemExit(3)
     let docker = common::engine().await;
     assert!(common::containers_of_run(&docker, &run_id).await.is_empty());
 }
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn wrong_requests_are_answered_with_errors_naming_what_was_wrong_and_the_run_goes_on() {
+    common::engine().await;
+    // The code can send any request the runtime can (PROTOCOL.md §4): an unknown method or wrong parameters are
+    // refused by the host's decoder with a reply, never taken for another method, never a protocol error.
+    let bridge = common::bridge(&[]);
+    let code = r#"
+for method, params in [
+    ("tool_saev", {"name": "x", "source": "def x(): pass"}),
+    ("memory_list", {"cursor": -1}),
+    ("memory_load", {"key": "k", "extra": 1}),
+    ("memory_load", {}),
+    ("list_servers", [1]),
+    ("tool_delete", {"name": "../x"}),
+]:
+    try:
+        runtime._call_sync(method, params)
+        print("ANSWERED", method)
+    except runtime.MCPError as exc:
+        print(exc)
+try:
+    save_memory("k", float("nan"))
+except ValueError as exc:
+    print("ValueError:", exc)
+print("still running")
+"#;
+    let response = common::run(&bridge, code, 20).await;
+    assert_eq!(
+        response.payload.status,
+        Status::Success,
+        "{:?}",
+        response.payload
+    );
+    let out = &response.payload.stdout;
+    assert_eq!(out.len(), 8, "{out:?}");
+    assert!(
+        out[0].starts_with("Unknown RPC method \"tool_saev\"; the methods are list_servers,"),
+        "{}",
+        out[0]
+    );
+    assert_eq!(out[1], "'cursor' must be a non-negative integer");
+    assert_eq!(
+        out[2],
+        "unknown parameter \"extra\" (the parameters are key)"
+    );
+    assert_eq!(out[3], "missing parameter 'key'");
+    assert_eq!(out[4], "rpc params must be an object");
+    assert!(
+        out[5].starts_with("'name' is not a function name"),
+        "{}",
+        out[5]
+    );
+    // NaN is not JSON: the runtime refuses it before it becomes a frame the host would stop the run over.
+    assert!(
+        out[6].starts_with("ValueError: Out of range float"),
+        "{}",
+        out[6]
+    );
+    assert_eq!(out[7], "still running");
+    common::finish(&bridge).await;
+}

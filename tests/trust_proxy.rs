@@ -9,6 +9,7 @@ mod common;
 mod support;
 
 use common::project::{Project, ok, run_with};
+use mcp_bridge::sandbox::protocol::ErrorKind;
 use serde_json::{Value, json};
 use support::{RecordingAsker, mode, rpc, run_proxy};
 
@@ -412,7 +413,7 @@ async fn a_saved_tool_cannot_smuggle_code_past_the_run_policies() {
     let refused = rpc(&proxy, "tool_save", json!({"name": "evil", "source": evil}))
         .await
         .unwrap_err();
-    assert_eq!(refused.kind, "policy_denied");
+    assert_eq!(refused.kind, ErrorKind::PolicyDenied);
     assert!(
         refused
             .message
@@ -426,7 +427,7 @@ async fn a_saved_tool_cannot_smuggle_code_past_the_run_policies() {
     let refused = rpc(&proxy, "tool_load", json!({"name": "planted"}))
         .await
         .unwrap_err();
-    assert_eq!(refused.kind, "policy_denied");
+    assert_eq!(refused.kind, ErrorKind::PolicyDenied);
     assert_eq!(
         rpc(&proxy, "tool_load", json!({"name": "good"}))
             .await
@@ -495,7 +496,7 @@ async fn a_saved_tool_under_an_asking_policy_is_put_to_the_user_with_its_name_an
     let refused = rpc(&proxy, "tool_save", json!({"name": "evil", "source": evil}))
         .await
         .unwrap_err();
-    assert_eq!(refused.kind, "policy_denied");
+    assert_eq!(refused.kind, ErrorKind::PolicyDenied);
     assert!(
         refused
             .message

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::plugins;
 use crate::project::{Project, Trust, TrustStore, Workspace};
-use crate::proxy::store::SandboxStore;
+use crate::store::SandboxStore;
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {

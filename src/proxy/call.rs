@@ -7,14 +7,15 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use rmcp::model::{CallToolResult, Tool};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::Inner;
 use super::ask::{self, Subject};
 use super::audit::{AuditEvent, AuditLog, CallDecided, CallEnded};
-use super::store::json_size;
-use super::{Inner, string_param};
 use crate::plugins::{CallCheck, ResultCheck, ResultVerdict, ToolAnnotations};
 use crate::sandbox::RpcError;
+use crate::sandbox::protocol::{CallTool, Response};
+use crate::store::json_size;
 use crate::upstream::{UpstreamClient, UpstreamError};
 
 /// Where a call's audit stands; dropping the guard writes whatever line is still owed.
@@ -115,19 +116,15 @@ impl Drop for CallAudit {
 }
 
 impl Inner {
-    pub(super) async fn call_tool(
-        &self,
-        mut params: Map<String, Value>,
-    ) -> Result<Value, RpcError> {
+    pub(super) async fn call_tool(&self, call: CallTool) -> Result<Response, RpcError> {
         let started = Instant::now();
-        let arguments = match params.remove("arguments") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(map)) => map,
-            Some(_) => return Err(RpcError::new("Arguments must be an object")),
-        };
-        let client = self.loaded_client(&params)?;
-        let tool_name =
-            string_param(&params, "tool")?.ok_or_else(|| RpcError::new("Missing tool name"))?;
+        let CallTool {
+            server,
+            tool: tool_name,
+            arguments,
+        } = call;
+        let tool_name = tool_name.as_str();
+        let client = self.loaded_client(&server)?;
         let server = client.server().name.clone();
         let tool = self.find_tool(client, tool_name).await?;
         // Serialised once: the policies read this text, the audit log its size.
@@ -176,7 +173,7 @@ impl Inner {
             Err(error @ UpstreamError::TooLarge { .. }) => {
                 let message = error.to_string();
                 audit.ended("failed", None, Some(message.clone()), None);
-                Ok(too_large(message))
+                Ok(Response::Data(too_large(message)))
             }
             Err(error) => {
                 let message = error.to_string();
@@ -195,7 +192,7 @@ impl Inner {
         audit: &mut CallAudit,
         result: &CallToolResult,
         call: CallCheck,
-    ) -> Result<Value, RpcError> {
+    ) -> Result<Response, RpcError> {
         let limit = self.context.config.max_tool_result_bytes as u64;
         let size = match json_size(result, limit) {
             Ok(size) => size,
@@ -206,7 +203,7 @@ impl Inner {
                     audit.server, audit.tool
                 );
                 audit.ended("failed", None, Some(message.clone()), None);
-                return Ok(too_large(message));
+                return Ok(Response::Data(too_large(message)));
             }
         };
         let value = match serde_json::to_value(result) {
@@ -269,7 +266,7 @@ impl Inner {
             .then(|| value.clone());
         audit.changed_by = changed_by;
         audit.ended(outcome, Some(size), None, logged);
-        Ok(value)
+        Ok(Response::Data(value))
     }
 
     /// The tool's metadata (annotations for the policies); an unknown name is refused before any policy or

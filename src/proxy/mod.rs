@@ -1,5 +1,5 @@
 //! The host side of one run's requests (PROTOCOL.md §5): tool proxying (`list_servers`, `list_tools`,
-//! `call_tool`, `query_tool_docs`, `search_tool_docs`), the memory helpers and saved tools ([`store`]).
+//! `call_tool`, `query_tool_docs`, `search_tool_docs`), the memory helpers and saved tools (on [`crate::store`]).
 //!
 //! - Every `call_tool` goes through the policy plugins' `check-call` (asking the user through the MCP client
 //!   when a policy says `ask`, showing the arguments: [`ask`]); a result larger than
@@ -7,16 +7,16 @@
 //! - A saved tool's source goes through every policy's `check-run`, as run code, both when it is saved and
 //!   when a run loads it (`stored.rs`).
 //! - Search starts a server the run did not name only when the policies allow this run to use it
-//!   ([`index::StartGate`]).
+//!   ([`catalog::StartGate`]).
 //! - Everything is written to the audit log ([`audit`]), including calls the run did not wait for.
 //!
 //! Only the servers named in the run's `servers` can be listed or called. Everything the sandbox sends is
-//! untrusted: names and arguments are checked here, not there.
+//! untrusted: a request arrives decoded by [`crate::sandbox::protocol`] (its method one of the protocol's, its
+//! parameters of the right types) or as the decoder's refusal; what the names refer to is checked here.
 
 pub mod ask;
 pub mod audit;
 mod call;
-pub mod store;
 mod stored;
 
 use std::collections::{HashMap, HashSet};
@@ -25,18 +25,20 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use rmcp::model::Tool;
-use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::plugins::{PluginHost, RunCheck, RunPurpose, Verdict};
+use crate::sandbox::protocol::{
+    self, MemoryKey, MemoryList, NamedTool, NoParams, QueryToolDocs, Request, RequestError,
+    Response, SearchToolDocs, ServerParam,
+};
 use crate::sandbox::{RpcError, RpcHandler};
 use crate::servers::DiscoveredServer;
-use crate::upstream::catalog::{self as index, Detail, StartGate, StartOutcome, ToolCatalog};
+use crate::store::SandboxStore;
+use crate::upstream::catalog::{self, Detail, StartGate, StartOutcome, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
 pub use ask::Asker;
 use audit::{AuditEvent, AuditLog, IndexStart};
-use store::SandboxStore;
-use stored::{MemoryRequest, ToolRequest};
 
 /// What a run's proxy needs from the bridge, shared by all runs.
 #[derive(Clone)]
@@ -98,39 +100,37 @@ impl RunProxy {
     }
 }
 
-/// The methods of PROTOCOL.md §5, for the error about any other.
-const METHODS: &str = "list_servers, list_tools, call_tool, query_tool_docs, search_tool_docs, memory_save, \
-                       memory_load, memory_delete, memory_info, memory_list, tool_save, tool_load, tool_list, \
-                       tool_delete";
-
 impl RpcHandler for RunProxy {
-    fn handle(&self, method: String, params: Value) -> BoxFuture<'static, Result<Value, RpcError>> {
+    fn handle(
+        &self,
+        request: Result<Request, RequestError>,
+    ) -> BoxFuture<'static, Result<Response, RpcError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let params = match params {
-                Value::Object(map) => map,
-                Value::Null => Map::new(),
-                _ => return Err(RpcError::new("rpc params must be an object")),
+            let request = match request {
+                Ok(request) => request,
+                Err(error) => {
+                    inner.refused(&error);
+                    return Err(error.into());
+                }
             };
-            match method.as_str() {
-                "list_servers" => Ok(json!(inner.loaded_names_sorted())),
-                "list_tools" => inner.list_tools(&params).await,
-                "call_tool" => inner.call_tool(params).await,
-                "query_tool_docs" => inner.query_tool_docs(&params).await,
-                "search_tool_docs" => inner.search_tool_docs(&params).await,
-                "memory_save" => inner.memory(MemoryRequest::Save, params).await,
-                "memory_load" => inner.memory(MemoryRequest::Load, params).await,
-                "memory_delete" => inner.memory(MemoryRequest::Delete, params).await,
-                "memory_info" => inner.memory(MemoryRequest::Info, params).await,
-                "memory_list" => inner.memory(MemoryRequest::List, params).await,
-                "tool_save" => inner.tool_save(params).await,
-                "tool_load" => inner.tool_load(params).await,
-                "tool_list" => inner.saved_tools(ToolRequest::List, params).await,
-                "tool_delete" => inner.saved_tools(ToolRequest::Delete, params).await,
-                other => Err(RpcError::new(format!(
-                    "Unknown RPC method {:?}; the methods are {METHODS}",
-                    other.chars().take(100).collect::<String>()
-                ))),
+            match request {
+                Request::ListServers(NoParams {}) => {
+                    Ok(Response::Servers(inner.loaded_names_sorted()))
+                }
+                Request::ListTools(ServerParam { server }) => inner.list_tools(&server).await,
+                Request::CallTool(call) => inner.call_tool(call).await,
+                Request::QueryToolDocs(query) => inner.query_tool_docs(query).await,
+                Request::SearchToolDocs(search) => inner.search_tool_docs(search).await,
+                Request::MemorySave(save) => inner.memory_save(save).await,
+                Request::MemoryLoad(MemoryKey { key }) => inner.memory_load(key).await,
+                Request::MemoryDelete(MemoryKey { key }) => inner.memory_delete(key).await,
+                Request::MemoryInfo(MemoryKey { key }) => inner.memory_info(key).await,
+                Request::MemoryList(MemoryList { cursor }) => inner.memory_list(cursor).await,
+                Request::ToolSave(save) => inner.tool_save(save).await,
+                Request::ToolLoad(NamedTool { name }) => inner.tool_load(name).await,
+                Request::ToolList(NoParams {}) => inner.tool_list().await,
+                Request::ToolDelete(NamedTool { name }) => inner.tool_delete(name).await,
             }
         })
     }
@@ -152,9 +152,7 @@ impl Inner {
     }
 
     /// The client for a server of this run, or an error listing what this run has.
-    fn loaded_client(&self, params: &Map<String, Value>) -> Result<&Arc<UpstreamClient>, RpcError> {
-        let name =
-            string_param(params, "server")?.ok_or_else(|| RpcError::new("Missing server name"))?;
+    fn loaded_client(&self, name: &str) -> Result<&Arc<UpstreamClient>, RpcError> {
         self.loaded
             .iter()
             .find(|c| c.server().name == name)
@@ -187,31 +185,29 @@ impl Inner {
             .map_err(|e| RpcError::new(e.to_string()))
     }
 
-    async fn list_tools(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        let client = self.loaded_client(params)?;
+    async fn list_tools(&self, server: &str) -> Result<Response, RpcError> {
+        let client = self.loaded_client(server)?;
         let tools = self.tools_of(client).await?;
-        serde_json::to_value(&*tools).map_err(|e| RpcError::new(e.to_string()))
+        serde_json::to_value(&*tools)
+            .map(Response::Data)
+            .map_err(|e| RpcError::new(e.to_string()))
     }
 
-    async fn query_tool_docs(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        let client = self.loaded_client(params)?;
-        let wanted = match params.get("tool") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(tool)) => Some(tool.to_lowercase()),
-            Some(_) => return Err(RpcError::new("'tool' must be a string when provided")),
-        };
-        let detail = Detail::parse(string_param(params, "detail")?).map_err(RpcError::new)?;
+    async fn query_tool_docs(&self, query: QueryToolDocs) -> Result<Response, RpcError> {
+        let client = self.loaded_client(&query.server)?;
+        let wanted = query.tool.map(|tool| tool.to_lowercase());
+        let detail = doc_detail(query.detail);
         let tools = self.tools_of(client).await?;
         let server = client.server();
-        let docs: Vec<Value> = tools
+        let docs: Vec<_> = tools
             .iter()
-            .zip(index::aliases(&tools))
+            .zip(catalog::aliases(&tools))
             .filter(|(tool, alias)| {
                 wanted
                     .as_ref()
                     .is_none_or(|w| tool.name.to_lowercase() == *w || alias.to_lowercase() == *w)
             })
-            .map(|(tool, alias)| index::doc(server, tool, &alias, detail))
+            .map(|(tool, alias)| catalog::doc(server, tool, &alias, detail))
             .collect();
         if let (Some(tool), true) = (&wanted, docs.is_empty()) {
             return Err(RpcError::new(format!(
@@ -219,30 +215,35 @@ impl Inner {
                 server.name
             )));
         }
-        Ok(Value::Array(docs))
+        Ok(Response::Docs(docs))
     }
 
     async fn search_tool_docs(
         self: &Arc<Self>,
-        params: &Map<String, Value>,
-    ) -> Result<Value, RpcError> {
-        let query =
-            string_param(params, "query")?.ok_or_else(|| RpcError::new("Missing 'query' value"))?;
-        let limit = match params.get("limit") {
-            None | Some(Value::Null) => 5,
-            Some(value) => value
-                .as_u64()
-                .ok_or_else(|| RpcError::new("'limit' must be a positive integer"))?
-                .clamp(1, 50) as usize,
-        };
-        let detail = Detail::parse(string_param(params, "detail")?).map_err(RpcError::new)?;
+        search: SearchToolDocs,
+    ) -> Result<Response, RpcError> {
         let gate: Arc<dyn StartGate> = Arc::new(SearchGate(self.clone()));
         let docs = self
             .context
             .catalog
-            .search(&self.context.upstreams, query, limit, detail, gate)
+            .search(
+                &self.context.upstreams,
+                &search.query,
+                search.limit,
+                doc_detail(search.detail),
+                gate,
+            )
             .await;
-        Ok(Value::Array(docs))
+        Ok(Response::Docs(docs))
+    }
+}
+
+/// The catalog's name for how much of a doc the sandbox asked for.
+fn doc_detail(detail: protocol::Detail) -> Detail {
+    match detail {
+        protocol::Detail::Name => Detail::Name,
+        protocol::Detail::Summary => Detail::Summary,
+        protocol::Detail::Full => Detail::Full,
     }
 }
 
@@ -327,16 +328,5 @@ impl StartGate for SearchGate {
                 error,
             }),
         );
-    }
-}
-
-fn string_param<'a>(
-    params: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a str>, RpcError> {
-    match params.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(RpcError::new(format!("'{key}' must be a string"))),
     }
 }

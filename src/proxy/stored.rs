@@ -7,38 +7,15 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
-
 use super::Inner;
 use super::ask::{self, Subject};
 use super::audit::{AuditEvent, AuditLog, MemoryAccess, ToolAccess};
-use super::store::{self, SandboxStore};
 use crate::plugins::{RunCheck, RunPurpose};
 use crate::sandbox::RpcError;
-
-/// A memory request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum MemoryRequest {
-    /// `memory_save`.
-    Save,
-    /// `memory_load`.
-    Load,
-    /// `memory_delete`.
-    Delete,
-    /// `memory_info`.
-    Info,
-    /// `memory_list`.
-    List,
-}
-
-/// A saved-tool request that needs no policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ToolRequest {
-    /// `tool_list`.
-    List,
-    /// `tool_delete`.
-    Delete,
-}
+use crate::sandbox::protocol::{
+    MemorySave, Method, RequestError, Response, SavedToolSource, ToolName, ToolSave,
+};
+use crate::store::{self, SandboxStore, Stored};
 
 /// Runs `work` (store file operations) off the async workers.
 async fn blocking<T: Send + 'static>(
@@ -65,13 +42,24 @@ impl Drop for Undecided {
     }
 }
 
+/// The answer to a memory write or delete; its size and whether the entry existed go to the audit record.
+fn noted(access: &mut MemoryAccess, stored: Stored) -> Response {
+    access.bytes = Some(stored.bytes);
+    access.found = Some(stored.found);
+    Response::Message(stored.message)
+}
+
+/// A memory request's work on the store: its answer, filling in the audit record as it goes.
+type MemoryWork =
+    Box<dyn FnOnce(&SandboxStore, &mut MemoryAccess) -> Result<Response, String> + Send>;
+
 impl Inner {
     /// Runs `work` on the store off the async workers and writes its audit line there, so a request that
     /// changed the store is logged even if the run has ended meanwhile.
     async fn audited(
         &self,
-        work: impl FnOnce(&SandboxStore) -> (Result<Value, String>, AuditEvent) + Send + 'static,
-    ) -> Result<Value, RpcError> {
+        work: impl FnOnce(&SandboxStore) -> (Result<Response, String>, AuditEvent) + Send + 'static,
+    ) -> Result<Response, RpcError> {
         let store = self.context.store.clone();
         let log = self.context.audit.clone();
         let run_id = self.run_id().to_string();
@@ -83,86 +71,172 @@ impl Inner {
         .await?
     }
 
-    pub(super) async fn memory(
-        &self,
-        request: MemoryRequest,
-        params: Map<String, Value>,
-    ) -> Result<Value, RpcError> {
-        self.audited(move |store| memory_request(store, request, &params))
-            .await
+    /// Logs a store request the decoder refused (its parameters were wrong): every memory and saved-tool
+    /// request is a line in the audit log, the refused ones too. Other requests are not logged here.
+    pub(super) fn refused(&self, error: &RequestError) {
+        let Some(method) = error.method else {
+            return;
+        };
+        let message = error.to_string();
+        let memory = || MemoryAccess {
+            outcome: "failed",
+            error: Some(message.clone()),
+            ..MemoryAccess::default()
+        };
+        let tool = || ToolAccess {
+            outcome: "failed",
+            error: Some(message.clone()),
+            ..ToolAccess::default()
+        };
+        let event = match method {
+            Method::MemorySave => AuditEvent::MemorySave(memory()),
+            Method::MemoryLoad => AuditEvent::MemoryLoad(memory()),
+            Method::MemoryDelete => AuditEvent::MemoryDelete(memory()),
+            Method::MemoryInfo => AuditEvent::MemoryInfo(memory()),
+            Method::MemoryList => AuditEvent::MemoryList(memory()),
+            Method::ToolSave => AuditEvent::ToolSave(tool()),
+            Method::ToolLoad => AuditEvent::ToolLoad(tool()),
+            Method::ToolList => AuditEvent::ToolList(tool()),
+            Method::ToolDelete => AuditEvent::ToolDelete(tool()),
+            Method::ListServers
+            | Method::ListTools
+            | Method::CallTool
+            | Method::QueryToolDocs
+            | Method::SearchToolDocs => return,
+        };
+        self.context.audit.write(self.run_id(), &event);
     }
 
-    pub(super) async fn saved_tools(
+    /// One memory request, logged as `event` (never with the value).
+    async fn memory(
         &self,
-        request: ToolRequest,
-        params: Map<String, Value>,
-    ) -> Result<Value, RpcError> {
-        self.audited(move |store| match request {
-            ToolRequest::List => {
-                let tools = store.list_tools();
-                let event = AuditEvent::ToolList(ToolAccess {
-                    outcome: "ok",
-                    count: Some(tools.len()),
-                    ..ToolAccess::default()
-                });
-                (Ok(json!(tools)), event)
+        event: fn(MemoryAccess) -> AuditEvent,
+        work: MemoryWork,
+    ) -> Result<Response, RpcError> {
+        self.audited(move |store| {
+            let mut access = MemoryAccess {
+                outcome: "ok",
+                ..MemoryAccess::default()
+            };
+            let answer = work(store, &mut access);
+            if let Err(error) = &answer {
+                access.outcome = "failed";
+                access.error = Some(error.clone());
             }
-            ToolRequest::Delete => {
-                let name = name_param(&params);
-                let deleted = name.clone().and_then(|name| store.delete_tool(&name));
-                let mut access = ToolAccess {
-                    name: name.ok(),
-                    ..ToolAccess::default()
-                };
-                let answer = match deleted {
-                    Ok(stored) => {
-                        access.outcome = "ok";
-                        access.bytes = Some(stored.bytes);
-                        access.found = Some(stored.found);
-                        Ok(json!(stored.message))
-                    }
-                    Err(error) => {
-                        access.outcome = "failed";
-                        access.error = Some(error.clone());
-                        Err(error)
-                    }
-                };
-                (answer, AuditEvent::ToolDelete(access))
-            }
+            (answer, event(access))
         })
         .await
     }
 
-    /// `tool_save`: name and size checked, then the policies on the source, then the store.
-    pub(super) async fn tool_save(&self, params: Map<String, Value>) -> Result<Value, RpcError> {
-        let log = self.context.audit.clone();
-        let run_id = self.run_id().to_string();
-        let failed = |name: Option<String>, bytes: Option<u64>, error: String| {
-            log.write(
-                &run_id,
+    pub(super) async fn memory_save(&self, save: MemorySave) -> Result<Response, RpcError> {
+        let work: MemoryWork = Box::new(move |store, access| {
+            access.key = store::memory_key(&save.key);
+            let stored = store.save_memory(&save.key, &save.value, &save.metadata)?;
+            Ok(noted(access, stored))
+        });
+        self.memory(AuditEvent::MemorySave, work).await
+    }
+
+    pub(super) async fn memory_load(&self, key: String) -> Result<Response, RpcError> {
+        let work: MemoryWork = Box::new(move |store, access| {
+            access.key = store::memory_key(&key);
+            let (answer, bytes) = store.load_memory(&key)?;
+            access.bytes = Some(bytes);
+            access.found = Some(answer.found);
+            Ok(Response::Memory(answer))
+        });
+        self.memory(AuditEvent::MemoryLoad, work).await
+    }
+
+    pub(super) async fn memory_delete(&self, key: String) -> Result<Response, RpcError> {
+        let work: MemoryWork = Box::new(move |store, access| {
+            access.key = store::memory_key(&key);
+            let stored = store.delete_memory(&key)?;
+            Ok(noted(access, stored))
+        });
+        self.memory(AuditEvent::MemoryDelete, work).await
+    }
+
+    pub(super) async fn memory_info(&self, key: String) -> Result<Response, RpcError> {
+        let work: MemoryWork = Box::new(move |store, access| {
+            access.key = store::memory_key(&key);
+            let (info, bytes) = store.memory_info(&key)?;
+            access.bytes = Some(bytes);
+            access.found = Some(info.is_some());
+            Ok(Response::MemoryInfo(info.map(Box::new)))
+        });
+        self.memory(AuditEvent::MemoryInfo, work).await
+    }
+
+    pub(super) async fn memory_list(&self, cursor: u64) -> Result<Response, RpcError> {
+        let work: MemoryWork = Box::new(move |store, access| {
+            access.cursor = Some(cursor);
+            let page = store.list_memories(usize::try_from(cursor).unwrap_or(usize::MAX));
+            access.count = Some(page.entries.len());
+            Ok(Response::MemoryPage(page))
+        });
+        self.memory(AuditEvent::MemoryList, work).await
+    }
+
+    pub(super) async fn tool_list(&self) -> Result<Response, RpcError> {
+        self.audited(|store| {
+            let tools = store.list_tools();
+            let event = AuditEvent::ToolList(ToolAccess {
+                outcome: "ok",
+                count: Some(tools.len()),
+                ..ToolAccess::default()
+            });
+            (Ok(Response::SavedTools(tools)), event)
+        })
+        .await
+    }
+
+    pub(super) async fn tool_delete(&self, name: ToolName) -> Result<Response, RpcError> {
+        self.audited(move |store| {
+            let mut access = ToolAccess {
+                name: Some(name.to_string()),
+                ..ToolAccess::default()
+            };
+            let answer = match store.delete_tool(name.as_str()) {
+                Ok(stored) => {
+                    access.outcome = "ok";
+                    access.bytes = Some(stored.bytes);
+                    access.found = Some(stored.found);
+                    Ok(Response::Message(stored.message))
+                }
+                Err(error) => {
+                    access.outcome = "failed";
+                    access.error = Some(error.clone());
+                    Err(error)
+                }
+            };
+            (answer, AuditEvent::ToolDelete(access))
+        })
+        .await
+    }
+
+    /// `tool_save`: size checked, then the policies on the source, then the store.
+    pub(super) async fn tool_save(&self, save: ToolSave) -> Result<Response, RpcError> {
+        let ToolSave { name, source } = save;
+        let bytes = source.len() as u64;
+        if let Err(error) = store::check_source_size(name.as_str(), source.len()) {
+            self.context.audit.write(
+                self.run_id(),
                 &AuditEvent::ToolSave(ToolAccess {
-                    name,
-                    bytes,
+                    name: Some(name.to_string()),
+                    bytes: Some(bytes),
                     outcome: "failed",
                     error: Some(error.clone()),
                     ..ToolAccess::default()
                 }),
             );
-            RpcError::new(error)
-        };
-        let name = name_param(&params).map_err(|e| failed(None, None, e))?;
-        let source = match params.get("source") {
-            Some(Value::String(source)) => source.clone(),
-            _ => return Err(failed(Some(name), None, "'source' must be a string".into())),
-        };
-        let bytes = source.len() as u64;
-        store::check_source_size(&name, source.len())
-            .map_err(|e| failed(Some(name.clone()), Some(bytes), e))?;
+            return Err(RpcError::new(error));
+        }
         let mut access = self
-            .decide_on_source(Subject::SaveTool, &name, &source)
+            .decide_on_source(Subject::SaveTool, name.as_str(), &source)
             .await?;
         self.audited(move |store| {
-            let answer = store.save_tool(&name, &source);
+            let answer = store.save_tool(name.as_str(), &source);
             match &answer {
                 Ok(_) => access.outcome = "ok",
                 Err(error) => {
@@ -170,19 +244,18 @@ impl Inner {
                     access.error = Some(error.clone());
                 }
             }
-            let answer = answer.map(|stored| json!(stored.message));
+            let answer = answer.map(|stored| Response::Message(stored.message));
             (answer, AuditEvent::ToolSave(access))
         })
         .await
     }
 
     /// `tool_load`: the source from the store, then the policies on it; `{"name", "source"}`.
-    pub(super) async fn tool_load(&self, params: Map<String, Value>) -> Result<Value, RpcError> {
+    pub(super) async fn tool_load(&self, name: ToolName) -> Result<Response, RpcError> {
         let store = self.context.store.clone();
-        let name = name_param(&params);
         let read = {
             let name = name.clone();
-            blocking(move || name.and_then(|name| store.load_tool(&name))).await?
+            blocking(move || store.load_tool(name.as_str())).await?
         };
         let source = match read {
             Ok(source) => source,
@@ -190,7 +263,7 @@ impl Inner {
                 self.context.audit.write(
                     self.run_id(),
                     &AuditEvent::ToolLoad(ToolAccess {
-                        name: name.ok(),
+                        name: Some(name.to_string()),
                         outcome: "failed",
                         error: Some(error.clone()),
                         ..ToolAccess::default()
@@ -199,16 +272,17 @@ impl Inner {
                 return Err(RpcError::new(error));
             }
         };
-        // The store only reads identifiers, so the name is one here.
-        let name = name.unwrap_or_default();
         let mut access = self
-            .decide_on_source(Subject::LoadTool, &name, &source)
+            .decide_on_source(Subject::LoadTool, name.as_str(), &source)
             .await?;
         access.outcome = "ok";
         self.context
             .audit
             .write(self.run_id(), &AuditEvent::ToolLoad(access));
-        Ok(json!({"name": name, "source": source}))
+        Ok(Response::SavedTool(SavedToolSource {
+            name: name.into_string(),
+            source,
+        }))
     }
 
     /// Puts a saved tool's source through every policy's `check-run` as this run's code, asking the user when a
@@ -271,85 +345,4 @@ impl Inner {
         }
         Ok(access)
     }
-}
-
-/// The `name` of a saved-tool request: a string (the store checks it is an identifier).
-fn name_param(params: &Map<String, Value>) -> Result<String, String> {
-    match params.get("name") {
-        Some(Value::String(name)) if store::is_identifier(name) => Ok(name.clone()),
-        Some(Value::String(name)) => Err(format!(
-            "{:?} is not a function name (a Python identifier of at most 100 characters)",
-            name.chars().take(100).collect::<String>()
-        )),
-        _ => Err("'name' must be a string".into()),
-    }
-}
-
-/// One memory request: the answer, and its audit line (never the value).
-fn memory_request(
-    store: &SandboxStore,
-    request: MemoryRequest,
-    params: &Map<String, Value>,
-) -> (Result<Value, String>, AuditEvent) {
-    let mut access = MemoryAccess {
-        outcome: "ok",
-        ..MemoryAccess::default()
-    };
-    let answer = (|| -> Result<Value, String> {
-        if request == MemoryRequest::List {
-            let cursor = match params.get("cursor") {
-                None | Some(Value::Null) => 0,
-                Some(value) => value
-                    .as_u64()
-                    .ok_or("'cursor' must be a non-negative integer")?,
-            };
-            access.cursor = Some(cursor);
-            let page = store.list_memories(usize::try_from(cursor).unwrap_or(usize::MAX));
-            access.count = page["entries"].as_array().map(Vec::len);
-            return Ok(page);
-        }
-        let key = store::key_param(params)?;
-        access.key = store::memory_key(key);
-        Ok(match request {
-            MemoryRequest::Save => {
-                let null = Value::Null;
-                let value = params.get("value").unwrap_or(&null);
-                let metadata = params.get("metadata").unwrap_or(&null);
-                let stored = store.save_memory(key, value, metadata)?;
-                access.bytes = Some(stored.bytes);
-                access.found = Some(stored.found);
-                json!(stored.message)
-            }
-            MemoryRequest::Delete => {
-                let stored = store.delete_memory(key)?;
-                access.bytes = Some(stored.bytes);
-                access.found = Some(stored.found);
-                json!(stored.message)
-            }
-            MemoryRequest::Load => {
-                let (answer, bytes) = store.load_memory(key)?;
-                access.bytes = Some(bytes);
-                access.found = answer["found"].as_bool();
-                answer
-            }
-            MemoryRequest::Info | MemoryRequest::List => {
-                let (info, bytes) = store.memory_info(key)?;
-                access.bytes = Some(bytes);
-                access.found = Some(!info.is_null());
-                info
-            }
-        })
-    })();
-    if let Err(error) = &answer {
-        access.outcome = "failed";
-        access.error = Some(error.clone());
-    }
-    let event = match request {
-        MemoryRequest::Save => AuditEvent::MemorySave(access),
-        MemoryRequest::Load => AuditEvent::MemoryLoad(access),
-        MemoryRequest::Delete => AuditEvent::MemoryDelete(access),
-        MemoryRequest::Info => AuditEvent::MemoryInfo(access),
-        MemoryRequest::List => AuditEvent::MemoryList(access),
-    };
-    (answer, event)
 }

@@ -1,9 +1,8 @@
 //! The in-sandbox Python runtime, embedded at build time, and the boot frame that carries it and the code into
 //! the container over stdin (no files are mounted; see `PROTOCOL.md`).
 
-use serde_json::json;
-
 use super::RunSpec;
+use super::protocol::{BootFrame, BootModule, BootRun, VERSION};
 
 /// The program the container starts with: `python3 -I -B -c BOOTSTRAP`. It reads the boot frame.
 pub const BOOTSTRAP: &str = include_str!("python/bootstrap.py");
@@ -39,43 +38,32 @@ const MODULES: &[(&str, bool, &str)] = &[
     ),
 ];
 
-/// Length of the decimal header before the boot frame's JSON.
-const HEADER_DIGITS: usize = 12;
-
-/// The bytes written to the container's stdin before anything else.
-pub fn boot_frame(spec: &RunSpec, max_frame: usize) -> Vec<u8> {
-    let modules: serde_json::Map<String, serde_json::Value> = MODULES
-        .iter()
-        .map(|(name, package, source)| {
-            (
-                name.to_string(),
-                json!({"source": source, "package": package}),
-            )
-        })
-        .collect();
-    let body = json!({
-        "v": 1,
-        "modules": modules,
-        "entry": "mcp_bridge_runtime",
-        "run": {
-            "id": spec.run_id,
-            "code": spec.code,
-            "servers": spec.servers,
-            "timeout": spec.timeout.as_secs(),
-            "max_frame": max_frame,
-            "manual": MANUAL,
-            "server_info": spec.server_info,
+/// The bytes written to the container's stdin before anything else: the boot frame with its header.
+pub fn boot_frame(spec: &RunSpec, max_frame: usize) -> Result<Vec<u8>, serde_json::Error> {
+    BootFrame {
+        v: VERSION,
+        modules: MODULES
+            .iter()
+            .map(|&(name, package, source)| (name, BootModule { source, package }))
+            .collect(),
+        entry: "mcp_bridge_runtime",
+        run: BootRun {
+            id: &spec.run_id,
+            code: &spec.code,
+            servers: &spec.servers,
+            timeout: spec.timeout.as_secs(),
+            max_frame,
+            manual: MANUAL,
+            server_info: &spec.server_info,
         },
-    })
-    .to_string();
-    let mut frame = format!("{:0width$}", body.len(), width = HEADER_DIGITS).into_bytes();
-    frame.extend_from_slice(body.as_bytes());
-    frame
+    }
+    .encode()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::protocol::BOOT_HEADER_DIGITS;
     use std::time::Duration;
 
     struct Refuse;
@@ -83,10 +71,11 @@ mod tests {
     impl crate::sandbox::RpcHandler for Refuse {
         fn handle(
             &self,
-            _method: String,
-            _params: serde_json::Value,
-        ) -> futures::future::BoxFuture<'static, Result<serde_json::Value, crate::sandbox::RpcError>>
-        {
+            _request: Result<crate::sandbox::Request, crate::sandbox::RequestError>,
+        ) -> futures::future::BoxFuture<
+            'static,
+            Result<crate::sandbox::Response, crate::sandbox::RpcError>,
+        > {
             Box::pin(std::future::ready(Err(crate::sandbox::RpcError::new("no"))))
         }
     }
@@ -101,14 +90,19 @@ mod tests {
             server_info: serde_json::Value::Null,
             rpc: std::sync::Arc::new(Refuse),
         };
-        let frame = boot_frame(&spec, 1024);
-        let length: usize = std::str::from_utf8(&frame[..HEADER_DIGITS])
+        let frame = boot_frame(&spec, 1024).unwrap();
+        let length: usize = std::str::from_utf8(&frame[..BOOT_HEADER_DIGITS])
             .unwrap()
             .parse()
             .unwrap();
-        assert_eq!(length, frame.len() - HEADER_DIGITS);
-        let body: serde_json::Value = serde_json::from_slice(&frame[HEADER_DIGITS..]).unwrap();
+        assert_eq!(length, frame.len() - BOOT_HEADER_DIGITS);
+        let body: serde_json::Value = serde_json::from_slice(&frame[BOOT_HEADER_DIGITS..]).unwrap();
+        assert_eq!(body["v"], VERSION);
+        assert_eq!(body["entry"], "mcp_bridge_runtime");
         assert_eq!(body["run"]["code"], "print('é')");
+        assert_eq!(body["run"]["max_frame"], 1024);
         assert_eq!(body["modules"]["mcp"]["package"], true);
+        assert_eq!(body["modules"]["mcp.runtime"]["package"], false);
+        assert_eq!(body["modules"].as_object().unwrap().len(), MODULES.len());
     }
 }

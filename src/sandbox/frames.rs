@@ -1,51 +1,15 @@
-//! Parsing the frames a container sends (see `PROTOCOL.md`). Everything here is hostile input: lines are capped,
-//! UTF-8 and JSON are strict, the set of frame types is closed.
+//! Reading the container's output (see `PROTOCOL.md`): its stdout split into [`Frame`]s, its stderr into text
+//! and PID 1's exit record. Everything here is hostile input: lines are capped before they are parsed, UTF-8 and
+//! JSON are strict, and what a line may be is [`super::protocol`]'s closed set of types.
 
 use bytes::{Buf, BytesMut};
-use serde::Deserialize;
 
-/// Which of the code's output streams an `out` frame carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stream {
-    /// fd 1 of the user code.
-    Stdout,
-    /// fd 2 of the user code.
-    Stderr,
-}
-
-/// One frame from the container.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "t", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Frame {
-    /// A chunk of user output.
-    Out {
-        /// The stream it was written to.
-        s: Stream,
-        /// The text (the runtime already replaced invalid UTF-8 with U+FFFD).
-        d: String,
-    },
-    /// A request to the host (tool proxying).
-    Rpc {
-        /// Unique per run.
-        id: u64,
-        /// What is asked for.
-        method: String,
-        /// Its arguments.
-        #[serde(default)]
-        params: serde_json::Value,
-    },
-    /// The code finished with this exit status.
-    Done {
-        /// 0, 1 for an uncaught exception, or the `SystemExit` code.
-        exit: i64,
-    },
-}
+use super::protocol::{Frame, StderrRecord};
 
 /// Why the container's frame stream was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProtocolError {
-    /// A line grew past the frame cap without a newline.
+    /// A line, its newline counted, is longer than the frame cap.
     #[error("frame longer than {max} bytes")]
     TooLong {
         /// The cap.
@@ -68,7 +32,7 @@ pub struct FrameReader {
 }
 
 impl FrameReader {
-    /// A reader that refuses lines longer than `max_frame` bytes.
+    /// A reader that refuses lines longer than `max_frame` bytes, the newline counted (PROTOCOL.md §2).
     pub fn new(max_frame: usize) -> Self {
         FrameReader {
             buffer: BytesMut::new(),
@@ -88,7 +52,8 @@ impl FrameReader {
             let newline = self.buffer[self.scanned..].iter().position(|b| *b == b'\n');
             let Some(offset) = newline else {
                 self.scanned = self.buffer.len();
-                if self.buffer.len() > self.max_frame {
+                // Even its newline would not fit: refused now, before more of it is buffered.
+                if self.buffer.len() >= self.max_frame {
                     return Some(Err(ProtocolError::TooLong {
                         max: self.max_frame,
                     }));
@@ -97,7 +62,7 @@ impl FrameReader {
             };
             let end = self.scanned + offset;
             self.scanned = 0;
-            if end > self.max_frame {
+            if end + 1 > self.max_frame {
                 return Some(Err(ProtocolError::TooLong {
                     max: self.max_frame,
                 }));
@@ -110,13 +75,6 @@ impl FrameReader {
             return Some(parse(&line));
         }
     }
-}
-
-/// PID 1's exit record (PROTOCOL.md §1): the one thing from the container the host trusts.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "t", rename_all = "lowercase", deny_unknown_fields)]
-enum Record {
-    Exit { code: i64 },
 }
 
 /// Reads the container's stderr: text the bootstrap wrote before the runtime took fd 2 (interpreter crashes), and
@@ -154,8 +112,8 @@ impl StderrReader {
                 continue;
             }
             let line = std::mem::take(&mut self.partial);
-            match serde_json::from_slice::<Record>(line.trim_ascii()) {
-                Ok(Record::Exit { code }) if self.exit.is_none() => self.exit = Some(code),
+            match serde_json::from_slice::<StderrRecord>(line.trim_ascii()) {
+                Ok(StderrRecord::Exit { code }) if self.exit.is_none() => self.exit = Some(code),
                 _ => text.extend_from_slice(&line),
             }
         }
@@ -176,6 +134,9 @@ fn parse(line: &[u8]) -> Result<Frame, ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::protocol::{
+        MAX_DEPTH, MemoryKey, Method, Request, RequestProblem, RpcFrame, Stream,
+    };
 
     fn frames(reader: &mut FrameReader) -> Vec<Result<Frame, ProtocolError>> {
         std::iter::from_fn(|| reader.next_frame()).collect()
@@ -237,6 +198,88 @@ mod tests {
             reader.next_frame(),
             Some(Err(ProtocolError::TooLong { max: 16 }))
         );
+    }
+
+    #[test]
+    fn the_cap_counts_the_newline() {
+        let mut reader = FrameReader::new(22);
+        // 21 bytes and the newline: exactly the cap.
+        reader.push(b"{\"t\":\"done\",\"exit\":0}\n");
+        assert_eq!(frames(&mut reader), vec![Ok(Frame::Done { exit: 0 })]);
+        reader.push(b"{\"t\":\"done\",\"exit\":10}\n");
+        assert_eq!(
+            reader.next_frame(),
+            Some(Err(ProtocolError::TooLong { max: 22 }))
+        );
+        // Without its newline yet, a line that has reached the cap is refused already.
+        let mut reader = FrameReader::new(4);
+        reader.push(b"1234");
+        assert_eq!(
+            reader.next_frame(),
+            Some(Err(ProtocolError::TooLong { max: 4 }))
+        );
+    }
+
+    #[test]
+    fn rpc_frames_carry_their_request_or_why_it_was_refused() {
+        let mut reader = FrameReader::new(1024);
+        reader.push(
+            b"{\"t\":\"rpc\",\"id\":1,\"method\":\"memory_load\",\"params\":{\"key\":\"k\"}}\n",
+        );
+        reader.push(b"{\"t\":\"rpc\",\"id\":2,\"method\":\"memory_load\"}\n");
+        reader.push(b"{\"t\":\"rpc\",\"id\":3,\"method\":\"nope\",\"params\":{}}\n");
+        let got = frames(&mut reader);
+        assert_eq!(
+            got[0],
+            Ok(Frame::Rpc(RpcFrame {
+                id: 1,
+                request: Ok(Request::MemoryLoad(MemoryKey { key: "k".into() }))
+            }))
+        );
+        let Ok(Frame::Rpc(RpcFrame {
+            id: 2,
+            request: Err(missing),
+        })) = &got[1]
+        else {
+            panic!("{got:?}");
+        };
+        assert_eq!(missing.method, Some(Method::MemoryLoad));
+        assert_eq!(missing.problem, RequestProblem::Missing("key"));
+        let Ok(Frame::Rpc(RpcFrame {
+            id: 3,
+            request: Err(unknown),
+        })) = &got[2]
+        else {
+            panic!("{got:?}");
+        };
+        assert_eq!(unknown.method, None);
+        // A frame field beside the request's is still a malformed frame.
+        reader.push(b"{\"t\":\"rpc\",\"id\":4,\"method\":\"tool_list\",\"extra\":1}\n");
+        assert!(matches!(
+            reader.next_frame(),
+            Some(Err(ProtocolError::Malformed(_)))
+        ));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |depth: usize| {
+            // The frame object and `params` are two levels; the rest is the value.
+            let inner = depth - 2;
+            format!(
+                "{{\"t\":\"rpc\",\"id\":1,\"method\":\"memory_save\",\"params\":{{\"key\":\"k\",\"value\":{}{}}}}}\n",
+                "[".repeat(inner),
+                "]".repeat(inner)
+            )
+        };
+        let mut reader = FrameReader::new(1 << 20);
+        reader.push(nested(MAX_DEPTH).as_bytes());
+        assert!(matches!(reader.next_frame(), Some(Ok(Frame::Rpc(_)))));
+        reader.push(nested(MAX_DEPTH + 1).as_bytes());
+        assert!(matches!(
+            reader.next_frame(),
+            Some(Err(ProtocolError::Malformed(message))) if message.contains("recursion limit")
+        ));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! [`Sandbox::run`] is the whole job: wait for a concurrency slot, make sure the engine and image are ready,
 //! run the code in a fresh container (`run.rs`), and remove the container whatever happened (`live.rs`).
-//! The in-container side is the Python runtime in `python/`, shipped over stdin (`boot.rs`, `PROTOCOL.md`).
+//! The in-container side is the Python runtime in `python/`, shipped over stdin (`boot.rs`); what the two sides
+//! say to each other is [`protocol`] (`PROTOCOL.md`), read off the container's output by `frames.rs`.
 
 mod boot;
 mod container;
@@ -10,6 +11,7 @@ mod engine;
 mod frames;
 mod live;
 mod output;
+pub mod protocol;
 mod run;
 mod seccomp;
 
@@ -24,6 +26,7 @@ use tokio_util::task::TaskTracker;
 pub use boot::MANUAL;
 pub use container::LABEL;
 use live::Reaper;
+pub use protocol::{Request, RequestError, Response, RpcError};
 
 use crate::config::Config;
 
@@ -31,41 +34,14 @@ use crate::config::Config;
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
 
 /// Answers the `rpc` frames of one run (tool proxying). Requests are handled concurrently; a reply is the
-/// `result` value, or an [`RpcError`] the sandbox raises as an exception.
+/// request's [`Response`], or an [`RpcError`] the sandbox raises as an exception.
 pub trait RpcHandler: Send + Sync {
-    /// Handles `method` with `params`.
+    /// Handles one request as it arrived: decoded, or refused by the decoder with why (the handler answers
+    /// that with an error, and may log it).
     fn handle(
         &self,
-        method: String,
-        params: serde_json::Value,
-    ) -> futures::future::BoxFuture<'static, Result<serde_json::Value, RpcError>>;
-}
-
-/// A refused or failed rpc request, as the sandbox sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RpcError {
-    /// The message of the exception raised in the sandbox.
-    pub message: String,
-    /// Which exception: `error` (`MCPError`) or `policy_denied` (`PolicyDenied`).
-    pub kind: &'static str,
-}
-
-impl RpcError {
-    /// A plain failure (`MCPError` in the sandbox).
-    pub fn new(message: impl Into<String>) -> Self {
-        RpcError {
-            message: message.into(),
-            kind: "error",
-        }
-    }
-
-    /// A policy refusal (`PolicyDenied` in the sandbox).
-    pub fn policy_denied(message: impl Into<String>) -> Self {
-        RpcError {
-            message: message.into(),
-            kind: "policy_denied",
-        }
-    }
+        request: Result<Request, RequestError>,
+    ) -> futures::future::BoxFuture<'static, Result<Response, RpcError>>;
 }
 
 /// What to run.

@@ -16,14 +16,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::frames::{Frame, FrameReader, StderrReader, Stream};
+use super::frames::{FrameReader, StderrReader};
 use super::output::BoundedOutput;
+use super::protocol::{Frame, MAX_FRAME, Response, RpcFrame, RpcResult, Stream};
 use super::{Engine, RpcError, RunEnd, RunOutcome, RunSpec, SandboxError, boot, container};
 use crate::config::Config;
-
-/// The largest frame a container may send (and so the largest tool-call request). Output is chunked by the
-/// runtime, so this bounds requests, not output.
-pub const MAX_FRAME: usize = 4 << 20;
 
 /// Requests of one run handled at once; more are refused at once (so a flood of requests cannot make the host
 /// run unbounded upstream calls), and the code can retry once some have finished.
@@ -84,7 +81,9 @@ pub async fn execute(
         .await
         .map_err(|e| SandboxError::Engine(format!("attaching to the sandbox: {e}")))?;
 
-    let stdin = StdinFeed::start(input, boot::boot_frame(spec, MAX_FRAME));
+    let boot = boot::boot_frame(spec, MAX_FRAME)
+        .map_err(|e| SandboxError::Engine(format!("encoding the boot frame: {e}")))?;
+    let stdin = StdinFeed::start(input, boot);
 
     docker
         .start_container(guard.id(), None)
@@ -179,7 +178,7 @@ pub async fn execute(
                         };
                     }
                 }
-                Ok(Frame::Rpc { id, method, params }) => {
+                Ok(Frame::Rpc(RpcFrame { id, request })) => {
                     if !rpc_ids.insert(id) {
                         break 'read Ending::Protocol(format!("duplicate rpc id {id}"));
                     }
@@ -192,7 +191,7 @@ pub async fn execute(
                         }
                         continue;
                     }
-                    let answer = spec.rpc.handle(method, params);
+                    let answer = spec.rpc.handle(request);
                     requests.spawn(async move { rpc_reply(id, answer.await) });
                 }
                 Err(error) => break 'read Ending::Protocol(error.to_string()),
@@ -294,18 +293,8 @@ pub async fn execute(
 }
 
 /// The `rpc_result` line for request `id`.
-fn rpc_reply(id: u64, answer: Result<serde_json::Value, RpcError>) -> Vec<u8> {
-    let reply = match answer {
-        Ok(result) => {
-            serde_json::json!({"t": "rpc_result", "id": id, "ok": true, "result": result})
-        }
-        Err(error) => serde_json::json!({
-            "t": "rpc_result", "id": id, "ok": false, "error": error.message, "kind": error.kind,
-        }),
-    };
-    let mut line = serde_json::to_vec(&reply).unwrap_or_default();
-    line.push(b'\n');
-    line
+fn rpc_reply(id: u64, outcome: Result<Response, RpcError>) -> Vec<u8> {
+    RpcResult { id, outcome }.to_line()
 }
 
 /// The container's stdin, written by its own task so a container that stops reading can never block the read

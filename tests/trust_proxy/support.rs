@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use mcp_bridge::plugins::RunCheck;
 use mcp_bridge::proxy::{Asker, ProxyContext, RunProxy};
-use mcp_bridge::sandbox::{RpcError, RpcHandler};
+use mcp_bridge::sandbox::{Request, RpcError, RpcHandler};
 use serde_json::Value;
 
 /// A proxy for a run of `code` with no servers, as the bridge would make one.
@@ -24,8 +24,10 @@ pub fn run_proxy(context: &ProxyContext, code: &str, asker: Option<Arc<dyn Asker
     RunProxy::new(context.clone(), run, Vec::new(), asker)
 }
 
+/// A request as a run's `rpc` frame carries it, answered by `proxy`; the result as the sandbox gets it (JSON).
 pub async fn rpc(proxy: &RunProxy, method: &str, params: Value) -> Result<Value, RpcError> {
-    proxy.handle(method.to_string(), params).await
+    let response = proxy.handle(Request::parse(method, params)).await?;
+    Ok(serde_json::to_value(response).expect("a response is JSON"))
 }
 
 /// An [`Asker`] that records every question and answers `accept`.

@@ -62,7 +62,9 @@ class _Channel:
 
     @staticmethod
     def _encode(obj):
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n"
+        # allow_nan=False: NaN and infinities are not JSON, and the host would stop the run over a frame
+        # holding one; refused here, they are a ValueError the code can catch.
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
         # "replace" turns lone surrogates into "?" so the host never receives invalid UTF-8.
         return text.encode("utf-8", "replace")
 

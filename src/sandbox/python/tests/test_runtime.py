@@ -219,6 +219,23 @@ os.write(1, b'\x93\n')
         r = run_sandbox(code)
         self.assertEqual(r.stdout, "✓\n")
 
+    def test_values_json_cannot_hold_are_refused_before_they_are_sent(self):
+        code = (
+            "for value in (float('nan'), float('inf')):\n"
+            "    try:\n"
+            "        save_memory('k', value)\n"
+            "    except ValueError as exc:\n"
+            "        print('refused:', exc)\n"
+            "print('still running')\n"
+        )
+        r = run_sandbox(code)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 3, r.stdout)
+        refused = [line for line in lines if line.startswith("refused: Out of range float values")]
+        self.assertEqual(len(refused), 2, lines)
+        self.assertEqual(lines[2], "still running")
+        self.assertFalse([f for f in r.frames if f["t"] == "rpc"])
+
     def test_frame_lookalikes_are_data(self):
         code = r"""
 import os

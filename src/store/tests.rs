@@ -10,6 +10,11 @@ fn new_store(quota: u64) -> (tempfile::TempDir, SandboxStore) {
     (dir, store)
 }
 
+/// What the sandbox gets: the wire JSON of a store answer.
+fn wire(answer: impl serde::Serialize) -> Value {
+    serde_json::to_value(answer).unwrap()
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -43,26 +48,27 @@ fn memory_round_trip_keeps_the_creation_time() {
         .unwrap();
     assert_eq!(saved.message, "Memory 'k' saved.");
     assert!(!saved.found);
-    let created = store.memory_info("k").unwrap().0["created_at"].clone();
+    let created = wire(store.memory_info("k").unwrap().0)["created_at"].clone();
     let again = store
         .save_memory("k", &json!(2), &json!({"tag": "x"}))
         .unwrap();
     assert!(again.found);
     let (info, bytes) = store.memory_info("k").unwrap();
+    let info = wire(info);
     assert_eq!(bytes, again.bytes);
     assert_eq!(info["created_at"], created);
     assert_eq!(info["metadata"]["tag"], "x");
     assert_eq!(info["key"], "k");
     assert!(info.get("value").is_none());
     assert_eq!(
-        store.load_memory("k").unwrap().0,
+        wire(store.load_memory("k").unwrap().0),
         json!({"found": true, "value": 2})
     );
     assert_eq!(
-        store.load_memory("nope").unwrap(),
-        (json!({"found": false}), 0)
+        wire(store.load_memory("nope").unwrap()),
+        json!([{"found": false}, 0])
     );
-    assert_eq!(store.memory_info("nope").unwrap(), (Value::Null, 0));
+    assert_eq!(store.memory_info("nope").unwrap(), (None, 0));
     assert_eq!(
         store.delete_memory("k").unwrap().message,
         "Memory 'k' deleted."
@@ -173,17 +179,17 @@ fn listing_is_paged_by_count_and_by_size() {
             .save_memory(&format!("k{n:03}"), &json!(n), &json!({"n": n}))
             .unwrap();
     }
-    let first = store.list_memories(0);
+    let first = wire(store.list_memories(0));
     let entries = first["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 100);
     assert_eq!(entries[0]["key"], "k000");
     assert!(entries[0].get("value").is_none());
     assert_eq!(first["next"], 100);
-    let last = store.list_memories(200);
+    let last = wire(store.list_memories(200));
     assert_eq!(last["entries"].as_array().unwrap().len(), 50);
     assert_eq!(last["next"], Value::Null);
     assert_eq!(
-        store.list_memories(10_000),
+        wire(store.list_memories(10_000)),
         json!({"entries": [], "next": null})
     );
     // Entries with big metadata: a page stays under ~1 MiB, and always holds one.
@@ -197,7 +203,7 @@ fn listing_is_paged_by_count_and_by_size() {
     let mut cursor = 0;
     let mut pages = 0;
     loop {
-        let page = store.list_memories(cursor);
+        let page = wire(store.list_memories(cursor));
         let size = page.to_string().len();
         assert!(size <= LIST_PAGE_BYTES + 100, "{size}");
         assert!(!page["entries"].as_array().unwrap().is_empty());

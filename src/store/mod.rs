@@ -1,4 +1,4 @@
-//! What outlives a run, kept by the host in the state dir (the sandbox has no host mounts and no writable
+//! The persistent store of memories and saved tools: what outlives a run, kept by the host in the state dir (the sandbox has no host mounts and no writable
 //! persistent disk): the memory helpers' entries (`runtime.save_memory` …, `<state>/user_tools/memory/<key>.json`)
 //! and the functions saved with `runtime.save_tool` (`<state>/user_tools/<name>.py`), which a later run loads
 //! when it imports them (`tool_load`).
@@ -22,8 +22,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
+use crate::sandbox::protocol::{
+    ListedMemory, MemoryInfo, MemoryPage, MemoryValue, SavedToolInfo, ToolName,
+};
 use crate::state::{now_rfc3339, replace_file};
 pub(crate) use files::json_size;
 use files::{ReadError, files_with_extension, read_bounded, size_of};
@@ -70,17 +73,6 @@ pub struct Stored {
     pub found: bool,
 }
 
-/// One saved tool, as `tool_list` and `bridge tools list` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ToolInfo {
-    /// Its name (the function's).
-    pub name: String,
-    /// Size of its source in bytes.
-    pub bytes: u64,
-    /// When it was last saved, RFC 3339 UTC.
-    pub saved_at: String,
-}
-
 /// An entry as written to disk (borrowed, so saving copies nothing).
 #[derive(Serialize)]
 struct EntryOut<'a> {
@@ -89,19 +81,6 @@ struct EntryOut<'a> {
     metadata: &'a Value,
     created_at: &'a str,
     updated_at: &'a str,
-}
-
-/// An entry without its value: `get_memory_info` and `list_memories`. The value is skipped while parsing.
-#[derive(Debug, Serialize, Deserialize)]
-struct EntryInfo {
-    #[serde(default)]
-    key: Value,
-    #[serde(default)]
-    metadata: Value,
-    #[serde(default)]
-    created_at: Value,
-    #[serde(default)]
-    updated_at: Value,
 }
 
 /// Only the value, for `load_memory`.
@@ -221,19 +200,26 @@ impl SandboxStore {
         })
     }
 
-    /// `load_memory(key)`: `{"found": bool, "value": …}`, and the entry's size on disk.
-    pub fn load_memory(&self, key: &str) -> Result<(Value, u64), String> {
+    /// `load_memory(key)`: the value if there is one, and the entry's size on disk.
+    pub fn load_memory(&self, key: &str) -> Result<(MemoryValue, u64), String> {
         let (key, path) = self.memory_path(key)?;
         match read_bounded(&path, MAX_READ_BYTES) {
             Ok(data) => {
                 let entry: EntryValue = serde_json::from_slice(&data)
                     .map_err(|e| format!("Memory '{key}' is unreadable: {e}"))?;
-                Ok((
-                    json!({"found": true, "value": entry.value}),
-                    data.len() as u64,
-                ))
+                let found = MemoryValue {
+                    found: true,
+                    value: Some(entry.value),
+                };
+                Ok((found, data.len() as u64))
             }
-            Err(ReadError::NotFound) => Ok((json!({"found": false}), 0)),
+            Err(ReadError::NotFound) => Ok((
+                MemoryValue {
+                    found: false,
+                    value: None,
+                },
+                0,
+            )),
             Err(error) => Err(read_failure(&key, error)),
         }
     }
@@ -245,12 +231,12 @@ impl SandboxStore {
         remove(&path, &format!("Memory '{key}'"))
     }
 
-    /// `get_memory_info(key)`: everything but the value, or null; and the entry's size on disk.
-    pub fn memory_info(&self, key: &str) -> Result<(Value, u64), String> {
+    /// `get_memory_info(key)`: everything but the value, if there is an entry; and its size on disk.
+    pub fn memory_info(&self, key: &str) -> Result<(Option<MemoryInfo>, u64), String> {
         let (key, path) = self.memory_path(key)?;
         match read_info(&path) {
-            Ok(info) => Ok((to_value(&info), size_of(&path))),
-            Err(ReadError::NotFound) => Ok((Value::Null, 0)),
+            Ok(info) => Ok((Some(info), size_of(&path))),
+            Err(ReadError::NotFound) => Ok((None, 0)),
             Err(error) => Err(read_failure(&key, error)),
         }
     }
@@ -258,29 +244,32 @@ impl SandboxStore {
     /// `list_memories()`, one page: `{"entries": [info, …], "next": <cursor> | null}`. `cursor` indexes the
     /// sorted keys; a page holds at most [`LIST_PAGE_ENTRIES`] entries and stops before its JSON passes
     /// [`LIST_PAGE_BYTES`] (but always holds one entry, when there is one).
-    pub fn list_memories(&self, cursor: usize) -> Value {
+    pub fn list_memories(&self, cursor: usize) -> MemoryPage {
         let keys = files_with_extension(&self.memory_dir(), "json");
         let mut entries = Vec::new();
         let mut bytes = 0;
         let mut next = None;
         for (index, (stem, path, _)) in keys.iter().enumerate().skip(cursor) {
             if entries.len() == LIST_PAGE_ENTRIES {
-                next = Some(index);
+                next = Some(index as u64);
                 break;
             }
             let info = match read_info(path) {
-                Ok(info) => to_value(&info),
-                Err(error) => json!({"key": stem, "error": read_failure(stem, error)}),
+                Ok(info) => ListedMemory::Entry(Box::new(info)),
+                Err(error) => ListedMemory::Unreadable {
+                    key: stem.clone(),
+                    error: read_failure(stem, error),
+                },
             };
             let size = json_size(&info, u64::MAX).unwrap_or(0) as usize + 1;
             if !entries.is_empty() && bytes + size > LIST_PAGE_BYTES {
-                next = Some(index);
+                next = Some(index as u64);
                 break;
             }
             bytes += size;
             entries.push(info);
         }
-        json!({"entries": entries, "next": next})
+        MemoryPage { entries, next }
     }
 
     /// `save_tool(func)`: stores the function's source as `<name>.py` (replacing an older one of that name).
@@ -328,7 +317,7 @@ impl SandboxStore {
     }
 
     /// The saved tools by name: `[{"name", "bytes", "saved_at"}]`.
-    pub fn list_tools(&self) -> Vec<ToolInfo> {
+    pub fn list_tools(&self) -> Vec<SavedToolInfo> {
         files_with_extension(&self.root, "py")
             .into_iter()
             .filter(|(name, _, _)| is_identifier(name))
@@ -337,7 +326,7 @@ impl SandboxStore {
                     .and_then(|m| m.modified())
                     .map(|t| humantime::format_rfc3339_seconds(t).to_string())
                     .unwrap_or_default();
-                ToolInfo {
+                SavedToolInfo {
                     name,
                     bytes,
                     saved_at,
@@ -382,14 +371,9 @@ pub fn memory_key(key: &str) -> Option<String> {
     (!cleaned.is_empty()).then_some(cleaned)
 }
 
-/// Whether `name` can be a saved tool's name: a Python identifier (ASCII) of at most 100 characters.
+/// Whether `name` can be a saved tool's name (the protocol's rule, which makes it a safe file name too).
 pub fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 100
+    ToolName::is_valid(name)
 }
 
 /// At most 100 characters of a name from the sandbox, for messages.
@@ -409,7 +393,7 @@ fn describe_count(counted: u64, limit: u64) -> String {
     }
 }
 
-fn read_info(path: &Path) -> Result<EntryInfo, ReadError> {
+fn read_info(path: &Path) -> Result<MemoryInfo, ReadError> {
     let data = read_bounded(path, MAX_READ_BYTES)?;
     serde_json::from_slice(&data).map_err(|e| ReadError::Io(std::io::Error::other(e)))
 }
@@ -423,10 +407,6 @@ fn read_failure(key: &str, error: ReadError) -> String {
         ),
         ReadError::Io(error) => format!("Memory '{key}' is unreadable: {error}"),
     }
-}
-
-fn to_value(info: &EntryInfo) -> Value {
-    serde_json::to_value(info).unwrap_or(Value::Null)
 }
 
 fn remove(path: &Path, what: &str) -> Result<Stored, String> {
@@ -443,13 +423,5 @@ fn remove(path: &Path, what: &str) -> Result<Stored, String> {
             found: false,
         }),
         Err(error) => Err(format!("{what} could not be deleted: {error}")),
-    }
-}
-
-/// Reads the `key` string parameter of a store request.
-pub fn key_param(params: &Map<String, Value>) -> Result<&str, String> {
-    match params.get("key") {
-        Some(Value::String(key)) => Ok(key),
-        _ => Err("'key' must be a string".into()),
     }
 }

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus (corpus/frame, corpus/request): frames exactly as the sandbox runtime encodes them
+(its own _Channel._encode, and the requests mcp/runtime.py makes), plus the hostile frames tests/protocol.rs
+forges. Run from anywhere; it replaces the seeds it writes."""
+
+import hashlib
+import json
+import pathlib
+import sys
+
+here = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(here.parent / "src" / "sandbox" / "python"))
+import mcp_bridge_runtime  # noqa: E402
+
+encode = mcp_bridge_runtime._Channel._encode
+
+# (method, params) as mcp/runtime.py and mcp/_saved_tools.py send them.
+REQUESTS = [
+    ("list_servers", {}),
+    ("list_tools", {"server": "github"}),
+    ("call_tool", {"server": "stub", "tool": "echo", "arguments": {"text": "positional"}}),
+    ("query_tool_docs", {"server": "stub", "tool": None, "detail": "summary"}),
+    ("search_tool_docs", {"query": "issue", "limit": 5, "detail": "full"}),
+    ("memory_save", {"key": "k007", "value": "secret-value-7", "metadata": {"n": 7}}),
+    ("memory_load", {"key": "k007"}),
+    ("memory_delete", {"key": "k0"}),
+    ("memory_info", {"key": "flood"}),
+    ("memory_list", {"cursor": 100}),
+    ("tool_save", {"name": "helper", "source": "def helper():\n    return 1\n"}),
+    ("tool_load", {"name": "double"}),
+    ("tool_list", {}),
+    ("tool_delete", {"name": "planted"}),
+]
+
+# Frames, each seed a few lines as one read of the container's stdout; the first byte is the fuzz target's knob
+# (0xff: the largest cap, reads of 36 bytes).
+rpc = [encode({"t": "rpc", "id": i, "method": m, "params": p}) for i, (m, p) in enumerate(REQUESTS, 1)]
+FRAMES = [
+    encode({"t": "out", "s": "stdout", "d": "('stub',)\n"}) + encode({"t": "done", "exit": 0}),
+    encode({"t": "out", "s": "stderr", "d": "Traceback (most recent call last):\n  File \"<sandbox>\"\né\n"}),
+    rpc[2] + encode({"t": "out", "s": "stdout", "d": "5 5\n"}),
+    rpc[4] + rpc[5],
+    rpc[9] + rpc[10],
+    rpc[0] + rpc[12] + encode({"t": "done", "exit": 3}),
+    # Forged by tests/protocol.rs: a reused id, an unknown type, a duplicate key, invalid UTF-8.
+    b'{"t":"rpc","id":7,"method":"a"}\n{"t":"rpc","id":7,"method":"b"}\n',
+    b'{"t":"exec","code":"x"}\n',
+    b'{"t":"done","exit":0,"exit":1}\n',
+    b"\xff\xfe\n",
+    b'{"t":"rpc","id":1,"method":"memory_save","params":{"key":"deep","value":' + b"[" * 130 + b"]" * 130 + b"}}\n",
+    b'{"t":"rpc","id":2,"method":"memory_list","params":{"cursor":-1}}\n',
+]
+
+
+def write(directory, seeds):
+    path = here / "corpus" / directory
+    path.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        (path / hashlib.sha1(seed).hexdigest()).write_bytes(seed)
+
+
+write("frame", [b"\xff" + frame for frame in FRAMES])
+write(
+    "request",
+    [json.dumps({"method": m, "params": p}, separators=(",", ":")).encode() for m, p in REQUESTS]
+    + [b'{"method":"tool_saev","params":{"name":"x","source":"def x(): pass"}}', b'{"method":"memory_load"}'],
+)

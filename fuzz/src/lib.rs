@@ -1,0 +1,27 @@
+//! The bridge's protocol decoder compiled on its own for fuzzing: the very files the bridge builds
+//! (`src/sandbox/protocol/`, `src/sandbox/frames.rs`), which use nothing of the crate but serde, serde_json,
+//! strum, thiserror and bytes. Building the whole bridge here would drag in wasmtime and the plugin build.
+#![allow(dead_code)]
+
+// Siblings, as in the bridge's `sandbox` module: `frames.rs` names the protocol `super::protocol`.
+#[path = "../../src/sandbox/protocol/mod.rs"]
+pub mod protocol;
+
+#[path = "../../src/sandbox/frames.rs"]
+pub mod frames;
+
+use protocol::Request;
+
+/// Longest error message a request may produce: names from the sandbox are echoed shortened, so a message
+/// never grows with the input.
+pub const MAX_MESSAGE: usize = 4096;
+
+/// A decoded request must mean what it says: written back in the wire format and decoded again, it is the
+/// same request.
+pub fn assert_round_trip(request: &Request) {
+    let wire = serde_json::to_value(request).expect("a request is JSON");
+    let method = wire["method"].as_str().expect("a request has a method name");
+    assert_eq!(method, request.method().name());
+    let again = Request::parse(method, wire["params"].clone());
+    assert_eq!(again.as_ref(), Ok(request), "{wire}");
+}

@@ -1,0 +1,69 @@
+//! The boot frame (PROTOCOL.md §2): the first bytes on the container's stdin, carrying the runtime's modules and
+//! the run. A 12-digit length header lets the bootstrap read a body of any size with exact reads.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Length of the zero-padded decimal header before the boot frame's JSON.
+pub const BOOT_HEADER_DIGITS: usize = 12;
+
+/// The boot frame's JSON body. Borrowed: the sources and the code are written out, never copied.
+#[derive(Debug, Clone, Serialize)]
+pub struct BootFrame<'a> {
+    /// The protocol version ([`super::VERSION`]).
+    pub v: u32,
+    /// The modules the bootstrap's in-memory importer serves, by dotted name.
+    pub modules: BTreeMap<&'a str, BootModule<'a>>,
+    /// The module whose `main(boot)` the bootstrap calls.
+    pub entry: &'a str,
+    /// The run.
+    pub run: BootRun<'a>,
+}
+
+/// One module of the runtime.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BootModule<'a> {
+    /// Its Python source.
+    pub source: &'a str,
+    /// Whether it is a package (may have submodules).
+    pub package: bool,
+}
+
+/// What the runtime is to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BootRun<'a> {
+    /// The run's id.
+    pub id: &'a str,
+    /// The code.
+    pub code: &'a str,
+    /// The servers the run asked for.
+    pub servers: &'a [String],
+    /// The run's timeout in whole seconds.
+    pub timeout: u64,
+    /// The largest frame the runtime may send, its newline included.
+    pub max_frame: usize,
+    /// `runtime.capability_summary()`'s text.
+    pub manual: &'a str,
+    /// This run's servers and their tools, and every server the user trusts (`{"loaded": […],
+    /// "discovered": […]}`), as the host's upstream layer describes them: server and tool data.
+    pub server_info: &'a Value,
+}
+
+impl BootFrame<'_> {
+    /// The header and the body, as written to the container's stdin.
+    pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let body = serde_json::to_vec(self)?;
+        let header = format!("{:0width$}", body.len(), width = BOOT_HEADER_DIGITS);
+        if header.len() != BOOT_HEADER_DIGITS {
+            return Err(serde::ser::Error::custom(format!(
+                "a boot frame of {} bytes does not fit its {BOOT_HEADER_DIGITS}-digit header",
+                body.len()
+            )));
+        }
+        let mut frame = header.into_bytes();
+        frame.extend_from_slice(&body);
+        Ok(frame)
+    }
+}
