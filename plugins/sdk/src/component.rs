@@ -1,0 +1,251 @@
+//! The component side (wasm32 only): the bindings of the one world the crate was built for (a cargo feature),
+//! and the functions the register macros call, which convert between the bindings' types and this crate's.
+//!
+//! wit-bindgen's `pub_export_macro` keeps this crate's own type section imports-only; the full world (with its
+//! exports) is emitted by the export macro in the plugin's crate, so only the registered kind is exported.
+
+#[cfg(any(
+    all(feature = "policy", feature = "encoder"),
+    all(feature = "policy", feature = "discovery"),
+    all(feature = "encoder", feature = "discovery"),
+))]
+compile_error!(
+    "mcp-bridge-plugin-sdk: turn on exactly one of the features `policy`, `encoder`, `discovery` (a component \
+     implements one world; when several plugin crates build together, build each kind in its own cargo run so \
+     features do not unify)"
+);
+
+#[cfg(feature = "policy")]
+pub use policy::mcp_bridge::plugin::log;
+
+#[cfg(feature = "encoder")]
+pub use encoder::mcp_bridge::plugin::log;
+
+#[cfg(feature = "discovery")]
+pub use discovery::mcp_bridge::plugin::log;
+
+/// Metadata in the bindings' shape. One `types` interface serves every world, so each world module converts.
+macro_rules! info_fn {
+    () => {
+        /// The plugin's metadata, from the values the register macro read out of its crate's `Cargo.toml`.
+        pub fn metadata(name: &str, version: &str, description: &str) -> Info {
+            Info {
+                name: name.into(),
+                version: version.into(),
+                description: description.into(),
+            }
+        }
+
+        /// `configure`: see [`crate::Instance::configure`].
+        pub fn configure<T: crate::Plugin>(
+            instance: &crate::Instance<T>,
+            config: String,
+        ) -> Result<(), String> {
+            instance.configure(&config)
+        }
+    };
+}
+
+/// The `policy-plugin` world.
+#[cfg(feature = "policy")]
+pub mod policy {
+    wit_bindgen::generate!({
+        world: "policy-plugin",
+        path: "../../wit/since_v0.2.0",
+        pub_export_macro: true,
+        export_macro_name: "export_policy",
+        default_bindings_module: "mcp_bridge_plugin_sdk::__private::policy",
+    });
+
+    pub use exports::mcp_bridge::plugin::plugin::Guest as PluginGuest;
+    pub use exports::mcp_bridge::plugin::policy::Guest as PolicyGuest;
+    use exports::mcp_bridge::plugin::policy::{
+        CallRequest, CallResult, Decision, ResultDecision, RunPurpose, RunRequest,
+    };
+    pub use mcp_bridge::plugin::types::Info;
+    use mcp_bridge::plugin::types::ToolAnnotations;
+
+    info_fn!();
+
+    /// `check-run`.
+    pub fn check_run<P: crate::Policy>(instance: &crate::Instance<P>, run: RunRequest) -> Decision {
+        let run = crate::RunRequest {
+            run_id: run.run_id,
+            code: run.code,
+            servers: run.servers,
+            timeout_seconds: run.timeout_seconds,
+            purpose: match run.purpose {
+                RunPurpose::Run => crate::RunPurpose::Run,
+                RunPurpose::SaveTool(name) => crate::RunPurpose::SaveTool(name),
+                RunPurpose::LoadTool(name) => crate::RunPurpose::LoadTool(name),
+                RunPurpose::Search => crate::RunPurpose::Search,
+            },
+        };
+        decision(instance.check_run(&run))
+    }
+
+    /// `check-call`.
+    pub fn check_call<P: crate::Policy>(
+        instance: &crate::Instance<P>,
+        call: CallRequest,
+    ) -> Decision {
+        decision(instance.check_call(&call_request(call)))
+    }
+
+    /// `check-result`.
+    pub fn check_result<P: crate::Policy>(
+        instance: &crate::Instance<P>,
+        result: CallResult,
+    ) -> ResultDecision {
+        let result = crate::CallResult {
+            call: call_request(result.call),
+            result: result.result,
+        };
+        match instance.check_result(&result) {
+            crate::ResultDecision::Allow => ResultDecision::Allow,
+            crate::ResultDecision::Deny(why) => ResultDecision::Deny(why),
+            crate::ResultDecision::Replace(json) => ResultDecision::Replace(json),
+        }
+    }
+
+    fn call_request(call: CallRequest) -> crate::CallRequest {
+        let ToolAnnotations {
+            read_only,
+            destructive,
+            idempotent,
+            open_world,
+        } = call.annotations;
+        crate::CallRequest {
+            run_id: call.run_id,
+            server: call.server,
+            tool: call.tool,
+            arguments: call.arguments,
+            annotations: crate::Annotations {
+                read_only,
+                destructive,
+                idempotent,
+                open_world,
+            },
+        }
+    }
+
+    fn decision(decision: crate::Decision) -> Decision {
+        match decision {
+            crate::Decision::Allow => Decision::Allow,
+            crate::Decision::Deny(why) => Decision::Deny(why),
+            crate::Decision::Ask(question) => Decision::Ask(question),
+        }
+    }
+}
+
+/// The `encoder-plugin` world.
+#[cfg(feature = "encoder")]
+pub mod encoder {
+    wit_bindgen::generate!({
+        world: "encoder-plugin",
+        path: "../../wit/since_v0.2.0",
+        pub_export_macro: true,
+        export_macro_name: "export_encoder",
+        default_bindings_module: "mcp_bridge_plugin_sdk::__private::encoder",
+    });
+
+    pub use exports::mcp_bridge::plugin::encoder::Guest as EncoderGuest;
+    use exports::mcp_bridge::plugin::encoder::{Encoded, Payload, Status};
+    pub use exports::mcp_bridge::plugin::plugin::Guest as PluginGuest;
+    pub use mcp_bridge::plugin::types::Info;
+
+    info_fn!();
+
+    /// `encode`.
+    pub fn encode<E: crate::Encoder>(
+        instance: &crate::Instance<E>,
+        payload: Payload,
+    ) -> Result<Encoded, String> {
+        let payload = crate::Payload {
+            status: match payload.status {
+                Status::Success => crate::Status::Success,
+                Status::Error => crate::Status::Error,
+                Status::Timeout => crate::Status::Timeout,
+                Status::ValidationError => crate::Status::ValidationError,
+            },
+            summary: payload.summary,
+            exit_code: payload.exit_code,
+            servers: payload.servers,
+            stdout: payload.stdout,
+            stderr: payload.stderr,
+            error: payload.error,
+            timeout_seconds: payload.timeout_seconds,
+        };
+        let encoded = instance.encode(&payload)?;
+        Ok(Encoded {
+            text: encoded.text,
+            mime_type: encoded.mime_type,
+        })
+    }
+}
+
+/// The `discovery-plugin` world.
+#[cfg(feature = "discovery")]
+pub mod discovery {
+    wit_bindgen::generate!({
+        world: "discovery-plugin",
+        path: "../../wit/since_v0.2.0",
+        pub_export_macro: true,
+        export_macro_name: "export_discovery",
+        default_bindings_module: "mcp_bridge_plugin_sdk::__private::discovery",
+    });
+
+    pub use exports::mcp_bridge::plugin::discovery::Guest as DiscoveryGuest;
+    use exports::mcp_bridge::plugin::discovery::{Base, FilePattern, ServerEntry, SourceFile};
+    pub use exports::mcp_bridge::plugin::plugin::Guest as PluginGuest;
+    pub use mcp_bridge::plugin::types::Info;
+
+    info_fn!();
+
+    /// `wanted-files`.
+    pub fn wanted_files<D: crate::Discovery>(instance: &crate::Instance<D>) -> Vec<FilePattern> {
+        instance
+            .wanted_files()
+            .into_iter()
+            .map(|p| FilePattern {
+                base: match p.base {
+                    crate::Base::Home => Base::Home,
+                    crate::Base::Cwd => Base::Cwd,
+                    crate::Base::EnvVar => Base::EnvVar,
+                },
+                pattern: p.pattern,
+            })
+            .collect()
+    }
+
+    /// `parse`.
+    pub fn parse<D: crate::Discovery>(
+        instance: &crate::Instance<D>,
+        file: SourceFile,
+    ) -> Result<Vec<ServerEntry>, String> {
+        let file = crate::SourceFile {
+            base: match file.base {
+                Base::Home => crate::Base::Home,
+                Base::Cwd => crate::Base::Cwd,
+                Base::EnvVar => crate::Base::EnvVar,
+            },
+            path: file.path,
+            contents: file.contents,
+        };
+        Ok(instance
+            .parse(&file)?
+            .into_iter()
+            .map(|e| ServerEntry {
+                name: e.name,
+                command: e.command,
+                args: e.args,
+                env: e.env,
+                cwd: e.cwd,
+                description: e.description,
+                url: e.url,
+                transport: e.transport,
+                disabled: e.disabled,
+            })
+            .collect())
+    }
+}
