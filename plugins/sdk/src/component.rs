@@ -24,9 +24,21 @@ pub use encoder::mcp_bridge::plugin::log;
 #[cfg(feature = "discovery")]
 pub use discovery::mcp_bridge::plugin::log;
 
-/// Metadata in the bindings' shape. One `types` interface serves every world, so each world module converts.
-macro_rules! info_fn {
-    () => {
+/// The bindings of one world (`$world`, its export macro named `$export`), and what every world's glue shares:
+/// `metadata` and `configure` in the bindings' shape (each world has its own copy of the `types` interface).
+macro_rules! world {
+    ($world:tt, $export:tt, $module:tt) => {
+        wit_bindgen::generate!({
+            world: $world,
+            path: "../../wit/since_v0.2.0",
+            pub_export_macro: true,
+            export_macro_name: $export,
+            default_bindings_module: $module,
+        });
+
+        pub use exports::mcp_bridge::plugin::plugin::Guest as PluginGuest;
+        pub use mcp_bridge::plugin::types::Info;
+
         /// The plugin's metadata, from the values the register macro read out of its crate's `Cargo.toml`.
         pub fn metadata(name: &str, version: &str, description: &str) -> Info {
             Info {
@@ -49,23 +61,17 @@ macro_rules! info_fn {
 /// The `policy-plugin` world.
 #[cfg(feature = "policy")]
 pub mod policy {
-    wit_bindgen::generate!({
-        world: "policy-plugin",
-        path: "../../wit/since_v0.2.0",
-        pub_export_macro: true,
-        export_macro_name: "export_policy",
-        default_bindings_module: "mcp_bridge_plugin_sdk::__private::policy",
-    });
+    world!(
+        "policy-plugin",
+        "export_policy",
+        "mcp_bridge_plugin_sdk::__private::policy"
+    );
 
-    pub use exports::mcp_bridge::plugin::plugin::Guest as PluginGuest;
     pub use exports::mcp_bridge::plugin::policy::Guest as PolicyGuest;
     use exports::mcp_bridge::plugin::policy::{
         CallRequest, CallResult, Decision, ResultDecision, RunPurpose, RunRequest,
     };
-    pub use mcp_bridge::plugin::types::Info;
     use mcp_bridge::plugin::types::ToolAnnotations;
-
-    info_fn!();
 
     /// `check-run`.
     pub fn check_run<P: crate::Policy>(instance: &crate::Instance<P>, run: RunRequest) -> Decision {
@@ -141,20 +147,14 @@ pub mod policy {
 /// The `encoder-plugin` world.
 #[cfg(feature = "encoder")]
 pub mod encoder {
-    wit_bindgen::generate!({
-        world: "encoder-plugin",
-        path: "../../wit/since_v0.2.0",
-        pub_export_macro: true,
-        export_macro_name: "export_encoder",
-        default_bindings_module: "mcp_bridge_plugin_sdk::__private::encoder",
-    });
+    world!(
+        "encoder-plugin",
+        "export_encoder",
+        "mcp_bridge_plugin_sdk::__private::encoder"
+    );
 
     pub use exports::mcp_bridge::plugin::encoder::Guest as EncoderGuest;
     use exports::mcp_bridge::plugin::encoder::{Encoded, Payload, Status};
-    pub use exports::mcp_bridge::plugin::plugin::Guest as PluginGuest;
-    pub use mcp_bridge::plugin::types::Info;
-
-    info_fn!();
 
     /// `encode`.
     pub fn encode<E: crate::Encoder>(
@@ -187,20 +187,14 @@ pub mod encoder {
 /// The `discovery-plugin` world.
 #[cfg(feature = "discovery")]
 pub mod discovery {
-    wit_bindgen::generate!({
-        world: "discovery-plugin",
-        path: "../../wit/since_v0.2.0",
-        pub_export_macro: true,
-        export_macro_name: "export_discovery",
-        default_bindings_module: "mcp_bridge_plugin_sdk::__private::discovery",
-    });
+    world!(
+        "discovery-plugin",
+        "export_discovery",
+        "mcp_bridge_plugin_sdk::__private::discovery"
+    );
 
     pub use exports::mcp_bridge::plugin::discovery::Guest as DiscoveryGuest;
     use exports::mcp_bridge::plugin::discovery::{Base, FilePattern, ServerEntry, SourceFile};
-    pub use exports::mcp_bridge::plugin::plugin::Guest as PluginGuest;
-    pub use mcp_bridge::plugin::types::Info;
-
-    info_fn!();
 
     /// `wanted-files`.
     pub fn wanted_files<D: crate::Discovery>(instance: &crate::Instance<D>) -> Vec<FilePattern> {

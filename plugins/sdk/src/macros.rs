@@ -13,48 +13,19 @@ macro_rules! register_policy {
         $crate::register_policy!($ty, name = ::core::env!("CARGO_PKG_NAME"));
     };
     ($ty:ty, name = $name:expr) => {
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            use $crate::__private::policy as __bindings;
-            static INSTANCE: $crate::Instance<$ty> = $crate::Instance::new($crate::Kind::Policy, $name);
-            struct Component;
-            impl __bindings::PluginGuest for Component {
-                fn metadata() -> __bindings::Info {
-                    __bindings::metadata(
-                        $name,
-                        ::core::env!("CARGO_PKG_VERSION"),
-                        ::core::env!("CARGO_PKG_DESCRIPTION"),
-                    )
-                }
-                fn configure(config: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
-                    __bindings::configure(&INSTANCE, config)
-                }
-            }
+        $crate::__register!(policy, Policy, export_policy, $ty, $name, {
             impl __bindings::PolicyGuest for Component {
-                fn check_run(
-                    run: __bindings::exports::mcp_bridge::plugin::policy::RunRequest,
-                ) -> __bindings::exports::mcp_bridge::plugin::policy::Decision {
+                fn check_run(run: __types::RunRequest) -> __types::Decision {
                     __bindings::check_run(&INSTANCE, run)
                 }
-                fn check_call(
-                    call: __bindings::exports::mcp_bridge::plugin::policy::CallRequest,
-                ) -> __bindings::exports::mcp_bridge::plugin::policy::Decision {
+                fn check_call(call: __types::CallRequest) -> __types::Decision {
                     __bindings::check_call(&INSTANCE, call)
                 }
-                fn check_result(
-                    result: __bindings::exports::mcp_bridge::plugin::policy::CallResult,
-                ) -> __bindings::exports::mcp_bridge::plugin::policy::ResultDecision {
+                fn check_result(result: __types::CallResult) -> __types::ResultDecision {
                     __bindings::check_result(&INSTANCE, result)
                 }
             }
-            $crate::__private::policy::export_policy!(Component with_types_in $crate::__private::policy);
-        };
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: fn() = || {
-            fn is_a_policy<T: $crate::Policy>() {}
-            is_a_policy::<$ty>();
-            let _: &str = $name;
-        };
+        });
     };
 }
 
@@ -66,41 +37,15 @@ macro_rules! register_encoder {
         $crate::register_encoder!($ty, name = ::core::env!("CARGO_PKG_NAME"));
     };
     ($ty:ty, name = $name:expr) => {
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            use $crate::__private::encoder as __bindings;
-            static INSTANCE: $crate::Instance<$ty> = $crate::Instance::new($crate::Kind::Encoder, $name);
-            struct Component;
-            impl __bindings::PluginGuest for Component {
-                fn metadata() -> __bindings::Info {
-                    __bindings::metadata(
-                        $name,
-                        ::core::env!("CARGO_PKG_VERSION"),
-                        ::core::env!("CARGO_PKG_DESCRIPTION"),
-                    )
-                }
-                fn configure(config: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
-                    __bindings::configure(&INSTANCE, config)
-                }
-            }
+        $crate::__register!(encoder, Encoder, export_encoder, $ty, $name, {
             impl __bindings::EncoderGuest for Component {
                 fn encode(
-                    payload: __bindings::exports::mcp_bridge::plugin::encoder::Payload,
-                ) -> ::core::result::Result<
-                    __bindings::exports::mcp_bridge::plugin::encoder::Encoded,
-                    ::std::string::String,
-                > {
+                    payload: __types::Payload,
+                ) -> ::core::result::Result<__types::Encoded, ::std::string::String> {
                     __bindings::encode(&INSTANCE, payload)
                 }
             }
-            $crate::__private::encoder::export_encoder!(Component with_types_in $crate::__private::encoder);
-        };
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: fn() = || {
-            fn is_an_encoder<T: $crate::Encoder>() {}
-            is_an_encoder::<$ty>();
-            let _: &str = $name;
-        };
+        });
     };
 }
 
@@ -112,11 +57,36 @@ macro_rules! register_discovery {
         $crate::register_discovery!($ty, name = ::core::env!("CARGO_PKG_NAME"));
     };
     ($ty:ty, name = $name:expr) => {
+        $crate::__register!(discovery, Discovery, export_discovery, $ty, $name, {
+            impl __bindings::DiscoveryGuest for Component {
+                fn wanted_files() -> ::std::vec::Vec<__types::FilePattern> {
+                    __bindings::wanted_files(&INSTANCE)
+                }
+                fn parse(
+                    file: __types::SourceFile,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<__types::ServerEntry>,
+                    ::std::string::String,
+                > {
+                    __bindings::parse(&INSTANCE, file)
+                }
+            }
+        });
+    };
+}
+
+/// What the three register macros share: the static instance, the `plugin` interface (`metadata` from
+/// `Cargo.toml`, `configure`) and the export, around the kind's own interface (`$kind_impl`, which sees
+/// `Component`, `INSTANCE`, `__bindings` and `__types`). Natively: only the trait check.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register {
+    ($world:ident, $kind:ident, $export:ident, $ty:ty, $name:expr, { $($kind_impl:tt)* }) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            use $crate::__private::discovery as __bindings;
-            static INSTANCE: $crate::Instance<$ty> =
-                $crate::Instance::new($crate::Kind::Discovery, $name);
+            use $crate::__private::$world as __bindings;
+            use $crate::__private::$world::exports::mcp_bridge::plugin::$world as __types;
+            static INSTANCE: $crate::Instance<$ty> = $crate::Instance::new($crate::Kind::$kind, $name);
             struct Component;
             impl __bindings::PluginGuest for Component {
                 fn metadata() -> __bindings::Info {
@@ -126,29 +96,19 @@ macro_rules! register_discovery {
                         ::core::env!("CARGO_PKG_DESCRIPTION"),
                     )
                 }
-                fn configure(config: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
+                fn configure(
+                    config: ::std::string::String,
+                ) -> ::core::result::Result<(), ::std::string::String> {
                     __bindings::configure(&INSTANCE, config)
                 }
             }
-            impl __bindings::DiscoveryGuest for Component {
-                fn wanted_files() -> ::std::vec::Vec<__bindings::exports::mcp_bridge::plugin::discovery::FilePattern> {
-                    __bindings::wanted_files(&INSTANCE)
-                }
-                fn parse(
-                    file: __bindings::exports::mcp_bridge::plugin::discovery::SourceFile,
-                ) -> ::core::result::Result<
-                    ::std::vec::Vec<__bindings::exports::mcp_bridge::plugin::discovery::ServerEntry>,
-                    ::std::string::String,
-                > {
-                    __bindings::parse(&INSTANCE, file)
-                }
-            }
-            $crate::__private::discovery::export_discovery!(Component with_types_in $crate::__private::discovery);
+            $($kind_impl)*
+            $crate::__private::$world::$export!(Component with_types_in $crate::__private::$world);
         };
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() = || {
-            fn is_a_discovery_source<T: $crate::Discovery>() {}
-            is_a_discovery_source::<$ty>();
+            fn implements<T: $crate::$kind>() {}
+            implements::<$ty>();
             let _: &str = $name;
         };
     };

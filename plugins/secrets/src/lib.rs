@@ -116,30 +116,10 @@ impl Policy for Secrets {
         let scanner = &self.settings.scanner;
         let Ok(mut value) = serde_json::from_str::<Value>(&result.result) else {
             // Not JSON (a host bug): nothing can be replaced, so a secret withholds the whole result.
-            let findings = scan(scanner, &result.result, "result");
-            return match findings.first() {
-                Some(first) => ResultDecision::deny(format!(
-                    "secrets: the result of {}.{} was withheld: {}",
-                    call.server,
-                    call.tool,
-                    describe(scanner, first, findings.len())
-                )),
-                None => ResultDecision::Allow,
-            };
+            return withheld(scanner, call, &scan(scanner, &result.result, "result"));
         };
         match self.settings.results {
-            ResultMode::Block => {
-                let findings = scanner.scan_json(&value, "result");
-                match findings.first() {
-                    Some(first) => ResultDecision::deny(format!(
-                        "secrets: the result of {}.{} was withheld: {}",
-                        call.server,
-                        call.tool,
-                        describe(scanner, first, findings.len())
-                    )),
-                    None => ResultDecision::Allow,
-                }
-            }
+            ResultMode::Block => withheld(scanner, call, &scanner.scan_json(&value, "result")),
             _ => {
                 let findings = scanner.redact_json(&mut value, "result");
                 let Some(first) = findings.first() else {
@@ -158,6 +138,19 @@ impl Policy for Secrets {
 }
 
 register_policy!(Secrets, name = NAME);
+
+/// A deny naming the first finding, or allow when there is none.
+fn withheld(scanner: &Scanner, call: &CallRequest, findings: &[Finding]) -> ResultDecision {
+    match findings.first() {
+        Some(first) => ResultDecision::deny(format!(
+            "secrets: the result of {}.{} was withheld: {}",
+            call.server,
+            call.tool,
+            describe(scanner, first, findings.len())
+        )),
+        None => ResultDecision::Allow,
+    }
+}
 
 /// The findings in a JSON text under `root` (the raw text when it is not JSON, which the host never sends).
 fn scan(scanner: &Scanner, json: &str, root: &str) -> Vec<Finding> {
