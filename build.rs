@@ -1,21 +1,20 @@
 //! Builds the built-in plugins (`plugins/*`, guest crates) for `wasm32-wasip2` so the binary can embed them:
 //! plain `cargo build` yields a complete bridge. They get their own target directory, so this nested cargo
 //! never waits on the outer build's lock.
-//!
-//! One cargo run per plugin kind: each crate turns on its kind's feature of the SDK (`plugins/sdk`), and a
-//! crate with two kinds' features does not compile (the worlds share the `plugin` interface), so kinds must not
-//! build together, where cargo would unify the features.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The built-in plugins, by kind (one cargo run each): crate directory under `plugins/` = file name of the
-/// embedded component.
-const BUILTINS: &[&[&str]] = &[
-    &["compact", "toon", "json", "auto"],
-    &["rules", "secrets"],
-    &["config-files"],
+/// The built-in plugins: crate directory under `plugins/` = file name of the embedded component.
+const BUILTINS: &[&str] = &[
+    "compact",
+    "toon",
+    "json",
+    "auto",
+    "config-files",
+    "rules",
+    "secrets",
 ];
 
 fn main() {
@@ -27,26 +26,11 @@ fn main() {
     println!("cargo:rerun-if-changed=plugins/Cargo.lock");
     println!("cargo:rerun-if-changed=plugins/sdk");
     println!("cargo:rerun-if-changed=plugins/toon-render");
-    for name in BUILTINS.iter().copied().flatten() {
+    for name in BUILTINS {
         println!("cargo:rerun-if-changed=plugins/{name}");
     }
 
     let target_dir = guest_target_dir(&root);
-    for kind in BUILTINS {
-        build(&root, &target_dir, kind);
-    }
-
-    let built = target_dir.join("wasm32-wasip2").join("release");
-    let embedded = out.join("plugins");
-    std::fs::create_dir_all(&embedded).expect("creating OUT_DIR/plugins");
-    for name in BUILTINS.iter().copied().flatten() {
-        let file = format!("mcp_bridge_plugin_{}.wasm", name.replace('-', "_"));
-        copy(&built.join(&file), &embedded.join(format!("{name}.wasm")));
-    }
-}
-
-/// Builds the crates `names` (plugins of one kind) in one cargo run; panics with a hint when that fails.
-fn build(root: &Path, target_dir: &Path, names: &[&str]) {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(&cargo);
     command
@@ -58,8 +42,8 @@ fn build(root: &Path, target_dir: &Path, names: &[&str]) {
             "wasm32-wasip2",
             "--target-dir",
         ])
-        .arg(target_dir);
-    for name in names {
+        .arg(&target_dir);
+    for name in BUILTINS {
         command.args(["-p", &format!("mcp-bridge-plugin-{name}")]);
     }
     // The outer build's flags and wrappers are for the host; the guests build with their own profile.
@@ -93,6 +77,14 @@ fn build(root: &Path, target_dir: &Path, names: &[&str]) {
         panic!(
             "building the built-in plugins (plugins/*) for wasm32-wasip2 failed; see the errors above"
         );
+    }
+
+    let built = target_dir.join("wasm32-wasip2").join("release");
+    let embedded = out.join("plugins");
+    std::fs::create_dir_all(&embedded).expect("creating OUT_DIR/plugins");
+    for name in BUILTINS {
+        let file = format!("mcp_bridge_plugin_{}.wasm", name.replace('-', "_"));
+        copy(&built.join(&file), &embedded.join(format!("{name}.wasm")));
     }
 }
 

@@ -1,40 +1,13 @@
-//! The component side (wasm32 only): the bindings of the one world the crate was built for (a cargo feature),
-//! and the functions the register macros call, which convert between the bindings' types and this crate's.
-//!
-//! wit-bindgen's `pub_export_macro` keeps this crate's own type section imports-only; the full world (with its
-//! exports) is emitted by the export macro in the plugin's crate, so only the registered kind is exported.
+//! The component side (wasm32 only): the glue the register macros call, which converts between the bindings'
+//! types (one crate per world, `mcp-bridge-plugin-bindings-*`) and this crate's.
 
-#[cfg(any(
-    all(feature = "policy", feature = "encoder"),
-    all(feature = "policy", feature = "discovery"),
-    all(feature = "encoder", feature = "discovery"),
-))]
-compile_error!(
-    "mcp-bridge-plugin-sdk: turn on exactly one of the features `policy`, `encoder`, `discovery` (a component \
-     implements one world; when several plugin crates build together, build each kind in its own cargo run so \
-     features do not unify)"
-);
+pub use mcp_bridge_plugin_bindings_policy::mcp_bridge::plugin::log;
 
-#[cfg(feature = "policy")]
-pub use policy::mcp_bridge::plugin::log;
-
-#[cfg(feature = "encoder")]
-pub use encoder::mcp_bridge::plugin::log;
-
-#[cfg(feature = "discovery")]
-pub use discovery::mcp_bridge::plugin::log;
-
-/// The bindings of one world (`$world`, its export macro named `$export`), and what every world's glue shares:
-/// `metadata` and `configure` in the bindings' shape (each world has its own copy of the `types` interface).
+/// The bindings of one world (the crate `$bindings`), and what every world's glue shares: `metadata` and
+/// `configure` in the bindings' shape (each world has its own copy of the `types` interface).
 macro_rules! world {
-    ($world:tt, $export:tt, $module:tt) => {
-        wit_bindgen::generate!({
-            world: $world,
-            path: "../../wit/since_v0.2.0",
-            pub_export_macro: true,
-            export_macro_name: $export,
-            default_bindings_module: $module,
-        });
+    ($bindings:ident) => {
+        pub use $bindings::*;
 
         pub use exports::mcp_bridge::plugin::plugin::Guest as PluginGuest;
         pub use mcp_bridge::plugin::types::Info;
@@ -59,13 +32,8 @@ macro_rules! world {
 }
 
 /// The `policy-plugin` world.
-#[cfg(feature = "policy")]
 pub mod policy {
-    world!(
-        "policy-plugin",
-        "export_policy",
-        "mcp_bridge_plugin_sdk::__private::policy"
-    );
+    world!(mcp_bridge_plugin_bindings_policy);
 
     pub use exports::mcp_bridge::plugin::policy::Guest as PolicyGuest;
     use exports::mcp_bridge::plugin::policy::{
@@ -145,13 +113,8 @@ pub mod policy {
 }
 
 /// The `encoder-plugin` world.
-#[cfg(feature = "encoder")]
 pub mod encoder {
-    world!(
-        "encoder-plugin",
-        "export_encoder",
-        "mcp_bridge_plugin_sdk::__private::encoder"
-    );
+    world!(mcp_bridge_plugin_bindings_encoder);
 
     pub use exports::mcp_bridge::plugin::encoder::Guest as EncoderGuest;
     use exports::mcp_bridge::plugin::encoder::{Encoded, Payload, Status};
@@ -185,13 +148,8 @@ pub mod encoder {
 }
 
 /// The `discovery-plugin` world.
-#[cfg(feature = "discovery")]
 pub mod discovery {
-    world!(
-        "discovery-plugin",
-        "export_discovery",
-        "mcp_bridge_plugin_sdk::__private::discovery"
-    );
+    world!(mcp_bridge_plugin_bindings_discovery);
 
     pub use exports::mcp_bridge::plugin::discovery::Guest as DiscoveryGuest;
     use exports::mcp_bridge::plugin::discovery::{Base, FilePattern, ServerEntry, SourceFile};

@@ -46,18 +46,18 @@
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! mcp-bridge-plugin-sdk = { path = "…/plugins/sdk", features = ["policy"] }
+//! mcp-bridge-plugin-sdk = { path = "…/plugins/sdk" }
 //! ```
 //!
 //! Build with `cargo build --target wasm32-wasip2 --release`; the `.wasm` in `target/wasm32-wasip2/release/` is
 //! the plugin.
 //!
-//! # Features
+//! # Targets
 //!
-//! `policy`, `encoder`, `discovery`: the component bindings of that kind's world. A plugin crate turns on the one
-//! it registers, and exactly one (two do not compile: the worlds share the `plugin` interface, whose export glue
-//! can exist once per crate). Without any, the crate is plain Rust: the types, [`Instance`] for native tests,
-//! [`config`] helpers and [`render::json_block`] — which is how the bridge itself uses it.
+//! On wasm32 the crate links the bindings of all three worlds (one small crate per world,
+//! `mcp-bridge-plugin-bindings-*`); only the world you register ends up exported. On other targets it is plain
+//! Rust: the types, [`Instance`] for native tests, [`config`] helpers and [`render::json_block`] — which is how the
+//! bridge itself uses it — and the register macros only check that your type implements the kind's trait.
 //!
 //! # How the bridge calls a plugin
 //!

@@ -30,10 +30,7 @@ pub fn write(level: Level, message: &str) {
     imp::write(level, message);
 }
 
-#[cfg(all(
-    target_arch = "wasm32",
-    any(feature = "policy", feature = "encoder", feature = "discovery")
-))]
+#[cfg(target_arch = "wasm32")]
 mod imp {
     use super::Level;
     use crate::component::log as wit;
@@ -50,10 +47,7 @@ mod imp {
     }
 }
 
-#[cfg(not(all(
-    target_arch = "wasm32",
-    any(feature = "policy", feature = "encoder", feature = "discovery")
-)))]
+#[cfg(not(target_arch = "wasm32"))]
 mod imp {
     use super::Level;
 

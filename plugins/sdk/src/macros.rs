@@ -2,8 +2,7 @@
 //! value in a `static` [`crate::Instance`] and forwards every export to it; on other targets than wasm32 they only
 //! check that the type implements the kind's trait, so a plugin crate builds and tests natively.
 
-/// Exports `$ty` (a [`crate::Policy`]) as the component's `policy-plugin` world. Needs the SDK's `policy`
-/// feature.
+/// Exports `$ty` (a [`crate::Policy`]) as the component's `policy-plugin` world.
 ///
 /// `register_policy!(MyPolicy)` takes the plugin's name from the package name in `Cargo.toml`;
 /// `register_policy!(MyPolicy, name = "my-policy")` sets it. The version and the description are the package's.
@@ -13,90 +12,65 @@ macro_rules! register_policy {
         $crate::register_policy!($ty, name = ::core::env!("CARGO_PKG_NAME"));
     };
     ($ty:ty, name = $name:expr) => {
-        $crate::__register!(
-            policy,
-            Policy,
-            export_policy,
-            __require_policy,
-            $ty,
-            $name,
-            {
-                impl __bindings::PolicyGuest for Component {
-                    fn check_run(run: __types::RunRequest) -> __types::Decision {
-                        __bindings::check_run(&INSTANCE, run)
-                    }
-                    fn check_call(call: __types::CallRequest) -> __types::Decision {
-                        __bindings::check_call(&INSTANCE, call)
-                    }
-                    fn check_result(result: __types::CallResult) -> __types::ResultDecision {
-                        __bindings::check_result(&INSTANCE, result)
-                    }
+        $crate::__register!(policy, Policy, $ty, $name, {
+            impl __bindings::PolicyGuest for Component {
+                fn check_run(run: __types::RunRequest) -> __types::Decision {
+                    __bindings::check_run(&INSTANCE, run)
+                }
+                fn check_call(call: __types::CallRequest) -> __types::Decision {
+                    __bindings::check_call(&INSTANCE, call)
+                }
+                fn check_result(result: __types::CallResult) -> __types::ResultDecision {
+                    __bindings::check_result(&INSTANCE, result)
                 }
             }
-        );
+        });
     };
 }
 
-/// Exports `$ty` (an [`crate::Encoder`]) as the component's `encoder-plugin` world. Needs the SDK's `encoder`
-/// feature. The name works as for [`register_policy!`].
+/// Exports `$ty` (an [`crate::Encoder`]) as the component's `encoder-plugin` world. The name works as for
+/// [`register_policy!`].
 #[macro_export]
 macro_rules! register_encoder {
     ($ty:ty) => {
         $crate::register_encoder!($ty, name = ::core::env!("CARGO_PKG_NAME"));
     };
     ($ty:ty, name = $name:expr) => {
-        $crate::__register!(
-            encoder,
-            Encoder,
-            export_encoder,
-            __require_encoder,
-            $ty,
-            $name,
-            {
-                impl __bindings::EncoderGuest for Component {
-                    fn encode(
-                        payload: __types::Payload,
-                    ) -> ::core::result::Result<__types::Encoded, ::std::string::String>
-                    {
-                        __bindings::encode(&INSTANCE, payload)
-                    }
+        $crate::__register!(encoder, Encoder, $ty, $name, {
+            impl __bindings::EncoderGuest for Component {
+                fn encode(
+                    payload: __types::Payload,
+                ) -> ::core::result::Result<__types::Encoded, ::std::string::String> {
+                    __bindings::encode(&INSTANCE, payload)
                 }
             }
-        );
+        });
     };
 }
 
-/// Exports `$ty` (a [`crate::Discovery`]) as the component's `discovery-plugin` world. Needs the SDK's
-/// `discovery` feature. The name works as for [`register_policy!`].
+/// Exports `$ty` (a [`crate::Discovery`]) as the component's `discovery-plugin` world. The name works as for
+/// [`register_policy!`].
 #[macro_export]
 macro_rules! register_discovery {
     ($ty:ty) => {
         $crate::register_discovery!($ty, name = ::core::env!("CARGO_PKG_NAME"));
     };
     ($ty:ty, name = $name:expr) => {
-        $crate::__register!(
-            discovery,
-            Discovery,
-            export_discovery,
-            __require_discovery,
-            $ty,
-            $name,
-            {
-                impl __bindings::DiscoveryGuest for Component {
-                    fn wanted_files() -> ::std::vec::Vec<__types::FilePattern> {
-                        __bindings::wanted_files(&INSTANCE)
-                    }
-                    fn parse(
-                        file: __types::SourceFile,
-                    ) -> ::core::result::Result<
-                        ::std::vec::Vec<__types::ServerEntry>,
-                        ::std::string::String,
-                    > {
-                        __bindings::parse(&INSTANCE, file)
-                    }
+        $crate::__register!(discovery, Discovery, $ty, $name, {
+            impl __bindings::DiscoveryGuest for Component {
+                fn wanted_files() -> ::std::vec::Vec<__types::FilePattern> {
+                    __bindings::wanted_files(&INSTANCE)
+                }
+                fn parse(
+                    file: __types::SourceFile,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<__types::ServerEntry>,
+                    ::std::string::String,
+                > {
+                    __bindings::parse(&INSTANCE, file)
                 }
             }
-        );
+        });
     };
 }
 
@@ -106,9 +80,7 @@ macro_rules! register_discovery {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __register {
-    ($world:ident, $kind:ident, $export:ident, $require:ident, $ty:ty, $name:expr, { $($kind_impl:tt)* }) => {
-        #[cfg(target_arch = "wasm32")]
-        $crate::$require!();
+    ($world:ident, $kind:ident, $ty:ty, $name:expr, { $($kind_impl:tt)* }) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::__private::$world as __bindings;
@@ -130,7 +102,7 @@ macro_rules! __register {
                 }
             }
             $($kind_impl)*
-            $crate::__private::$world::$export!(Component with_types_in $crate::__private::$world);
+            $crate::__private::$world::export!(Component with_types_in $crate::__private::$world);
         };
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() = || {
@@ -140,36 +112,3 @@ macro_rules! __register {
         };
     };
 }
-
-/// Defines `$name!()`: nothing when the SDK has the feature `$feature` (or is not built for wasm32), else a
-/// compile error that says which feature to turn on, ahead of the unresolved paths that would follow.
-macro_rules! require_feature {
-    ($name:ident, $feature:literal, $register:literal) => {
-        #[cfg(any(feature = $feature, not(target_arch = "wasm32")))]
-        #[doc(hidden)]
-        #[macro_export]
-        macro_rules! $name {
-            () => {};
-        }
-
-        #[cfg(all(not(feature = $feature), target_arch = "wasm32"))]
-        #[doc(hidden)]
-        #[macro_export]
-        macro_rules! $name {
-            () => {
-                ::core::compile_error!(::core::concat!(
-                    $register,
-                    " needs the `",
-                    $feature,
-                    "` feature of mcp-bridge-plugin-sdk: features = [\"",
-                    $feature,
-                    "\"]"
-                ));
-            };
-        }
-    };
-}
-
-require_feature!(__require_policy, "policy", "register_policy!");
-require_feature!(__require_encoder, "encoder", "register_encoder!");
-require_feature!(__require_discovery, "discovery", "register_discovery!");
