@@ -172,7 +172,15 @@ fn the_built_ins_load_and_rules_and_secrets_are_off_by_default() {
     let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
         names,
-        ["compact", "toon", "json", "auto", "config-files", "rules", "secrets"]
+        [
+            "compact",
+            "toon",
+            "json",
+            "auto",
+            "config-files",
+            "rules",
+            "secrets"
+        ]
     );
     for report in reports {
         assert_eq!(report.source, "builtin");

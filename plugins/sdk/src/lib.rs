@@ -1,4 +1,4 @@
-//! Write [mcp-bridge](https://github.com/) plugins in Rust: your logic, nothing else.
+//! Write mcp-bridge plugins in Rust: your logic, nothing else.
 //!
 //! An mcp-bridge plugin is a WebAssembly component (WASI 0.2) implementing one world of the WIT API
 //! `mcp-bridge:plugin@0.2.0` (`wit/since_v0.2.0/plugin.wit`). This crate hides the component glue: you implement
