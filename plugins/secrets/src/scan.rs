@@ -3,6 +3,7 @@
 use crate::rules::{self, Check};
 use regex::Regex;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// How a rule also looks at a JSON key and the string value under it (a `{"password": "…"}` pair has no `=` for
 /// a regex to see).
@@ -117,15 +118,20 @@ impl Scanner {
         for (index, rule) in self.rules.iter().enumerate() {
             self.rule_candidates(index, rule, text, key, &mut candidates);
         }
-        // `candidates` is in rule order: accept each that overlaps nothing accepted before it.
-        let mut accepted: Vec<Span> = Vec::new();
+        // `candidates` is in rule order: accept each that overlaps nothing accepted before it. Accepted spans never
+        // overlap, so only the nearest one on each side can; a map keeps this O(n log n) on hostile output full
+        // of candidates.
+        let mut accepted: BTreeMap<usize, Span> = BTreeMap::new();
         for c in candidates {
-            if !accepted.iter().any(|a| c.start < a.end && a.start < c.end) {
-                accepted.push(c);
+            let before = accepted.range(..=c.start).next_back();
+            let after = accepted.range(c.start..).next();
+            let clashes = before.is_some_and(|(_, a)| a.end > c.start)
+                || after.is_some_and(|(_, a)| a.start < c.end);
+            if !clashes {
+                accepted.insert(c.start, c);
             }
         }
-        accepted.sort_by_key(|s| s.start);
-        accepted
+        accepted.into_values().collect()
     }
 
     fn rule_candidates(

@@ -535,3 +535,15 @@ fn names_and_entropy() {
             .all(|b| b.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
     );
 }
+
+#[test]
+fn many_secrets_in_one_text_are_all_masked() {
+    // Hostile output full of candidates: every one is masked, and overlap resolution stays fast.
+    let p = policy(json!({}));
+    let text = "pwd=Xk9#mP2$vL5qR8wT AKIAIOSFODNN7EXAMPLE\n".repeat(5000);
+    let masked = redacted(&p, json!({"content": [{"type": "text", "text": text}]})).unwrap();
+    let masked = masked["content"][0]["text"].as_str().unwrap().to_string();
+    assert_eq!(masked.matches("[REDACTED:secret-assignment]").count(), 5000);
+    assert_eq!(masked.matches("[REDACTED:aws-access-key-id]").count(), 5000);
+    assert!(!masked.contains("Xk9#") && !masked.contains("AKIA"));
+}
