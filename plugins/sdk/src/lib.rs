@@ -71,6 +71,8 @@
 //! A panic is a trap, which the bridge treats as a failure (for a policy: a deny). Return an error or a decision
 //! instead; never panic on input.
 
+#![warn(missing_docs)]
+
 #[cfg(target_arch = "wasm32")]
 mod component;
 pub mod config;

@@ -33,6 +33,8 @@
 //! The logic lives in [`rules`], [`scan`] and [`config`]; the SDK does the component glue, so it is all tested
 //! natively (`cargo test -p mcp-bridge-plugin-secrets`).
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod rules;
 pub mod scan;
