@@ -88,12 +88,19 @@ fn main() {
     }
 }
 
-/// `<target dir>/wasm-plugins`: next to the host build, kept across builds so guests rebuild incrementally.
+/// `<target dir>/wasm-plugins/<checkout>`: next to the host build, kept across builds so guests rebuild
+/// incrementally. One per checkout (a hash of its path): checkouts sharing a `CARGO_TARGET_DIR` (git worktrees)
+/// would otherwise overwrite each other's `release/*.wasm`, and a build whose guests were fresh would embed the
+/// other checkout's.
 fn guest_target_dir(root: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
     let base = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    root.hash(&mut hasher);
     base.join("wasm-plugins")
+        .join(format!("{:016x}", hasher.finish()))
 }
 
 fn copy(from: &Path, to: &Path) {
