@@ -7,7 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The built-in plugins: crate directory under `plugins/` = file name of the embedded component.
-const BUILTINS: &[&str] = &["compact", "toon", "json", "auto", "config-files", "rules"];
+const BUILTINS: &[&str] = &[
+    "compact",
+    "toon",
+    "json",
+    "auto",
+    "config-files",
+    "rules",
+    "secrets",
+];
 
 fn main() {
     let root =
@@ -16,7 +24,8 @@ fn main() {
     println!("cargo:rerun-if-changed=wit");
     println!("cargo:rerun-if-changed=plugins/Cargo.toml");
     println!("cargo:rerun-if-changed=plugins/Cargo.lock");
-    println!("cargo:rerun-if-changed=plugins/shared");
+    println!("cargo:rerun-if-changed=plugins/sdk");
+    println!("cargo:rerun-if-changed=plugins/toon-render");
     for name in BUILTINS {
         println!("cargo:rerun-if-changed=plugins/{name}");
     }
@@ -79,12 +88,19 @@ fn main() {
     }
 }
 
-/// `<target dir>/wasm-plugins`: next to the host build, kept across builds so guests rebuild incrementally.
+/// `<target dir>/wasm-plugins/<checkout>`: next to the host build, kept across builds so guests rebuild
+/// incrementally. One per checkout (a hash of its path): checkouts sharing a `CARGO_TARGET_DIR` (git worktrees)
+/// would otherwise overwrite each other's `release/*.wasm`, and a build whose guests were fresh would embed the
+/// other checkout's.
 fn guest_target_dir(root: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
     let base = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    root.hash(&mut hasher);
     base.join("wasm-plugins")
+        .join(format!("{:016x}", hasher.finish()))
 }
 
 fn copy(from: &Path, to: &Path) {

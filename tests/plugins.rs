@@ -138,17 +138,25 @@ fn status_of(host: &PluginHost, name: &str) -> String {
 }
 
 #[test]
-fn the_built_ins_load_and_rules_is_off_by_default() {
+fn the_built_ins_load_and_rules_and_secrets_are_off_by_default() {
     let host = Setup::new().host();
     let reports = host.reports();
     let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
         names,
-        ["compact", "toon", "json", "auto", "config-files", "rules"]
+        [
+            "compact",
+            "toon",
+            "json",
+            "auto",
+            "config-files",
+            "rules",
+            "secrets"
+        ]
     );
     for report in reports {
         assert_eq!(report.source, "builtin");
-        let expected = if report.name == "rules" {
+        let expected = if report.name == "rules" || report.name == "secrets" {
             "disabled"
         } else {
             "loaded"
@@ -158,6 +166,7 @@ fn the_built_ins_load_and_rules_is_off_by_default() {
     assert_eq!(reports[0].kind, Some(Kind::Encoder));
     assert_eq!(reports[4].kind, Some(Kind::Discovery));
     assert_eq!(reports[5].kind, Some(Kind::Policy));
+    assert_eq!(reports[6].kind, Some(Kind::Policy));
     assert_eq!(host.encoder_names(), ["compact", "toon", "json", "auto"]);
     // No policy enabled: everything is allowed.
     assert_eq!(host.check_call(&call()), Verdict::Allow);

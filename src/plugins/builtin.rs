@@ -26,7 +26,12 @@ pub const BUILTINS: &[(&str, &[u8])] = &[
         "rules",
         include_bytes!(concat!(env!("OUT_DIR"), "/plugins/rules.wasm")),
     ),
+    (
+        "secrets",
+        include_bytes!(concat!(env!("OUT_DIR"), "/plugins/secrets.wasm")),
+    ),
 ];
 
-/// Built-ins that stay off unless the config file enables them: a policy with no rules would only add cost.
-pub const OFF_BY_DEFAULT: &[&str] = &["rules"];
+/// Built-ins that stay off unless the config file enables them: a policy with no rules would only add cost, and
+/// `secrets` changes what calls and results get through, which a user should choose.
+pub const OFF_BY_DEFAULT: &[&str] = &["rules", "secrets"];

@@ -36,7 +36,9 @@ pub fn render(encoder: &dyn ResponseEncoder, payload: &Payload) -> String {
     }
 }
 
-/// Pretty JSON with sorted keys in a fence, as the seed's fallback printed it.
+/// Pretty JSON with sorted keys in a fence, as the seed's fallback printed it: the `json` plugin's own rendering
+/// (from the plugin SDK), built into the bridge too, since the fallback must work when no plugin does and must
+/// read exactly like the plugin.
 pub struct Json;
 
 impl ResponseEncoder for Json {
@@ -45,14 +47,9 @@ impl ResponseEncoder for Json {
     }
 
     fn encode(&self, payload: &Payload) -> Result<String> {
-        json_render::json_block(payload.to_value()).map_err(anyhow::Error::msg)
+        mcp_bridge_plugin_sdk::render::json_block(payload.to_value()).map_err(anyhow::Error::msg)
     }
 }
-
-/// The `json` plugin's own rendering, compiled into the bridge too: the fallback must work when no plugin
-/// does, and must read exactly like the plugin.
-#[path = "../../plugins/json/src/render.rs"]
-mod json_render;
 
 #[cfg(test)]
 mod tests {

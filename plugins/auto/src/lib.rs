@@ -1,22 +1,39 @@
 //! Built-in encoder `auto`: renders the payload both as the `toon` encoder does and as compact JSON in a ```json
 //! fence, and returns the shorter text, in characters (a tie goes to TOON). The two texts differ only in ASCII
-//! syntax, so counting bytes would pick the same one. The TOON rendering is the `toon` plugin's own code, included
-//! below; only the component glue needs wasm32.
+//! syntax, so counting bytes would pick the same one. The TOON rendering is the `toon` encoder's own
+//! (`mcp-bridge-toon-render`).
 
-#[path = "../../toon/src/render.rs"]
-mod render;
-
+use mcp_bridge_plugin_sdk::{Encoded, Encoder, Payload, Plugin, register_encoder};
+use mcp_bridge_toon_render as toon;
 use serde_json::Value;
 
 /// The plugin's name, as the bridge config refers to it.
 pub const NAME: &str = "auto";
 
-/// Renders a payload (a JSON object text) as whichever of TOON and compact JSON is shorter.
+/// The encoder (no settings).
+#[derive(Default)]
+pub struct Auto;
+
+impl Plugin for Auto {}
+
+impl Encoder for Auto {
+    fn encode(&self, payload: &Payload) -> Result<Encoded, String> {
+        Ok(Encoded::markdown(shorter(&payload.to_value())?))
+    }
+}
+
+register_encoder!(Auto, name = NAME);
+
+/// Renders a payload given as a JSON object text as whichever of TOON and compact JSON is shorter.
 pub fn render(payload: &str) -> Result<String, String> {
-    let payload = render::parse_payload(payload)?;
-    let json = json_block(&payload)?;
+    shorter(&toon::parse_payload(payload)?)
+}
+
+/// Whichever of TOON and compact JSON renders `payload` shorter.
+fn shorter(payload: &Value) -> Result<String, String> {
+    let json = json_block(payload)?;
     // TOON cannot fail on a JSON object of strings and integers; if it ever did, the JSON text still serves.
-    let Ok(toon) = render::toon_block(&payload) else {
+    let Ok(toon) = toon::toon_block(payload) else {
         return Ok(json);
     };
     Ok(if toon.chars().count() <= json.chars().count() {
@@ -32,23 +49,16 @@ fn json_block(payload: &Value) -> Result<String, String> {
     Ok(format!("```json\n{json}\n```"))
 }
 
-#[path = "../../shared/no_settings.rs"]
-mod no_settings;
-
-/// Checks the configuration: this encoder has no settings, so only an empty JSON object is accepted.
-pub fn configure(config: &str) -> Result<(), String> {
-    no_settings::check(NAME, config)
-}
-
-#[path = "../../shared/encoder_component.rs"]
-#[macro_use]
-mod encoder_component;
-encoder_component!(Auto, "text/markdown");
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_bridge_plugin_sdk::{Config, Kind};
     use serde_json::json;
+
+    /// `configure` as the bridge calls it.
+    fn configure(config: &str) -> Result<(), String> {
+        Auto.configure(&Config::new(Kind::Encoder, NAME, config))
+    }
 
     fn auto(payload: &Value) -> String {
         render(&payload.to_string()).unwrap()

@@ -2,55 +2,36 @@
 //!
 //! stdout lines, then `stderr:` and the stderr lines; the summary when there is no output; `error: …` unless an
 //! `error` run already shows output; `exit: N` and `status: …` lines in front for failures. The rendering is the
-//! plain [`render`] function so it is tested natively; only the component glue needs wasm32.
+//! plain [`text`] function so it is tested natively.
 
-use serde::Deserialize;
+use mcp_bridge_plugin_sdk::{Encoded, Encoder, Payload, Plugin, Status, register_encoder};
 
 /// The plugin's name, as the bridge config refers to it.
 pub const NAME: &str = "compact";
 
-/// The payload's status (the four of the seed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Status {
-    Success,
-    Error,
-    Timeout,
-    ValidationError,
-}
+/// The encoder (no settings).
+#[derive(Default)]
+pub struct Compact;
 
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Status::Success => "success",
-            Status::Error => "error",
-            Status::Timeout => "timeout",
-            Status::ValidationError => "validation_error",
-        }
+impl Plugin for Compact {}
+
+impl Encoder for Compact {
+    fn encode(&self, payload: &Payload) -> Result<Encoded, String> {
+        Ok(Encoded::plain(text(payload)))
     }
 }
 
-/// The fields of the payload this encoder reads (empty fields are absent; other keys are ignored).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Payload {
-    status: Status,
-    #[serde(default)]
-    summary: String,
-    #[serde(default)]
-    exit_code: Option<i64>,
-    #[serde(default)]
-    stdout: Vec<String>,
-    #[serde(default)]
-    stderr: Vec<String>,
-    #[serde(default)]
-    error: Option<String>,
-}
+register_encoder!(Compact, name = NAME);
 
-/// Renders a payload (a JSON object text) as the compact text; `Err` says why the payload is unusable.
+/// Renders a payload given as a JSON object text; `Err` says why the payload is unusable.
 pub fn render(payload: &str) -> Result<String, String> {
     let payload: Payload = serde_json::from_str(payload)
         .map_err(|e| format!("payload is not a valid run payload: {e}"))?;
+    Ok(text(&payload))
+}
+
+/// The compact text of a payload.
+pub fn text(payload: &Payload) -> String {
     let mut lines: Vec<String> = Vec::new();
     if !payload.stdout.is_empty() {
         lines.push(payload.stdout.join("\n"));
@@ -79,30 +60,23 @@ pub fn render(payload: &str) -> Result<String, String> {
         .collect::<Vec<_>>()
         .join("\n");
     let text = text.trim();
-    Ok(if text.is_empty() {
+    if text.is_empty() {
         payload.status.as_str().to_string()
     } else {
         text.to_string()
-    })
+    }
 }
-
-#[path = "../../shared/no_settings.rs"]
-mod no_settings;
-
-/// Checks the configuration: this encoder has no settings, so only an empty JSON object is accepted.
-pub fn configure(config: &str) -> Result<(), String> {
-    no_settings::check(NAME, config)
-}
-
-#[path = "../../shared/encoder_component.rs"]
-#[macro_use]
-mod encoder_component;
-encoder_component!(Compact, "text/plain");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_bridge_plugin_sdk::{Config, Kind};
     use serde_json::{Value, json};
+
+    /// `configure` as the bridge calls it.
+    fn configure(config: &str) -> Result<(), String> {
+        Compact.configure(&Config::new(Kind::Encoder, NAME, config))
+    }
 
     fn compact(payload: Value) -> String {
         render(&payload.to_string()).unwrap()

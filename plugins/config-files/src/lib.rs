@@ -2,25 +2,46 @@
 //! for other MCP clients (Claude, VS Code, Cursor, Windsurf, opencode, Codex), by reading their config files.
 //!
 //! The component has no file access: it only says which files it wants ([`WANTED`]) and parses what the host
-//! hands back ([`parse::parse_file`]). Everything but the thin binding layer at the bottom is plain Rust, so the
-//! logic is unit-tested natively (`cargo test --target x86_64-unknown-linux-gnu -p mcp-bridge-plugin-config-files`).
+//! hands back ([`parse::parse_file`]). The SDK does the component glue, so all of it is unit-tested natively
+//! (`cargo test --target x86_64-unknown-linux-gnu -p mcp-bridge-plugin-config-files`).
 
 mod parse;
 #[cfg(test)]
 mod tests;
 
+pub use mcp_bridge_plugin_sdk::Base;
+use mcp_bridge_plugin_sdk::{
+    Config, Discovery, FilePattern, Plugin, ServerEntry, SourceFile, register_discovery,
+};
 pub use parse::{Entry, parse_file};
 
-/// Where a wanted file is looked for: a mirror of the WIT enum `discovery.base`, kept free of bindings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Base {
-    /// The user's home directory.
-    Home,
-    /// The bridge's working directory (the project).
-    Cwd,
-    /// The file named by an environment variable.
-    EnvVar,
+/// The plugin's name, as the bridge config refers to it.
+pub const NAME: &str = "config-files";
+
+/// The discovery source (no settings).
+#[derive(Default)]
+pub struct ConfigFiles;
+
+impl Plugin for ConfigFiles {
+    fn configure(&mut self, config: &Config<'_>) -> Result<(), String> {
+        configure(config.json())
+    }
 }
+
+impl Discovery for ConfigFiles {
+    fn wanted_files(&self) -> Vec<FilePattern> {
+        WANTED
+            .iter()
+            .map(|(base, pattern)| FilePattern::new(*base, *pattern))
+            .collect()
+    }
+
+    fn parse(&self, file: &SourceFile) -> Result<Vec<ServerEntry>, String> {
+        parse_file(&file.path, &file.contents)
+    }
+}
+
+register_discovery!(ConfigFiles, name = NAME);
 
 /// The files to read, in precedence order: when two define the same server name, the first wins.
 ///
@@ -92,68 +113,4 @@ pub fn configure(config: &str) -> Result<(), String> {
         Ok(None) => Ok(()),
         Err(e) => Err(format!("config-files: the config is not valid JSON: {e}")),
     }
-}
-
-/// The WebAssembly component: binds the functions above to the WIT world `discovery-plugin`.
-#[cfg(target_arch = "wasm32")]
-mod component {
-    wit_bindgen::generate!({ world: "discovery-plugin", path: "../../wit/since_v0.1.0" });
-
-    use exports::mcp_bridge::plugin::discovery::{
-        Base, FilePattern, Guest as Discovery, ServerEntry, SourceFile,
-    };
-    use exports::mcp_bridge::plugin::plugin::Guest as Plugin;
-    use mcp_bridge::plugin::types::Info;
-
-    struct ConfigFiles;
-
-    impl Plugin for ConfigFiles {
-        fn metadata() -> Info {
-            Info {
-                name: "config-files".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                description: env!("CARGO_PKG_DESCRIPTION").into(),
-            }
-        }
-
-        fn configure(config: String) -> Result<(), String> {
-            crate::configure(&config)
-        }
-    }
-
-    impl Discovery for ConfigFiles {
-        fn wanted_files() -> Vec<FilePattern> {
-            crate::WANTED
-                .iter()
-                .map(|(base, pattern)| FilePattern {
-                    base: match base {
-                        crate::Base::Home => Base::Home,
-                        crate::Base::Cwd => Base::Cwd,
-                        crate::Base::EnvVar => Base::EnvVar,
-                    },
-                    pattern: (*pattern).into(),
-                })
-                .collect()
-        }
-
-        fn parse(file: SourceFile) -> Result<Vec<ServerEntry>, String> {
-            let entries = crate::parse_file(&file.path, &file.contents)?;
-            Ok(entries
-                .into_iter()
-                .map(|e| ServerEntry {
-                    name: e.name,
-                    command: e.command,
-                    args: e.args,
-                    env: e.env,
-                    cwd: e.cwd,
-                    description: e.description,
-                    url: e.url,
-                    transport: e.transport,
-                    disabled: e.disabled,
-                })
-                .collect())
-        }
-    }
-
-    export!(ConfigFiles);
 }

@@ -4,28 +4,8 @@
 
 use jsonc_parser::ast;
 
-/// One configured server: a mirror of the WIT record `server-entry`, free of bindings so it is testable natively.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Entry {
-    /// The key the server has in the file.
-    pub name: String,
-    /// The program to start (stdio servers).
-    pub command: Option<String>,
-    /// Its arguments.
-    pub args: Vec<String>,
-    /// Extra environment variables, in file order.
-    pub env: Vec<(String, String)>,
-    /// The directory to start it in.
-    pub cwd: Option<String>,
-    /// The entry's `description`, else the file's top-level one.
-    pub description: Option<String>,
-    /// The endpoint (HTTP/SSE servers).
-    pub url: Option<String>,
-    /// `stdio`, `http` or `sse`, when the file says so in a way we recognise.
-    pub transport: Option<String>,
-    /// `disabled: true` (or `enabled: false`): listed, never started.
-    pub disabled: bool,
-}
+/// One configured server: the SDK's [`ServerEntry`], under the name the parsing rules use.
+pub type Entry = mcp_bridge_plugin_sdk::ServerEntry;
 
 /// A parsed document. Objects are ordered lists of pairs: the WIT promises entries in the file's order, and
 /// first-come alias numbering (`_2`, `_3`) on the host depends on it.

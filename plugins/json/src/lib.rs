@@ -1,33 +1,41 @@
 //! Built-in encoder `json`: the payload as a fenced JSON block, keys sorted, as the seed printed its fallback.
-//! The rendering lives in `render.rs` (shared with the bridge's fallback); only the component glue needs wasm32.
+//! The rendering is the SDK's [`json_block`], which the bridge's own fallback uses too.
 
-mod render;
+use mcp_bridge_plugin_sdk::render::json_block;
+use mcp_bridge_plugin_sdk::{Encoded, Encoder, Payload, Plugin, register_encoder};
 
 /// The plugin's name, as the bridge config refers to it.
 pub const NAME: &str = "json";
 
-/// Renders a payload (a JSON text) as a ```json fenced block with sorted keys.
+/// The encoder (no settings).
+#[derive(Default)]
+pub struct Json;
+
+impl Plugin for Json {}
+
+impl Encoder for Json {
+    fn encode(&self, payload: &Payload) -> Result<Encoded, String> {
+        Ok(Encoded::markdown(json_block(payload.to_value())?))
+    }
+}
+
+register_encoder!(Json, name = NAME);
+
+/// Renders a payload given as a JSON text as a ```json fenced block with sorted keys.
 pub fn render(payload: &str) -> Result<String, String> {
     let value = serde_json::from_str(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
-    render::json_block(value)
+    json_block(value)
 }
-
-#[path = "../../shared/no_settings.rs"]
-mod no_settings;
-
-/// Checks the configuration: this encoder has no settings, so only an empty JSON object is accepted.
-pub fn configure(config: &str) -> Result<(), String> {
-    no_settings::check(NAME, config)
-}
-
-#[path = "../../shared/encoder_component.rs"]
-#[macro_use]
-mod encoder_component;
-encoder_component!(Json, "text/markdown");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_bridge_plugin_sdk::{Config, Kind};
+
+    /// `configure` as the bridge calls it.
+    fn configure(config: &str) -> Result<(), String> {
+        Json.configure(&Config::new(Kind::Encoder, NAME, config))
+    }
 
     #[test]
     fn keys_are_sorted_at_every_level_and_fenced() {

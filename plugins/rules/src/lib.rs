@@ -43,99 +43,54 @@
 //!   or an empty text fails the configuration with a message naming where, e.g.
 //!   `rules[2].action: expected allow, deny or ask, got "block"`, and the bridge then reports the plugin failed.
 //! - Before `configure` succeeds, every call and run is denied.
+//! - `check-result` allows every result (rules decide calls, not what they return).
 //!
-//! The logic lives in [`policy`] and [`glob`], free of WebAssembly bindings, so it is tested natively
-//! (`cargo test --target x86_64-unknown-linux-gnu -p mcp-bridge-plugin-rules`); the WIT glue is built only for
-//! `wasm32`.
+//! The logic lives in [`policy`] and [`glob`]; the SDK does the component glue, so it is all tested natively
+//! (`cargo test --target x86_64-unknown-linux-gnu -p mcp-bridge-plugin-rules`).
 
 pub mod glob;
 pub mod policy;
 
-use policy::Config;
-use std::sync::RwLock;
+use mcp_bridge_plugin_sdk::{CallRequest, Decision, Plugin, Policy, RunRequest, register_policy};
 
-/// The configuration `configure` accepted last; `None` until then.
-static CONFIG: RwLock<Option<Config>> = RwLock::new(None);
+/// The plugin's name, as the bridge config refers to it.
+pub const NAME: &str = "rules";
 
-/// Applies a configuration (the body of `configure`).
-pub fn configure(json: &str) -> Result<(), String> {
-    let config = Config::parse(json)?;
-    *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = Some(config);
-    Ok(())
+/// The policy: the configuration `configure` accepted (`{}`, allowing everything, until then; the SDK denies
+/// every request before a configuration was accepted).
+#[derive(Default)]
+pub struct Rules {
+    config: policy::Config,
 }
 
-/// Runs `f` on the configuration, or denies when there is none yet.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-fn with_config(f: impl FnOnce(&Config) -> policy::Decision) -> policy::Decision {
-    match CONFIG.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        Some(config) => f(config),
-        None => policy::Decision::Deny("the rules policy is not configured".into()),
+impl Plugin for Rules {
+    fn configure(&mut self, config: &mcp_bridge_plugin_sdk::Config<'_>) -> Result<(), String> {
+        self.config = policy::Config::parse(config.json())?;
+        Ok(())
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-mod component {
-    wit_bindgen::generate!({ world: "policy-plugin", path: "../../wit/since_v0.1.0" });
-
-    use super::policy::{self, Annotations};
-    use exports::mcp_bridge::plugin::plugin::Guest as Plugin;
-    use exports::mcp_bridge::plugin::policy::{CallRequest, Decision, Guest as Policy, RunRequest};
-    use mcp_bridge::plugin::types::Info;
-
-    struct Rules;
-
-    impl Plugin for Rules {
-        fn metadata() -> Info {
-            Info {
-                name: "rules".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                description: env!("CARGO_PKG_DESCRIPTION").into(),
-            }
-        }
-
-        fn configure(config: String) -> Result<(), String> {
-            super::configure(&config)
-        }
+impl Policy for Rules {
+    // Every purpose (a run, saving or loading a tool, search starting a server) meets the same run limits, as
+    // 0.1.0 policies saw them all as runs.
+    fn check_run(&self, run: &RunRequest) -> Decision {
+        self.config.check_run(&policy::Run {
+            code: &run.code,
+            servers: &run.servers,
+            timeout_seconds: run.timeout_seconds,
+        })
     }
 
-    impl Policy for Rules {
-        fn check_run(run: RunRequest) -> Decision {
-            convert(super::with_config(|c| {
-                c.check_run(&policy::Run {
-                    code: &run.code,
-                    servers: &run.servers,
-                    timeout_seconds: run.timeout_seconds,
-                })
-            }))
-        }
-
-        fn check_call(call: CallRequest) -> Decision {
-            let a = &call.annotations;
-            convert(super::with_config(|c| {
-                c.check_call(&policy::Call {
-                    server: &call.server,
-                    tool: &call.tool,
-                    annotations: Annotations {
-                        read_only: a.read_only,
-                        destructive: a.destructive,
-                        idempotent: a.idempotent,
-                        open_world: a.open_world,
-                    },
-                })
-            }))
-        }
+    fn check_call(&self, call: &CallRequest) -> Decision {
+        self.config.check_call(&policy::Call {
+            server: &call.server,
+            tool: &call.tool,
+            annotations: call.annotations,
+        })
     }
-
-    fn convert(d: policy::Decision) -> Decision {
-        match d {
-            policy::Decision::Allow => Decision::Allow,
-            policy::Decision::Deny(why) => Decision::Deny(why),
-            policy::Decision::Ask(prompt) => Decision::Ask(prompt),
-        }
-    }
-
-    export!(Rules);
 }
+
+register_policy!(Rules, name = NAME);
 
 #[cfg(test)]
 mod tests;

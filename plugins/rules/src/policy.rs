@@ -2,6 +2,7 @@
 //! configuration (parsed and strictly checked from JSON) and the two decisions.
 
 use crate::glob::Glob;
+use mcp_bridge_plugin_sdk::config::{check_keys, show};
 use serde_json::{Map, Value};
 
 /// What a rule, the default or a run limit does.
@@ -12,22 +13,7 @@ pub enum Action {
     Ask,
 }
 
-/// A policy's answer (mirrors the WIT `decision`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    Deny(String),
-    Ask(String),
-}
-
-/// The MCP annotations a tool declares; `None` means the server did not say.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Annotations {
-    pub read_only: Option<bool>,
-    pub destructive: Option<bool>,
-    pub idempotent: Option<bool>,
-    pub open_world: Option<bool>,
-}
+pub use mcp_bridge_plugin_sdk::{Annotations, Decision};
 
 /// The parts of a tool call that rules look at.
 #[derive(Debug, Clone, Copy)]
@@ -418,32 +404,5 @@ fn expect_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>,
             "{path}: expected a table (a JSON object), got {}",
             show(other)
         )),
-    }
-}
-
-fn check_keys(map: &Map<String, Value>, known: &[&str], path: &str) -> Result<(), String> {
-    for key in map.keys() {
-        if !known.contains(&key.as_str()) {
-            let at = if path.is_empty() {
-                String::new()
-            } else {
-                format!("{path}: ")
-            };
-            return Err(format!(
-                "{at}unknown key {key:?} (expected one of: {})",
-                known.join(", ")
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A value as it appears in an error: its JSON text, cut short when long.
-fn show(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() > 60 {
-        format!("{}…", text.chars().take(57).collect::<String>())
-    } else {
-        text
     }
 }

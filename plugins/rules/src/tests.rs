@@ -2,6 +2,8 @@
 //! example config file.
 
 use crate::policy::{Annotations, Call, Config, Decision, Run};
+use crate::{NAME, Rules};
+use mcp_bridge_plugin_sdk::{CallRequest, CallResult, Instance, Kind, ResultDecision};
 
 fn config(json: &str) -> Config {
     Config::parse(json).unwrap_or_else(|e| panic!("config {json} refused: {e}"))
@@ -388,21 +390,33 @@ fn run_limits_can_ask_instead() {
 
 #[test]
 fn configure_replaces_the_config_and_denies_before_it() {
-    // The only test that touches the global, so the order below is not raced.
-    let check = || crate::with_config(|c| c.check_call(&call("s", "t")));
+    // Driven as the bridge drives the component: through the SDK's instance.
+    let rules: Instance<Rules> = Instance::new(Kind::Policy, NAME);
+    let request = CallRequest {
+        server: "s".into(),
+        tool: "t".into(),
+        ..CallRequest::default()
+    };
+    let check = || rules.check_call(&request);
     assert_eq!(
         check(),
-        Decision::Deny("the rules policy is not configured".into())
+        Decision::Deny("policy `rules` is not configured".into())
     );
-    assert!(crate::configure(r#"{"default": "nope"}"#).is_err());
+    assert!(rules.configure(r#"{"default": "nope"}"#).is_err());
     assert!(is_deny(&check()));
-    crate::configure(r#"{"default": "ask"}"#).unwrap();
+    rules.configure(r#"{"default": "ask"}"#).unwrap();
     assert!(matches!(check(), Decision::Ask(_)));
-    crate::configure("{}").unwrap();
+    rules.configure("{}").unwrap();
     assert_eq!(check(), Decision::Allow);
     // A refused configuration leaves the previous one in place.
-    assert!(crate::configure(r#"{"rules": 1}"#).is_err());
+    assert!(rules.configure(r#"{"rules": 1}"#).is_err());
     assert_eq!(check(), Decision::Allow);
+    // Results are not the rules' business.
+    let result = CallResult {
+        call: request.clone(),
+        result: r#"{"content":[]}"#.into(),
+    };
+    assert_eq!(rules.check_result(&result), ResultDecision::Allow);
 }
 
 // ---- the shipped example: examples/deny-github-writes.toml ----

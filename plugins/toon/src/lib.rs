@@ -1,34 +1,41 @@
 //! Built-in encoder `toon`: the payload as a fenced TOON block, as the seed's TOON mode printed it
-//! (seed-behaviour §1.5). The rendering lives in `render.rs` (shared with `auto`); only the component glue needs
-//! wasm32.
+//! (seed-behaviour §1.5). The rendering is `mcp-bridge-toon-render`, shared with `auto`.
 
-mod render;
+use mcp_bridge_plugin_sdk::{Encoded, Encoder, Payload, Plugin, register_encoder};
+use mcp_bridge_toon_render as toon;
 
 /// The plugin's name, as the bridge config refers to it.
 pub const NAME: &str = "toon";
 
-/// Renders a payload (a JSON object text) as a ```toon fenced block; `Err` says why it could not.
+/// The encoder (no settings).
+#[derive(Default)]
+pub struct Toon;
+
+impl Plugin for Toon {}
+
+impl Encoder for Toon {
+    fn encode(&self, payload: &Payload) -> Result<Encoded, String> {
+        Ok(Encoded::markdown(toon::toon_block(&payload.to_value())?))
+    }
+}
+
+register_encoder!(Toon, name = NAME);
+
+/// Renders a payload given as a JSON object text as a ```toon fenced block; `Err` says why it could not.
 pub fn render(payload: &str) -> Result<String, String> {
-    render::toon_block(&render::parse_payload(payload)?)
+    toon::toon_block(&toon::parse_payload(payload)?)
 }
-
-#[path = "../../shared/no_settings.rs"]
-mod no_settings;
-
-/// Checks the configuration: this encoder has no settings, so only an empty JSON object is accepted.
-pub fn configure(config: &str) -> Result<(), String> {
-    no_settings::check(NAME, config)
-}
-
-#[path = "../../shared/encoder_component.rs"]
-#[macro_use]
-mod encoder_component;
-encoder_component!(Toon, "text/markdown");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_bridge_plugin_sdk::{Config, Kind, Status};
     use serde_json::{Value, json};
+
+    /// `configure` as the bridge calls it.
+    fn configure(config: &str) -> Result<(), String> {
+        Toon.configure(&Config::new(Kind::Encoder, NAME, config))
+    }
 
     fn toon(payload: &Value) -> String {
         render(&payload.to_string()).unwrap()
@@ -114,6 +121,22 @@ mod tests {
         assert_eq!(
             text,
             "```toon\nstatus: success\nsummary: Success (no output)\nexitCode: 0\n```"
+        );
+    }
+
+    #[test]
+    fn the_typed_payload_renders_as_its_json_does() {
+        let mut p = Payload::new(Status::Error);
+        p.summary = "Sandbox error: x".into();
+        p.exit_code = Some(1);
+        p.stdout = vec!["a, b".into()];
+        p.error = Some("x".into());
+        let encoded = Toon.encode(&p).unwrap();
+        assert_eq!(encoded.mime_type, "text/markdown");
+        assert_eq!(encoded.text, render(&p.to_json()).unwrap());
+        assert_eq!(
+            encoded.text,
+            "```toon\nstatus: error\nsummary: \"Sandbox error: x\"\nexitCode: 1\nstdout[1]: \"a, b\"\nerror: x\n```"
         );
     }
 

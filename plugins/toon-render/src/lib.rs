@@ -1,5 +1,5 @@
-//! TOON rendering, shared by the `toon` encoder and the `auto` encoder (which includes this file with
-//! `#[path = "../../toon/src/render.rs"]`). Plain functions, no wit-bindgen: tested natively in the `toon` crate.
+//! TOON rendering, shared by the `toon` and `auto` encoders (a plain library both depend on). Tested through the
+//! `toon` crate.
 
 use serde_json::Value;
 

@@ -1,10 +1,10 @@
-//! The `json` encoding: the payload pretty-printed with sorted keys in a ```json fence, as the seed printed its
-//! fallback. Shared by the `json` plugin and the bridge's own fallback encoder (`src/response/encode.rs`
-//! includes this file), so the two can never drift apart.
+//! Renderings more than one encoder needs. [`json_block`] is the `json` encoder's text and also the bridge's own
+//! fallback (the bridge depends on this crate for it), so the two can never drift apart.
 
 use serde_json::Value;
 
-/// The fenced, pretty-printed, key-sorted text of `value`.
+/// The fenced, pretty-printed, key-sorted text of `value`: "```json\n" + the JSON + "\n```", as the seed printed
+/// its fallback.
 pub fn json_block(value: Value) -> Result<String, String> {
     let text = serde_json::to_string_pretty(&sorted(value))
         .map_err(|e| format!("JSON encoding failed: {e}"))?;
@@ -12,8 +12,8 @@ pub fn json_block(value: Value) -> Result<String, String> {
 }
 
 /// The value with every object's keys sorted. Sorting is explicit: serde_json may be built with
-/// `preserve_order` (the toon and auto plugins ask for it, and cargo unifies features across a build), which
-/// keeps insertion order instead.
+/// `preserve_order` (TOON rendering asks for it, and cargo unifies features across a build), which keeps
+/// insertion order instead.
 fn sorted(value: Value) -> Value {
     match value {
         Value::Object(map) => {
