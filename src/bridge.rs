@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::plugins::{PluginHost, RunCheck};
+use crate::plugins::{PluginHost, RunCheck, RunPurpose};
 use crate::project::Workspace;
 use crate::proxy::ask::{self, Asker, Subject};
 use crate::proxy::audit::AuditLog;
@@ -178,8 +178,9 @@ impl Bridge {
             code: request.code.clone(),
             servers: request.servers.clone(),
             timeout_seconds: u32::try_from(request.timeout.as_secs()).unwrap_or(u32::MAX),
+            purpose: RunPurpose::Run,
         };
-        let verdict = self.plugins.check_run(&run_check);
+        let verdict = self.plugins.check_run_async(run_check.clone()).await;
         let question = |prompt: &str| {
             let lines = request.code.lines().count();
             format!(
@@ -326,7 +327,7 @@ impl ResponseEncoder for PluginEncoder {
 
     fn encode(&self, payload: &Payload) -> Result<String> {
         self.plugins
-            .encode(&self.name, &payload.to_value().to_string())
+            .encode(&self.name, payload)
             .map(|(text, _mime)| text)
             .map_err(anyhow::Error::msg)
     }

@@ -50,7 +50,8 @@ fn payloads() -> Vec<Value> {
 }
 
 fn encode(host: &PluginHost, encoder: &str, payload: &Value) -> String {
-    host.encode(encoder, &payload.to_string())
+    let payload = serde_json::from_value(payload.clone()).expect("a payload");
+    host.encode(encoder, &payload)
         .unwrap_or_else(|e| panic!("{encoder}: {e}"))
         .0
 }

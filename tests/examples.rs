@@ -117,6 +117,7 @@ async fn each_example_loads_from_a_plugin_directory_and_is_enforced() {
             code: code.into(),
             servers: vec![],
             timeout_seconds: 5,
+            ..RunCheck::default()
         };
         assert_eq!(
             host.check_run(&run("print(1)")),

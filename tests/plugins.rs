@@ -4,10 +4,11 @@
 
 mod common;
 
+use common::fixtures::fixture;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use mcp_bridge::config::Config;
 use mcp_bridge::plugins::{
@@ -18,35 +19,6 @@ use mcp_bridge::response::Status;
 use serde_json::json;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
-
-/// The fixture components (`tests/fixtures`), built once per test process.
-fn fixture(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let target = root.join("target/test-fixtures");
-        let status = Command::new(env!("CARGO"))
-            .current_dir(root.join("tests/fixtures"))
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--target-dir",
-            ])
-            .arg(&target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("running cargo for the fixtures");
-        assert!(
-            status.success(),
-            "building tests/fixtures for wasm32-wasip2 failed"
-        );
-        target.join("wasm32-wasip2/release")
-    });
-    dir.join(name)
-}
 
 /// A sandboxed home, project and plugin directory for one host.
 struct Setup {
@@ -229,6 +201,7 @@ fn a_policy_that_traps_loops_or_hoards_memory_denies_and_the_host_keeps_serving(
             code: "print(1)".into(),
             servers: vec![],
             timeout_seconds: 5,
+            ..RunCheck::default()
         };
         assert!(
             matches!(host.check_run(&run), Verdict::Deny { .. }),
@@ -238,7 +211,10 @@ fn a_policy_that_traps_loops_or_hoards_memory_denies_and_the_host_keeps_serving(
         let (text, _) = host
             .encode(
                 "compact",
-                r#"{"status":"success","summary":"Success","stdout":["ok"]}"#,
+                &serde_json::from_value(
+                    json!({"status":"success","summary":"Success","stdout":["ok"]}),
+                )
+                .unwrap(),
             )
             .unwrap();
         assert_eq!(text, "ok");
@@ -293,7 +269,8 @@ fn files_that_are_not_plugins_are_reported_and_the_rest_load() {
     );
     let command = status_of(&host, "command");
     assert!(
-        command.contains("implements none of the mcp-bridge:plugin@0.1.0 worlds"),
+        command.contains("implements none of the mcp-bridge:plugin worlds")
+            && command.contains("API versions 0.1.0 to 0.2.0"),
         "{command}"
     );
     assert!(
@@ -542,6 +519,7 @@ fn project_plugins_load_only_once_the_project_is_trusted() {
             code: String::new(),
             servers: vec![],
             timeout_seconds: 5,
+            ..RunCheck::default()
         }) == Verdict::Allow
     );
 

@@ -131,6 +131,7 @@ fn plugin_list(config: &Config, json: bool) -> Result<ExitCode> {
                     r.name.clone(),
                     r.kind.map(|k| k.as_str()).unwrap_or("?").to_string(),
                     r.version.clone(),
+                    r.api_version.map_or("?", |v| v.as_str()).to_string(),
                     r.origin.as_str().to_string(),
                     r.source.clone(),
                     if r.blocks_runs {
@@ -144,7 +145,7 @@ fn plugin_list(config: &Config, json: bool) -> Result<ExitCode> {
             .collect();
         print_table(
             &[
-                "NAME", "KIND", "VERSION", "ORIGIN", "SOURCE", "STATUS", "LOAD",
+                "NAME", "KIND", "VERSION", "API", "ORIGIN", "SOURCE", "STATUS", "LOAD",
             ],
             &rows,
         );
@@ -178,6 +179,12 @@ fn plugin_check(file: &Path, config_json: &str, json: bool) -> Result<ExitCode> 
         );
         println!("name:        {}", report.name);
         println!("version:     {}", report.version);
+        println!(
+            "plugin API:  {}",
+            report
+                .api_version
+                .map_or_else(|| "?".to_string(), |v| v.to_string())
+        );
         println!("description: {}", report.description);
         println!("configure:   {}", report.status);
         println!("load time:   {:.1} ms", report.load_ms);

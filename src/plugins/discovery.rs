@@ -4,12 +4,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::bindings::discovery::exports::mcp_bridge::plugin::discovery::{
-    Base, FilePattern, SourceFile,
-};
-use super::instance::{Bindings, LoadedPlugin};
+use super::ServerEntry;
+use super::api::{Base, FilePattern, SourceFile};
+use super::instance::LoadedPlugin;
 use super::runtime::PluginRuntime;
-use crate::upstream::discovery::ServerEntry;
 
 /// Largest config file handed to a plugin (`~/.claude.json` keeps per-project history and grows to megabytes).
 const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -43,10 +41,7 @@ pub struct FileResult {
 
 /// The files a discovery plugin declares, or none (with a warning) when it fails.
 fn wanted_files(runtime: &PluginRuntime, plugin: &LoadedPlugin) -> Vec<FilePattern> {
-    let wanted = plugin.call(runtime, |store, bindings| match bindings {
-        Bindings::Discovery(b) => b.mcp_bridge_plugin_discovery().call_wanted_files(store),
-        _ => Err(wasmtime::Error::msg("not a discovery plugin")),
-    });
+    let wanted = plugin.call(runtime, |store, bindings| bindings.wanted_files(store));
     wanted.unwrap_or_else(|failure| {
         tracing::warn!(plugin = plugin.name, "discovery plugin failed: {failure}");
         Vec::new()
@@ -85,14 +80,8 @@ pub fn run(
                     contents,
                 };
                 plugin
-                    .call(runtime, |store, bindings| match bindings {
-                        Bindings::Discovery(b) => {
-                            b.mcp_bridge_plugin_discovery().call_parse(store, &file)
-                        }
-                        _ => Err(wasmtime::Error::msg("not a discovery plugin")),
-                    })
+                    .call(runtime, |store, bindings| bindings.parse(store, &file))
                     .map_err(|failure| format!("the plugin failed: {failure}"))?
-                    .map(|entries| entries.into_iter().map(convert).collect())
             });
             if let Err(reason) = &entries {
                 tracing::warn!(plugin = plugin.name, file = %path.display(), "skipping config file: {reason}");
@@ -106,22 +95,6 @@ pub fn run(
         }
     }
     results
-}
-
-fn convert(
-    entry: super::bindings::discovery::exports::mcp_bridge::plugin::discovery::ServerEntry,
-) -> ServerEntry {
-    ServerEntry {
-        name: entry.name,
-        command: entry.command,
-        args: entry.args,
-        env: entry.env,
-        cwd: entry.cwd,
-        description: entry.description,
-        url: entry.url,
-        transport: entry.transport,
-        disabled: entry.disabled,
-    }
 }
 
 /// Existing files matching `pattern`: (absolute path, path as the plugin should see it). Patterns that are

@@ -1,5 +1,6 @@
-//! A loaded plugin and its live instance: typed calls under the per-call limits, and re-instantiation after a
-//! failure (a store that trapped is not used again).
+//! A loaded plugin and its live instances: typed calls under the per-call limits, a small pool so concurrent
+//! calls to one plugin do not queue behind each other, and a fresh instance after a failure (a store that
+//! trapped is never used again).
 
 use std::sync::Mutex;
 
@@ -8,32 +9,15 @@ use wasmtime::Store;
 use wasmtime::component::Component;
 
 use super::Kind;
-use super::bindings::{discovery, encoder, policy};
+use super::api::Info;
 use super::runtime::{PluginRuntime, PluginState, describe_failure};
-
-/// The world-specific bindings of an instance.
-pub enum Bindings {
-    /// A policy instance.
-    Policy(policy::PolicyPlugin),
-    /// An encoder instance.
-    Encoder(encoder::EncoderPlugin),
-    /// A discovery instance.
-    Discovery(discovery::DiscoveryPlugin),
-}
-
-/// What `metadata` returned.
-#[derive(Debug, Clone)]
-pub struct Info {
-    /// Unique name.
-    pub name: String,
-    /// The plugin's version.
-    pub version: String,
-    /// One line.
-    pub description: String,
-}
+use super::wit::{ApiVersion, Bindings};
 
 /// An instance and its store.
 pub type Live = (Store<PluginState>, Bindings);
+
+/// Idle instances kept per plugin; more are made while calls overlap, and dropped when they end.
+const MAX_IDLE: usize = 4;
 
 /// A compiled, configured plugin, ready for calls.
 pub struct LoadedPlugin {
@@ -41,72 +25,39 @@ pub struct LoadedPlugin {
     pub name: String,
     /// Its world.
     pub kind: Kind,
+    /// The API version it was built against.
+    pub api: ApiVersion,
     component: Component,
     config_json: String,
-    live: Mutex<Option<Live>>,
+    idle: Mutex<Vec<Live>>,
 }
 
 impl LoadedPlugin {
-    /// Instantiates `component` as `kind` and returns its metadata with the (unconfigured) instance.
+    /// Instantiates `component` as `kind` of API `api` and returns its metadata with the (unconfigured)
+    /// instance.
     pub fn probe(
         runtime: &PluginRuntime,
         component: &Component,
-        kind: Kind,
+        (kind, api): (Kind, ApiVersion),
         label: &str,
     ) -> Result<(Info, Live)> {
         let mut store = runtime.store(label, kind);
         runtime.arm(&mut store, kind);
-        let linker = runtime.linker();
-        let (bindings, info) = match kind {
-            Kind::Policy => {
-                let b = policy::PolicyPlugin::instantiate(&mut store, component, linker)?;
-                let i = b.mcp_bridge_plugin_plugin().call_metadata(&mut store)?;
-                (Bindings::Policy(b), (i.name, i.version, i.description))
-            }
-            Kind::Encoder => {
-                let b = encoder::EncoderPlugin::instantiate(&mut store, component, linker)?;
-                let i = b.mcp_bridge_plugin_plugin().call_metadata(&mut store)?;
-                (Bindings::Encoder(b), (i.name, i.version, i.description))
-            }
-            Kind::Discovery => {
-                let b = discovery::DiscoveryPlugin::instantiate(&mut store, component, linker)?;
-                let i = b.mcp_bridge_plugin_plugin().call_metadata(&mut store)?;
-                (Bindings::Discovery(b), (i.name, i.version, i.description))
-            }
-        };
-        let info = Info {
-            name: info.0,
-            version: info.1,
-            description: info.2,
-        };
+        let bindings = Bindings::instantiate(&mut store, component, runtime.linker(), kind, api)?;
+        let info = bindings.metadata(&mut store)?;
         Ok((info, (store, bindings)))
     }
 
     /// Calls `configure` on a live instance: `Err` carries the plugin's own message or the failure.
     pub fn configure(
         runtime: &PluginRuntime,
+        kind: Kind,
         live: &mut Live,
         config_json: &str,
     ) -> Result<(), String> {
         let (store, bindings) = live;
-        let kind = match bindings {
-            Bindings::Policy(_) => Kind::Policy,
-            Bindings::Encoder(_) => Kind::Encoder,
-            Bindings::Discovery(_) => Kind::Discovery,
-        };
         runtime.arm(store, kind);
-        let result = match bindings {
-            Bindings::Policy(b) => b
-                .mcp_bridge_plugin_plugin()
-                .call_configure(&mut *store, config_json),
-            Bindings::Encoder(b) => b
-                .mcp_bridge_plugin_plugin()
-                .call_configure(&mut *store, config_json),
-            Bindings::Discovery(b) => b
-                .mcp_bridge_plugin_plugin()
-                .call_configure(&mut *store, config_json),
-        };
-        match result {
+        match bindings.configure(store, config_json) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(message),
             Err(error) => Err(describe_failure(&error, runtime.limits())),
@@ -116,7 +67,7 @@ impl LoadedPlugin {
     /// A plugin ready for calls, from a configured instance.
     pub fn new(
         name: String,
-        kind: Kind,
+        (kind, api): (Kind, ApiVersion),
         component: Component,
         config_json: String,
         live: Live,
@@ -124,47 +75,56 @@ impl LoadedPlugin {
         LoadedPlugin {
             name,
             kind,
+            api,
             component,
             config_json,
-            live: Mutex::new(Some(live)),
+            idle: Mutex::new(vec![live]),
         }
     }
 
-    /// Runs `call` on the live instance (making a fresh, configured one if the last call failed), under the
-    /// per-call deadline and memory cap. `Err` says, in words, why the plugin failed.
+    /// Runs `call` on an idle instance (or a fresh, configured one when none is idle), under the per-call
+    /// deadline and memory cap. `Err` says, in words, why the plugin failed.
     pub fn call<R>(
         &self,
         runtime: &PluginRuntime,
         call: impl FnOnce(&mut Store<PluginState>, &Bindings) -> Result<R>,
     ) -> Result<R, String> {
-        // A poisoned lock only means an earlier call panicked; the slot is reset below on failure anyway.
-        let mut slot = self
-            .live
+        // A poisoned lock only means an earlier call panicked while holding it; the pool is still sound.
+        let taken = self
+            .idle
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if slot.is_none() {
-            let (_, mut live) = Self::probe(runtime, &self.component, self.kind, &self.name)
-                .map_err(|e| {
+            .unwrap_or_else(|poison| poison.into_inner())
+            .pop();
+        let (mut store, bindings) = match taken {
+            Some(live) => live,
+            None => self.fresh(runtime)?,
+        };
+        runtime.arm(&mut store, self.kind);
+        match call(&mut store, &bindings) {
+            Ok(value) => {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < MAX_IDLE {
+                    idle.push((store, bindings));
+                }
+                Ok(value)
+            }
+            // The store may be mid-trap: it is dropped, never reused.
+            Err(error) => Err(describe_failure(&error, runtime.limits())),
+        }
+    }
+
+    fn fresh(&self, runtime: &PluginRuntime) -> Result<Live, String> {
+        let (_, mut live) =
+            Self::probe(runtime, &self.component, (self.kind, self.api), &self.name).map_err(
+                |e| {
                     format!(
                         "it could not be instantiated again: {}",
                         describe_failure(&e, runtime.limits())
                     )
-                })?;
-            Self::configure(runtime, &mut live, &self.config_json)
-                .map_err(|e| format!("it could not be configured again: {e}"))?;
-            *slot = Some(live);
-        }
-        let Some((store, bindings)) = slot.as_mut() else {
-            return Err("no instance".into());
-        };
-        runtime.arm(store, self.kind);
-        match call(store, bindings) {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                // The store may be mid-trap: never reuse it.
-                *slot = None;
-                Err(describe_failure(&error, runtime.limits()))
-            }
-        }
+                },
+            )?;
+        Self::configure(runtime, self.kind, &mut live, &self.config_json)
+            .map_err(|e| format!("it could not be configured again: {e}"))?;
+        Ok(live)
     }
 }

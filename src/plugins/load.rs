@@ -21,11 +21,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use wasmtime::component::Component;
 
+use super::api::Info;
 use super::cache::{ComponentCache, ComponentSource};
-use super::instance::{Info, Live, LoadedPlugin};
+use super::instance::{Live, LoadedPlugin};
 use super::runtime::{CallLimits, PluginRuntime};
 use super::settings::{PluginSettings, Settings};
-use super::{Kind, Origin, PluginHost, PluginReport, bindings, builtin};
+use super::wit::{self, ApiVersion};
+use super::{Kind, Origin, PluginHost, PluginReport, builtin};
 use crate::config::Config;
 
 /// What to do with the plugin files of the working directory's project (`.mcp-bridge/plugins/*.wasm`).
@@ -53,6 +55,7 @@ struct Candidate {
 struct Found {
     component: Component,
     kind: Kind,
+    api: ApiVersion,
     info: Info,
     live: Live,
 }
@@ -172,10 +175,11 @@ impl PluginHost {
             .load(self.runtime.engine(), &candidate.component)
             .map_err(|e| format!("not a loadable WebAssembly component ({e:#})"))?;
         report.cache = Some(outcome);
-        let kind = kind_of(&component, self.runtime.engine())?;
+        let (kind, api) = wit::identify(&component, self.runtime.engine())?;
         report.kind = Some(kind);
+        report.api_version = Some(api);
         let (info, live) =
-            LoadedPlugin::probe(&self.runtime, &component, kind, &candidate.label)
+            LoadedPlugin::probe(&self.runtime, &component, (kind, api), &candidate.label)
                 .map_err(|e| format!("instantiating or calling metadata failed: {e:#}"))?;
         report.name = info.name.clone();
         report.version = info.version.clone();
@@ -193,6 +197,7 @@ impl PluginHost {
         Ok(Found {
             component,
             kind,
+            api,
             info,
             live,
         })
@@ -209,6 +214,7 @@ impl PluginHost {
         let Found {
             component,
             kind,
+            api,
             info,
             live,
         } = found;
@@ -232,7 +238,7 @@ impl PluginHost {
         if main_on {
             if let Some(instance) = live.take() {
                 let instance = (name.clone(), instance);
-                self.configure_instance(&component, kind, instance, &main, &mut main_report);
+                self.configure_instance(&component, (kind, api), instance, &main, &mut main_report);
             }
         } else {
             main_report.status = "disabled".into();
@@ -253,14 +259,14 @@ impl PluginHost {
         self.reports.push(main_report);
         let instance = match live.take() {
             Some(instance) => Ok(instance),
-            None => LoadedPlugin::probe(&self.runtime, &component, kind, &instance_name)
+            None => LoadedPlugin::probe(&self.runtime, &component, (kind, api), &instance_name)
                 .map(|(_, instance)| instance)
                 .map_err(|e| format!("instantiating failed: {e:#}")),
         };
         match instance {
             Ok(instance) => {
                 let instance = (instance_name, instance);
-                self.configure_instance(&component, kind, instance, &wanted, &mut report)
+                self.configure_instance(&component, (kind, api), instance, &wanted, &mut report)
             }
             Err(reason) => self.fail_instance(kind, &wanted, &mut report, reason),
         }
@@ -301,18 +307,18 @@ impl PluginHost {
     fn configure_instance(
         &mut self,
         component: &Component,
-        kind: Kind,
+        (kind, api): (Kind, ApiVersion),
         (instance_name, mut live): (String, Live),
         entry: &PluginSettings,
         report: &mut PluginReport,
     ) {
         let config_json = entry.config_json();
-        match LoadedPlugin::configure(&self.runtime, &mut live, &config_json) {
+        match LoadedPlugin::configure(&self.runtime, kind, &mut live, &config_json) {
             Ok(()) => {
                 report.status = "loaded".into();
                 self.plugins.push(LoadedPlugin::new(
                     instance_name,
-                    kind,
+                    (kind, api),
                     component.clone(),
                     config_json,
                     live,
@@ -423,41 +429,6 @@ impl PluginHost {
     }
 }
 
-/// The kind from the component's exports; an error names what it exports instead.
-fn kind_of(component: &Component, engine: &wasmtime::Engine) -> Result<Kind, String> {
-    let exports: Vec<String> = component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let has = |name: &str| exports.iter().any(|e| e == name);
-    let kind = if has(bindings::POLICY_EXPORT) {
-        Kind::Policy
-    } else if has(bindings::ENCODER_EXPORT) {
-        Kind::Encoder
-    } else if has(bindings::DISCOVERY_EXPORT) {
-        Kind::Discovery
-    } else {
-        let found = if exports.is_empty() {
-            "nothing".to_string()
-        } else {
-            exports.join(", ")
-        };
-        return Err(format!(
-            "implements none of the mcp-bridge:plugin@0.1.0 worlds (policy-plugin, encoder-plugin, \
-             discovery-plugin); it exports {found}"
-        ));
-    };
-    if !has(bindings::PLUGIN_EXPORT) {
-        return Err(format!(
-            "exports {} but not {}",
-            kind.as_str(),
-            bindings::PLUGIN_EXPORT
-        ));
-    }
-    Ok(kind)
-}
-
 /// Built-ins, then `*.wasm` of the user dir and `MCP_BRIDGE_PLUGIN_PATH`, each sorted by name. The project's
 /// directory is not among them: its plugins load only once the user trusts the project.
 fn candidates(config: &Config) -> Vec<Candidate> {
@@ -514,36 +485,77 @@ pub fn wasm_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// `bridge plugin check FILE`: which world a file implements, its metadata, and a dry `configure`.
+impl PluginHost {
+    /// A host with only the plugin in `path`, configured with `config_json` (no built-ins, no config files):
+    /// what `bridge plugin check` loads, and what a plugin's own tests drive. A failure is in its report (and,
+    /// for what may be a policy, in [`PluginHost::blocking`]); only an unreadable file is an error.
+    pub fn single(path: &Path, config_json: &str, limits: CallLimits) -> Result<PluginHost> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let runtime = PluginRuntime::new(limits)?;
+        let started = Instant::now();
+        let mut report = PluginReport {
+            name: path.display().to_string(),
+            source: path.display().to_string(),
+            origin: Origin::Path,
+            enabled: true,
+            ..PluginReport::default()
+        };
+        let loaded = (|| -> Result<LoadedPlugin, String> {
+            let component = runtime
+                .compile(&bytes)
+                .map_err(|e| format!("not a loadable WebAssembly component ({e:#})"))?;
+            let (kind, api) = wit::identify(&component, runtime.engine())?;
+            report.kind = Some(kind);
+            report.api_version = Some(api);
+            let (info, mut live) =
+                LoadedPlugin::probe(&runtime, &component, (kind, api), &file_label(path))
+                    .map_err(|e| format!("instantiating or calling metadata failed: {e:#}"))?;
+            report.name = info.name.clone();
+            report.version = info.version;
+            report.description = info.description;
+            LoadedPlugin::configure(&runtime, kind, &mut live, config_json)
+                .map_err(|m| format!("configure failed: {m}"))?;
+            Ok(LoadedPlugin::new(
+                info.name,
+                (kind, api),
+                component,
+                config_json.to_string(),
+                live,
+            ))
+        })();
+        report.load_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut blocking = Vec::new();
+        let plugins = match loaded {
+            Ok(plugin) => {
+                report.status = "loaded".into();
+                vec![plugin]
+            }
+            Err(reason) => {
+                if report.kind.is_none_or(|kind| kind == Kind::Policy) {
+                    report.blocks_runs = true;
+                    blocking.push(format!("plugin {} failed to load: {reason}", report.name));
+                }
+                report.status = format!("failed: {reason}");
+                Vec::new()
+            }
+        };
+        Ok(PluginHost {
+            runtime,
+            plugins,
+            reports: vec![report],
+            settings: Settings::default(),
+            blocking,
+        })
+    }
+}
+
+/// `bridge plugin check FILE`: which world a file implements, its API version, its metadata, and a dry
+/// `configure`. The status is `ok` or `failed: <reason>`.
 pub fn check_file(path: &Path, config_json: &str) -> Result<PluginReport> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let runtime = PluginRuntime::new(CallLimits::default())?;
-    let started = Instant::now();
-    let mut report = PluginReport {
-        name: path.display().to_string(),
-        source: path.display().to_string(),
-        origin: Origin::Path,
-        enabled: true,
-        ..PluginReport::default()
-    };
-    let result = (|| -> Result<(), String> {
-        let component = runtime
-            .compile(&bytes)
-            .map_err(|e| format!("not a loadable WebAssembly component ({e:#})"))?;
-        let kind = kind_of(&component, runtime.engine())?;
-        report.kind = Some(kind);
-        let (info, mut live) = LoadedPlugin::probe(&runtime, &component, kind, "check")
-            .map_err(|e| format!("instantiating or calling metadata failed: {e:#}"))?;
-        report.name = info.name;
-        report.version = info.version;
-        report.description = info.description;
-        LoadedPlugin::configure(&runtime, &mut live, config_json)
-            .map_err(|m| format!("configure failed: {m}"))
-    })();
-    report.load_ms = started.elapsed().as_secs_f64() * 1000.0;
-    report.status = match result {
-        Ok(()) => "ok".into(),
-        Err(reason) => format!("failed: {reason}"),
-    };
+    let host = PluginHost::single(path, config_json, CallLimits::default())?;
+    let mut report = host.reports.into_iter().next().unwrap_or_default();
+    if report.status == "loaded" {
+        report.status = "ok".into();
+    }
     Ok(report)
 }

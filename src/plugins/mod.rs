@@ -8,32 +8,40 @@
 //! force stops runs ([`PluginHost::blocking`]); other failures are reported. Calls go through `instance.rs` under
 //! the limits of `runtime.rs`, the one module that owns wasmtime.
 
-pub mod bindings;
+pub mod api;
 mod builtin;
 mod cache;
 mod discovery;
 mod instance;
 mod load;
+mod log;
 pub mod policy;
 mod runtime;
 pub mod settings;
+pub mod wit;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::response::Payload;
+
 pub use crate::upstream::discovery::ServerEntry;
+pub use api::{
+    CallCheck, Decision, Info, ResultCheck, ResultDecision, RunCheck, RunPurpose, ToolAnnotations,
+};
 pub use cache::CacheOutcome;
 pub use discovery::{DiscoveryContext, FileResult};
-pub use instance::Info;
 pub use load::{ProjectPlugins, check_file, wasm_files};
-pub use policy::Verdict;
+pub use policy::{ResultVerdict, Verdict};
 pub use runtime::CallLimits;
+pub use wit::ApiVersion;
 
-use bindings::policy as wit_policy;
-use instance::{Bindings, LoadedPlugin};
+use instance::LoadedPlugin;
 use runtime::PluginRuntime;
 use settings::Settings;
+use wit::Bindings;
 
 /// A plugin's kind: which world it implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,6 +103,8 @@ pub struct PluginReport {
     pub kind: Option<Kind>,
     /// Its version, when known.
     pub version: String,
+    /// The plugin API version it was built against, when known.
+    pub api_version: Option<ApiVersion>,
     /// Its description, when known.
     pub description: String,
     /// Where the component came from.
@@ -113,47 +123,6 @@ pub struct PluginReport {
     pub load_ms: f64,
     /// How the compiled component was obtained.
     pub cache: Option<CacheOutcome>,
-}
-
-/// A run about to start, as policies see it.
-#[derive(Debug, Clone)]
-pub struct RunCheck {
-    /// The run's id.
-    pub run_id: String,
-    /// Its code.
-    pub code: String,
-    /// Requested servers.
-    pub servers: Vec<String>,
-    /// Timeout in seconds.
-    pub timeout_seconds: u32,
-}
-
-/// A tool call about to be made, as policies see it.
-#[derive(Debug, Clone)]
-pub struct CallCheck {
-    /// The run it comes from.
-    pub run_id: String,
-    /// Server name.
-    pub server: String,
-    /// Tool name.
-    pub tool: String,
-    /// Arguments, a JSON object text.
-    pub arguments: String,
-    /// The tool's MCP annotations.
-    pub annotations: ToolAnnotations,
-}
-
-/// The MCP hints a tool declares.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ToolAnnotations {
-    /// `readOnlyHint`.
-    pub read_only: Option<bool>,
-    /// `destructiveHint`.
-    pub destructive: Option<bool>,
-    /// `idempotentHint`.
-    pub idempotent: Option<bool>,
-    /// `openWorldHint`.
-    pub open_world: Option<bool>,
 }
 
 /// Every plugin of this bridge, loaded once at start-up.
@@ -202,6 +171,13 @@ impl PluginHost {
             .collect()
     }
 
+    /// Whether any enabled policy has a `check-result` (API 0.2.0 and later): when none has, results skip the
+    /// round through the policies.
+    pub fn inspects_results(&self) -> bool {
+        self.of_kind(Kind::Policy)
+            .any(|p| p.api >= ApiVersion::V0_2_0)
+    }
+
     /// Names of the loaded encoders.
     pub fn encoder_names(&self) -> Vec<String> {
         self.of_kind(Kind::Encoder)
@@ -213,72 +189,132 @@ impl PluginHost {
         self.plugins.iter().filter(move |p| p.kind == kind)
     }
 
-    /// Renders a payload (JSON text) with encoder `name`: (text, mime type), or why it failed.
-    pub fn encode(&self, name: &str, payload: &str) -> Result<(String, String), String> {
+    /// Renders `payload` with encoder `name`: (text, mime type), or why it failed.
+    pub fn encode(&self, name: &str, payload: &Payload) -> Result<(String, String), String> {
         let plugin = self
             .of_kind(Kind::Encoder)
             .find(|p| p.name == name)
             .ok_or_else(|| format!("no encoder named '{name}'"))?;
-        let result = plugin.call(&self.runtime, |store, bindings| match bindings {
-            Bindings::Encoder(b) => b.mcp_bridge_plugin_encoder().call_encode(store, payload),
-            _ => Err(wasmtime::Error::msg("not an encoder")),
-        })?;
-        result
+        plugin
+            .call(&self.runtime, |store, bindings| {
+                bindings.encode(store, payload)
+            })?
             .map(|encoded| (encoded.text, encoded.mime_type))
             .map_err(|message| format!("encoder '{name}' refused the payload: {message}"))
     }
 
-    /// Asks every enabled policy whether a run may start.
+    /// Asks every enabled policy whether a run may start. Blocks while the policies decide: from async code,
+    /// use [`PluginHost::check_run_async`].
     pub fn check_run(&self, run: &RunCheck) -> Verdict {
-        let request = wit_policy::exports::mcp_bridge::plugin::policy::RunRequest {
-            run_id: run.run_id.clone(),
-            code: run.code.clone(),
-            servers: run.servers.clone(),
-            timeout_seconds: run.timeout_seconds,
-        };
-        self.decide(|store, policy| {
-            policy
-                .mcp_bridge_plugin_policy()
-                .call_check_run(store, &request)
-        })
+        self.decide(|store, policy| policy.check_run(store, run))
     }
 
-    /// Asks every enabled policy whether a tool call may go through.
+    /// Asks every enabled policy whether a tool call may go through (blocking; see [`PluginHost::check_run`]).
     pub fn check_call(&self, call: &CallCheck) -> Verdict {
-        let request = wit_policy::exports::mcp_bridge::plugin::policy::CallRequest {
-            run_id: call.run_id.clone(),
-            server: call.server.clone(),
-            tool: call.tool.clone(),
-            arguments: call.arguments.clone(),
-            annotations: wit_policy::mcp_bridge::plugin::types::ToolAnnotations {
-                read_only: call.annotations.read_only,
-                destructive: call.annotations.destructive,
-                idempotent: call.annotations.idempotent,
-                open_world: call.annotations.open_world,
+        self.decide(|store, policy| policy.check_call(store, call))
+    }
+
+    /// Passes a tool's result through every enabled policy's `check-result`, in order: each sees the result
+    /// as the one before it left it; the first deny ends it. A failing policy, or a replacement that is not
+    /// a `CallToolResult`, denies (blocking; see [`PluginHost::check_run`]).
+    pub fn check_result(&self, check: &ResultCheck) -> ResultVerdict {
+        let mut current = check.clone();
+        let mut replaced_by = Vec::new();
+        for plugin in self.of_kind(Kind::Policy) {
+            let answer = plugin.call(&self.runtime, |store, policy| {
+                policy.check_result(store, &current)
+            });
+            match answer {
+                Ok(ResultDecision::Allow) => {}
+                Ok(ResultDecision::Replace(result)) => match policy::valid_result(&result) {
+                    Ok(()) => {
+                        current.result = result;
+                        replaced_by.push(plugin.name.clone());
+                    }
+                    Err(problem) => {
+                        return ResultVerdict::Deny {
+                            plugin: plugin.name.clone(),
+                            reason: format!(
+                                "the policy's replacement is not a valid tool result ({problem}), so \
+                                 the result is withheld"
+                            ),
+                        };
+                    }
+                },
+                Ok(ResultDecision::Deny(reason)) => {
+                    return ResultVerdict::Deny {
+                        plugin: plugin.name.clone(),
+                        reason,
+                    };
+                }
+                Err(failure) => {
+                    return ResultVerdict::Deny {
+                        plugin: plugin.name.clone(),
+                        reason: format!("the policy failed, so the result is withheld: {failure}"),
+                    };
+                }
+            }
+        }
+        if replaced_by.is_empty() {
+            ResultVerdict::Allow
+        } else {
+            ResultVerdict::Replaced {
+                plugins: replaced_by,
+                result: current.result,
+            }
+        }
+    }
+
+    /// [`PluginHost::check_run`] on a blocking thread, so a slow policy holds up only this request and
+    /// never an async worker. The per-call deadline still bounds it.
+    pub async fn check_run_async(self: &Arc<Self>, run: RunCheck) -> Verdict {
+        let host = self.clone();
+        off_worker(
+            move || host.check_run(&run),
+            |reason| Verdict::Deny {
+                plugin: "bridge".into(),
+                reason,
             },
-        };
-        self.decide(|store, policy| {
-            policy
-                .mcp_bridge_plugin_policy()
-                .call_check_call(store, &request)
-        })
+        )
+        .await
+    }
+
+    /// [`PluginHost::check_call`] on a blocking thread (see [`PluginHost::check_run_async`]).
+    pub async fn check_call_async(self: &Arc<Self>, call: CallCheck) -> Verdict {
+        let host = self.clone();
+        off_worker(
+            move || host.check_call(&call),
+            |reason| Verdict::Deny {
+                plugin: "bridge".into(),
+                reason,
+            },
+        )
+        .await
+    }
+
+    /// [`PluginHost::check_result`] on a blocking thread (see [`PluginHost::check_run_async`]).
+    pub async fn check_result_async(self: &Arc<Self>, check: ResultCheck) -> ResultVerdict {
+        let host = self.clone();
+        off_worker(
+            move || host.check_result(&check),
+            |reason| ResultVerdict::Deny {
+                plugin: "bridge".into(),
+                reason,
+            },
+        )
+        .await
     }
 
     fn decide(
         &self,
         ask: impl Fn(
             &mut wasmtime::Store<runtime::PluginState>,
-            &wit_policy::PolicyPlugin,
-        )
-            -> wasmtime::Result<wit_policy::exports::mcp_bridge::plugin::policy::Decision>,
+            &Bindings,
+        ) -> wasmtime::Result<Decision>,
     ) -> Verdict {
-        use wit_policy::exports::mcp_bridge::plugin::policy::Decision;
         self.of_kind(Kind::Policy)
             .fold(Verdict::Allow, |verdict, plugin| {
-                let answer = plugin.call(&self.runtime, |store, bindings| match bindings {
-                    Bindings::Policy(b) => ask(store, b),
-                    _ => Err(wasmtime::Error::msg("not a policy")),
-                });
+                let answer = plugin.call(&self.runtime, &ask);
                 let this = match answer {
                     Ok(Decision::Allow) => Verdict::Allow,
                     Ok(Decision::Deny(reason)) => Verdict::Deny {
@@ -303,5 +339,19 @@ impl PluginHost {
         self.of_kind(Kind::Discovery)
             .flat_map(|plugin| discovery::run(&self.runtime, plugin, context))
             .collect()
+    }
+}
+
+/// Runs `work` on tokio's blocking pool (plain threads when there is no runtime); a panic or a lost task
+/// becomes `failed(reason)`, so a policy question never goes unanswered.
+async fn off_worker<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+    failed: impl FnOnce(String) -> R,
+) -> R {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(answer) => answer,
+        Err(error) => failed(format!(
+            "the policy check did not complete ({error}), so the request is denied"
+        )),
     }
 }

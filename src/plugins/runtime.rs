@@ -18,6 +18,8 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::Kind;
+use super::log::LogBudget;
+use super::wit;
 
 /// How often the epoch advances: the granularity of call deadlines.
 const TICK: Duration = Duration::from_millis(1);
@@ -51,11 +53,25 @@ impl Default for CallLimits {
     }
 }
 
-/// A plugin instance's store data: just WASI's empty context and the limits.
+/// A plugin instance's store data: WASI's empty context, the limits, and what the `log` import needs.
 pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    plugin: Arc<str>,
+    log_budget: LogBudget,
+}
+
+impl PluginState {
+    /// The instance's plugin name, which its log lines carry.
+    pub(super) fn plugin_name(&self) -> &str {
+        &self.plugin
+    }
+
+    /// Its allowance of log messages.
+    pub(super) fn log_budget(&mut self) -> &mut LogBudget {
+        &mut self.log_budget
+    }
 }
 
 impl WasiView for PluginState {
@@ -87,6 +103,9 @@ impl PluginRuntime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
+        wit::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking the plugin API's imports")?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (ticking, stop) = (engine.clone(), ticker_stop.clone());
         std::thread::Builder::new()
@@ -126,7 +145,7 @@ impl PluginRuntime {
                 stream: "stdout",
             })
             .stderr(LogStream {
-                plugin: name,
+                plugin: name.clone(),
                 stream: "stderr",
             })
             .build();
@@ -140,6 +159,8 @@ impl PluginRuntime {
                 wasi,
                 table: ResourceTable::new(),
                 limits,
+                plugin: name,
+                log_budget: LogBudget::default(),
             },
         );
         store.limiter(|state| &mut state.limits);

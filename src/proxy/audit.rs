@@ -112,7 +112,7 @@ pub struct CallEnded {
     pub server: String,
     /// Tool name.
     pub tool: String,
-    /// `ok`, `tool-error`, `failed` or `run-ended-first`.
+    /// `ok`, `tool-error`, `failed`, `withheld` (a policy's `check-result` denied it) or `run-ended-first`.
     pub outcome: &'static str,
     /// Milliseconds from the request to its end.
     pub duration_ms: f64,
@@ -122,9 +122,12 @@ pub struct CallEnded {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The result, when `log-results` is on.
+    /// The result, when `log-results` is on: as handed back to the sandbox, after any replacement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
+    /// The policies whose `check-result` replaced the result (e.g. masked secrets in it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_changed_by: Option<String>,
 }
 
 /// The `memory-*` events. Values are never logged.
@@ -317,6 +320,7 @@ mod tests {
             tool: "t".into(),
             outcome: "ok",
             duration_ms: 1.0,
+            result_changed_by: None,
             result_bytes: Some(3),
             error: None,
             result: None,

@@ -13,7 +13,7 @@ use super::ask::{self, Subject};
 use super::audit::{AuditEvent, AuditLog, CallDecided, CallEnded};
 use super::store::json_size;
 use super::{Inner, string_param};
-use crate::plugins::{CallCheck, ToolAnnotations};
+use crate::plugins::{CallCheck, ResultCheck, ResultVerdict, ToolAnnotations};
 use crate::sandbox::RpcError;
 use crate::upstream::{UpstreamClient, UpstreamError};
 
@@ -38,6 +38,8 @@ struct CallAudit {
     argument_bytes: usize,
     started: Instant,
     stage: Stage,
+    /// The policies that replaced the result (`check-result`), for the `call-end` line.
+    changed_by: Option<String>,
 }
 
 impl CallAudit {
@@ -85,6 +87,7 @@ impl CallAudit {
                 result_bytes,
                 error,
                 result,
+                result_changed_by: self.changed_by.take(),
             }),
         );
         self.stage = Stage::Logged;
@@ -139,14 +142,16 @@ impl Inner {
             argument_bytes: arguments_text.len(),
             started,
             stage: Stage::Deciding,
+            changed_by: None,
         };
-        let verdict = self.context.plugins.check_call(&CallCheck {
+        let check = CallCheck {
             run_id: self.run_id().to_string(),
             server: server.clone(),
             tool: tool_name.to_string(),
             arguments: arguments_text,
             annotations: annotations_of(&tool),
-        });
+        };
+        let verdict = self.context.plugins.check_call_async(check.clone()).await;
         let question = |prompt: &str| {
             ask::call_question(self.run_id(), &server, tool_name, &arguments, prompt)
         };
@@ -167,7 +172,7 @@ impl Inner {
             return Err(RpcError::policy_denied(message));
         }
         match client.call(tool_name, arguments).await {
-            Ok(result) => self.bounded_result(&mut audit, &result),
+            Ok(result) => self.checked_result(&mut audit, &result, check).await,
             Err(error @ UpstreamError::TooLarge { .. }) => {
                 let message = error.to_string();
                 audit.ended("failed", None, Some(message.clone()), None);
@@ -182,11 +187,14 @@ impl Inner {
     }
 
     /// The result as the sandbox gets it: itself, or, past `MCP_BRIDGE_MAX_TOOL_RESULT`, a tool error naming the
-    /// limit. The size is counted without building the JSON text, and counting stops at the limit.
-    fn bounded_result(
+    /// limit (counted without building the JSON text, stopping at the limit); then what the policies'
+    /// `check-result` make of it: unchanged, withheld (a policy denial), or replaced (e.g. secrets masked).
+    /// The audit log records the result as handed back, never what a policy replaced.
+    async fn checked_result(
         &self,
         audit: &mut CallAudit,
         result: &CallToolResult,
+        call: CallCheck,
     ) -> Result<Value, RpcError> {
         let limit = self.context.config.max_tool_result_bytes as u64;
         let size = match json_size(result, limit) {
@@ -217,12 +225,49 @@ impl Inner {
         } else {
             "ok"
         };
+        let plugins = &self.context.plugins;
+        let verdict = if plugins.inspects_results() {
+            let check = ResultCheck {
+                call,
+                result: value.to_string(),
+            };
+            plugins.check_result_async(check).await
+        } else {
+            ResultVerdict::Allow
+        };
+        let (value, changed_by) = match verdict {
+            ResultVerdict::Allow => (value, None),
+            ResultVerdict::Replaced { plugins, result } => {
+                match serde_json::from_str::<Value>(&result) {
+                    Ok(replaced) if result.len() as u64 <= limit => {
+                        (replaced, Some(plugins.join(", ")))
+                    }
+                    _ => {
+                        let message = format!(
+                            "the result of {}.{} was replaced by policy '{}' with one that is not JSON or \
+                             is over MCP_BRIDGE_MAX_TOOL_RESULT, so it is withheld",
+                            audit.server,
+                            audit.tool,
+                            plugins.join("', '")
+                        );
+                        audit.ended("withheld", Some(size), Some(message.clone()), None);
+                        return Err(RpcError::policy_denied(message));
+                    }
+                }
+            }
+            denied @ ResultVerdict::Deny { .. } => {
+                let message = denied.describe();
+                audit.ended("withheld", Some(size), Some(message.clone()), None);
+                return Err(RpcError::policy_denied(message));
+            }
+        };
         let logged = self
             .context
             .audit
             .settings()
             .log_results
             .then(|| value.clone());
+        audit.changed_by = changed_by;
         audit.ended(outcome, Some(size), None, logged);
         Ok(value)
     }

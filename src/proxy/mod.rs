@@ -28,7 +28,7 @@ use rmcp::model::Tool;
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
-use crate::plugins::{PluginHost, RunCheck, Verdict};
+use crate::plugins::{PluginHost, RunCheck, RunPurpose, Verdict};
 use crate::sandbox::{RpcError, RpcHandler};
 use crate::upstream::index::{self, Detail, StartGate, StartOutcome, ToolCatalog};
 use crate::upstream::{DiscoveredServer, UpstreamClient, Upstreams};
@@ -264,6 +264,7 @@ impl StartGate for SearchGate {
                     code: inner.run.code.clone(),
                     servers: vec![server.name.clone()],
                     timeout_seconds: inner.run.timeout_seconds,
+                    purpose: RunPurpose::Search,
                 })
             })
             .clone()

@@ -13,7 +13,7 @@ use super::Inner;
 use super::ask::{self, Subject};
 use super::audit::{AuditEvent, AuditLog, MemoryAccess, ToolAccess};
 use super::store::{self, SandboxStore};
-use crate::plugins::RunCheck;
+use crate::plugins::{RunCheck, RunPurpose};
 use crate::sandbox::RpcError;
 
 /// A memory request.
@@ -236,12 +236,21 @@ impl Inner {
                 ..ToolAccess::default()
             })),
         };
-        let verdict = self.context.plugins.check_run(&RunCheck {
-            run_id: self.run.run_id.clone(),
-            code: source.to_string(),
-            servers: self.run.servers.clone(),
-            timeout_seconds: self.run.timeout_seconds,
-        });
+        let purpose = match subject {
+            Subject::LoadTool => RunPurpose::LoadTool(name.to_string()),
+            _ => RunPurpose::SaveTool(name.to_string()),
+        };
+        let verdict = self
+            .context
+            .plugins
+            .check_run_async(RunCheck {
+                run_id: self.run.run_id.clone(),
+                code: source.to_string(),
+                servers: self.run.servers.clone(),
+                timeout_seconds: self.run.timeout_seconds,
+                purpose,
+            })
+            .await;
         let question =
             |prompt: &str| ask::tool_question(self.run_id(), subject, name, source.len(), prompt);
         let settled = ask::settle(verdict, subject, question, self.asker.as_deref()).await;

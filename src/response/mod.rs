@@ -5,12 +5,12 @@
 
 pub mod encode;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::sandbox::{RunEnd, RunOutcome};
 
 /// The four statuses of the seed's payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The code ran and exited 0.
@@ -35,8 +35,9 @@ impl Status {
     }
 }
 
-/// The structured payload, with the seed's keys in the seed's order. Empty fields are left out.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The structured payload, with the seed's keys in the seed's order. Empty fields are left out (and may be
+/// left out when it is read back, as `bridge run --json` output or a test's payload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Payload {
     /// success | error | timeout | validation_error.
@@ -47,13 +48,13 @@ pub struct Payload {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
     /// The MCP servers requested for this run.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<String>,
     /// stdout as lines (blank and `()` lines dropped, as the seed did).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stdout: Vec<String>,
     /// stderr as lines, same filtering.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stderr: Vec<String>,
     /// What went wrong, when something did.
     #[serde(skip_serializing_if = "Option::is_none")]

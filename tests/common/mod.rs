@@ -2,6 +2,7 @@
 //! which containers exist.
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod project;
 
 use std::collections::HashMap;

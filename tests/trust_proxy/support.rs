@@ -19,6 +19,7 @@ pub fn run_proxy(context: &ProxyContext, code: &str, asker: Option<Arc<dyn Asker
         code: code.to_string(),
         servers: Vec::new(),
         timeout_seconds: 30,
+        ..RunCheck::default()
     };
     RunProxy::new(context.clone(), run, Vec::new(), asker)
 }
