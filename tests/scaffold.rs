@@ -285,6 +285,32 @@ fn python_policy_project_builds_with_build_sh_and_works() {
 }
 
 #[test]
+fn rust_projects_build_with_cargo_and_work() {
+    // The bridge's own build needs the wasm32-wasip2 target, so it is there.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold-rust");
+    for kind in KINDS {
+        let name = format!("scaffold-rust-{kind}");
+        let (_parent, project) = new_project("rust", kind, &name);
+        assert!(
+            project
+                .join("vendor/mcp-bridge/plugins/sdk/Cargo.toml")
+                .is_file()
+        );
+        // The projects share one target directory so the SDK's dependencies compile once.
+        build(
+            &project,
+            "cargo build --release --target wasm32-wasip2",
+            &[("CARGO_TARGET_DIR", &target)],
+        );
+        let component = target.join(format!(
+            "wasm32-wasip2/release/{}.wasm",
+            name.replace('-', "_")
+        ));
+        works_as_its_kind(kind, &component, &name);
+    }
+}
+
+#[test]
 fn plugin_new_refuses_a_taken_directory_and_a_bad_name() {
     let parent = TempDir::new().unwrap();
     let dir = parent.path().display().to_string();

@@ -103,21 +103,15 @@ struct Template {
     substitute: bool,
 }
 
-/// A template file from `plugins/templates/`, with placeholders.
+/// A template file from `plugins/templates/`, with placeholders; `executable` for a script.
 macro_rules! template {
     ($to:literal, $from:literal) => {
-        Template {
-            path: $to,
-            contents: include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/plugins/templates/",
-                $from
-            )),
-            executable: false,
-            substitute: true,
-        }
+        template!(@ $to, $from, false)
     };
     ($to:literal, $from:literal, executable) => {
+        template!(@ $to, $from, true)
+    };
+    (@ $to:literal, $from:literal, $executable:literal) => {
         Template {
             path: $to,
             contents: include_str!(concat!(
@@ -125,7 +119,7 @@ macro_rules! template {
                 "/plugins/templates/",
                 $from
             )),
-            executable: true,
+            executable: $executable,
             substitute: true,
         }
     };
@@ -142,6 +136,8 @@ macro_rules! verbatim {
         }
     };
 }
+
+mod rust;
 
 /// The plugin API every project is built against.
 const WIT: Template = verbatim!("wit/plugin.wit", "wit/since_v0.2.0/plugin.wit");
@@ -269,7 +265,12 @@ pub fn scaffold(lang: Lang, kind: PluginKind, name: &str, parent: &Path) -> Resu
             "./build.sh",
             format!("dist/{file}.wasm"),
         ),
-        Lang::Rust => bail!("--lang rust needs the Rust plugin SDK (plugins/sdk) in this build"),
+        Lang::Rust => (
+            &[rust::COMMON, rust::SDK],
+            rust::lib(kind),
+            "cargo build --release --target wasm32-wasip2",
+            format!("target/wasm32-wasip2/release/{file}.wasm"),
+        ),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     for template in common.iter().copied().flatten().chain([&own, &WIT]) {
@@ -394,7 +395,7 @@ mod tests {
 
     #[test]
     fn every_placeholder_is_replaced() {
-        for lang in [Lang::Js, Lang::Python] {
+        for lang in [Lang::Rust, Lang::Js, Lang::Python] {
             for kind in [
                 PluginKind::Policy,
                 PluginKind::Encoder,
@@ -443,7 +444,7 @@ mod tests {
         })
     }
 
-    fn walk(dir: &Path) -> Vec<PathBuf> {
+    pub(super) fn walk(dir: &Path) -> Vec<PathBuf> {
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).expect("read_dir") {
             let path = entry.expect("entry").path();
