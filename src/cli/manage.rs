@@ -41,6 +41,8 @@ Exit status: 1 when a plugin failed or runs are refused."
         #[arg(long)]
         json: bool,
     },
+    /// Write a new plugin project (Rust, JavaScript or Python) that builds into a component with one command.
+    New(super::scaffold::NewArgs),
 }
 
 #[derive(Debug, Args)]
@@ -82,7 +84,7 @@ fn cwd() -> Result<PathBuf> {
     std::env::current_dir().context("finding the working directory")
 }
 
-/// `bridge plugin list|check`.
+/// `bridge plugin list|check|new`.
 pub fn plugin(config: &Config, command: PluginCommand) -> Result<ExitCode> {
     match command {
         PluginCommand::List { json } => plugin_list(config, json),
@@ -91,6 +93,7 @@ pub fn plugin(config: &Config, command: PluginCommand) -> Result<ExitCode> {
             config: config_json,
             json,
         } => plugin_check(&file, &config_json, json),
+        PluginCommand::New(args) => super::scaffold::new(args),
     }
 }
 

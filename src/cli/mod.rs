@@ -2,6 +2,7 @@
 //! configuration (`plugin`, `servers`, `trust`, `tools`) in `manage.rs`.
 
 mod manage;
+mod scaffold;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -46,7 +47,7 @@ echo 'import sys; print(sys.version)' | bridge run - --json\n\nExit status: 0 su
 failed (1 for an uncaught exception); 124 timeout; 2 invalid arguments; 1 other sandbox errors."
     )]
     Run(RunArgs),
-    /// List or check plugins (policies, encoders, discovery sources).
+    /// List, check or create plugins (policies, encoders, discovery sources).
     #[command(subcommand)]
     Plugin(manage::PluginCommand),
     /// List the MCP servers discovered in the config files, with their aliases, sources and state.

@@ -1,0 +1,10 @@
+/// <reference path="./interfaces/mcp-bridge-plugin-encoder.d.ts" />
+/// <reference path="./interfaces/mcp-bridge-plugin-log.d.ts" />
+/// <reference path="./interfaces/mcp-bridge-plugin-plugin.d.ts" />
+/// <reference path="./interfaces/mcp-bridge-plugin-types.d.ts" />
+declare module 'mcp-bridge:plugin/encoder-plugin@0.2.0' {
+  export type * as McpBridgePluginLog020 from 'mcp-bridge:plugin/log@0.2.0'; // import mcp-bridge:plugin/log@0.2.0
+  export type * as McpBridgePluginTypes020 from 'mcp-bridge:plugin/types@0.2.0'; // import mcp-bridge:plugin/types@0.2.0
+  export * as plugin from 'mcp-bridge:plugin/plugin@0.2.0'; // export mcp-bridge:plugin/plugin@0.2.0
+  export * as encoder from 'mcp-bridge:plugin/encoder@0.2.0'; // export mcp-bridge:plugin/encoder@0.2.0
+}
