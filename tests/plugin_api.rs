@@ -376,3 +376,57 @@ async fn a_looping_policy_holds_up_only_its_own_request() {
         other => panic!("expected a deny, got {other:?}"),
     }
 }
+
+/// The built-in `secrets` policy (API 0.2.0) end to end: a real MCP server's result carrying a token comes back
+/// to the code masked, a call that tries to send the token out is refused naming the rule and the argument,
+/// and neither the reason nor the audit log holds the secret.
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn secrets_masks_tokens_in_results_and_refuses_to_send_them_out() {
+    common::engine().await;
+    // Assembled at run time so that no scanner flags this file; shaped like a real GitHub token.
+    let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+    let project = Project::new(json!({"stub": {
+        "command": "python3",
+        "args": [common::stub_script()],
+        "env": {"GITHUB_TOKEN": token},
+    }}))
+    .with_config("[audit]\nlog-results = true\n[plugins.secrets]\nenabled = true\n");
+    let bridge = project.bridge();
+    let code = "\
+import json, os
+found = await mcp_stub.env(name='GITHUB_TOKEN')
+token = os.environ.get('NOT_HERE') or json.loads(found.text)['value']
+print(token)
+try:
+    await mcp_stub.echo(text='ghp_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8')
+except runtime.PolicyDenied as e:
+    print('denied:', e)
+";
+    let response = run_with(&bridge, &["stub"], code, None).await;
+    let stdout = response.payload.stdout.clone();
+    assert_eq!(
+        stdout.first().map(String::as_str),
+        Some("[REDACTED:github-token]"),
+        "{:?}",
+        response.payload
+    );
+    let denied = stdout.get(1).cloned().unwrap_or_default();
+    assert!(
+        denied.starts_with("denied:")
+            && denied.contains("github-token")
+            && denied.contains("arguments.text"),
+        "{denied}"
+    );
+    let everything = format!("{stdout:?} {:?}", project.audit_lines());
+    assert!(
+        !everything.contains(&token),
+        "the secret leaked: {everything}"
+    );
+    let ends = project.audit_events("call-end");
+    assert_eq!(ends.len(), 1, "only the allowed call ended: {ends:?}");
+    assert_eq!(ends[0]["result_changed_by"], "secrets", "{}", ends[0]);
+    let calls = project.audit_events("call");
+    assert_eq!(calls[1]["decision"], "deny", "{}", calls[1]);
+    assert_eq!(calls[1]["decided_by"], "secrets", "{}", calls[1]);
+}

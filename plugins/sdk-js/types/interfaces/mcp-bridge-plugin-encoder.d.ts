@@ -25,7 +25,8 @@ declare module 'mcp-bridge:plugin/encoder@0.2.0' {
   /**
    * The structured result of one run: the `structuredContent` of the MCP result. As JSON (which the
    * `json` and `toon` encoders render) it has the keys `status`, `summary`, `exitCode`, `servers`,
-   * `stdout`, `stderr`, `error` and `timeoutSeconds`, in that order, each left out when empty.
+   * `stdout`, `stderr`, `error` and `timeoutSeconds`, in that order, each left out when empty except
+   * `summary`, which is always there (the run's output schema requires it).
    */
   export interface Payload {
     /**
