@@ -4,10 +4,9 @@
 //! are dropped ([`is_self_reference`]), and every server gets the Python alias the sandbox knows it by
 //! (`mcp_<alias>`, `mcp.servers.<alias>`; [`tool_aliases`] names tools the same way, one level down).
 //!
-//! A leaf: pure functions, no plugin runtime, no filesystem and no crate-internal imports, so both the plugin
-//! host (which fills [`ServerEntry`] from its discovery plugins) and [`crate::upstream`] (which starts the
-//! servers) depend on it and not on each other. It compiles and tests on its own:
-//! `rustc --edition 2024 --test src/servers/mod.rs`.
+//! A leaf: pure functions, no plugin runtime, no filesystem and no crate-internal imports (only the plugin SDK's
+//! plain [`ServerEntry`]), so both the plugin host (which fills entries from its discovery plugins) and
+//! [`crate::upstream`] (which starts the servers) depend on it and not on each other.
 
 mod alias;
 mod self_reference;
@@ -17,28 +16,9 @@ use std::collections::HashSet;
 pub use alias::{dedupe, server_alias, tool_alias, tool_aliases};
 pub use self_reference::is_self_reference;
 
-/// One configured MCP server as a discovery plugin reported it: a mirror of the WIT record `server-entry`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ServerEntry {
-    /// The name the user gave it (the key in the config file).
-    pub name: String,
-    /// The program to start, for stdio servers.
-    pub command: Option<String>,
-    /// Its arguments.
-    pub args: Vec<String>,
-    /// Extra environment variables for it.
-    pub env: Vec<(String, String)>,
-    /// The directory to start it in.
-    pub cwd: Option<String>,
-    /// What the server is for.
-    pub description: Option<String>,
-    /// The endpoint, for HTTP servers.
-    pub url: Option<String>,
-    /// `stdio`, `http` or `sse`, when the file says.
-    pub transport: Option<String>,
-    /// Disabled in its config file: listed, never started.
-    pub disabled: bool,
-}
+/// One configured MCP server as a discovery plugin reported it: the plugin SDK's type (a mirror of the WIT
+/// record `server-entry`), so discovery plugins written with the SDK and the host share one definition.
+pub use mcp_bridge_plugin_sdk::ServerEntry;
 
 /// A server the bridge offers (or lists as disabled), after merging every source.
 #[derive(Debug, Clone, PartialEq, Eq)]
