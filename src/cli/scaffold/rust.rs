@@ -23,6 +23,30 @@ pub(super) const SDK: &[Template] = &[
         "plugins/sdk/Cargo.toml"
     ),
     verbatim!(
+        "vendor/mcp-bridge/plugins/sdk/bindings/discovery/Cargo.toml",
+        "plugins/sdk/bindings/discovery/Cargo.toml"
+    ),
+    verbatim!(
+        "vendor/mcp-bridge/plugins/sdk/bindings/discovery/src/lib.rs",
+        "plugins/sdk/bindings/discovery/src/lib.rs"
+    ),
+    verbatim!(
+        "vendor/mcp-bridge/plugins/sdk/bindings/encoder/Cargo.toml",
+        "plugins/sdk/bindings/encoder/Cargo.toml"
+    ),
+    verbatim!(
+        "vendor/mcp-bridge/plugins/sdk/bindings/encoder/src/lib.rs",
+        "plugins/sdk/bindings/encoder/src/lib.rs"
+    ),
+    verbatim!(
+        "vendor/mcp-bridge/plugins/sdk/bindings/policy/Cargo.toml",
+        "plugins/sdk/bindings/policy/Cargo.toml"
+    ),
+    verbatim!(
+        "vendor/mcp-bridge/plugins/sdk/bindings/policy/src/lib.rs",
+        "plugins/sdk/bindings/policy/src/lib.rs"
+    ),
+    verbatim!(
         "vendor/mcp-bridge/plugins/sdk/src/component.rs",
         "plugins/sdk/src/component.rs"
     ),
