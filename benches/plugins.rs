@@ -1,6 +1,7 @@
 //! Plugin benchmarks (run with `cargo bench --bench plugins`; not a test):
 //! - component load, uncached (compile) vs cached (precompiled), per plugin;
 //! - `check-call` latency of the example policies in Rust, JavaScript and Python (and the built-in `rules`);
+//! - `check-result` latency of the built-in `secrets` over results of 1 KiB to 1 MiB;
 //! - bridge start → `initialize` answered, with the default plugins and a warm cache.
 //!
 //! The examples must be built first: `plugins/examples/build-all.sh`.
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mcp_bridge::config::Config;
 use mcp_bridge::config::settings::Settings;
-use mcp_bridge::plugins::{CallCheck, PluginHost, ProjectPlugins, ToolAnnotations};
+use mcp_bridge::plugins::{CallCheck, PluginHost, ProjectPlugins, ResultCheck, ToolAnnotations};
 
 const EXAMPLES: &[(&str, &str)] = &[
     (
@@ -196,6 +197,42 @@ fn main() {
             percentile(&mut samples, 0.99),
         );
         println!("| {label} | {p50:.2} | {p90:.2} | {p99:.2} |");
+    }
+
+    // check-result: the built-in `secrets` policy over results of growing size, clean and with one token.
+    println!("\n## check-result latency, built-in secrets (ms)\n");
+    println!("| result text | n | p50 | p90 | max |");
+    println!("|---|---:|---:|---:|---:|");
+    let secrets = env(
+        Some(cache.path()),
+        &[],
+        Some("[plugins.secrets]\nenabled = true\n"),
+    );
+    let host = load(&secrets);
+    assert!(host.inspects_results(), "secrets did not load");
+    let line = "issue 42: the build fails on arm64 when the cache is cold, see logs\n";
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    for (kib, n) in [(1usize, 1_000usize), (64, 200), (1024, 20)] {
+        let clean = line.repeat(kib * 1024 / line.len());
+        let dirty = format!("{clean}token = {token}\n");
+        for (what, text) in [("clean", &clean), ("one token", &dirty)] {
+            let check = ResultCheck {
+                call: call.clone(),
+                result: serde_json::json!({"content": [{"type": "text", "text": text}]})
+                    .to_string(),
+            };
+            std::hint::black_box(host.check_result(&check));
+            let mut samples: Vec<f64> = (0..n)
+                .map(|_| {
+                    let started = Instant::now();
+                    std::hint::black_box(host.check_result(&check));
+                    started.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            let (p50, p90) = (percentile(&mut samples, 0.5), percentile(&mut samples, 0.9));
+            let max = samples[samples.len() - 1];
+            println!("| {kib} KiB, {what} | {n} | {p50:.3} | {p90:.3} | {max:.3} |");
+        }
     }
 
     // Start → initialize answered, release binary, default plugins, warm cache.
