@@ -14,8 +14,8 @@ use crate::proxy::ask::{self, Asker, Subject};
 use crate::proxy::audit::AuditLog;
 use crate::proxy::{ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
-use crate::response::Payload;
 use crate::response::encode::{self, ResponseEncoder};
+use crate::response::{self, Payload};
 use crate::sandbox::{RunSpec, Sandbox, SandboxError};
 use crate::store::SandboxStore;
 use crate::upstream::catalog::{self, ToolCatalog};
@@ -143,7 +143,7 @@ impl Bridge {
         asker: Option<Arc<dyn Asker>>,
     ) -> Result<Response, Cancelled> {
         let (payload, run_id) = match self.arguments.parse(arguments) {
-            Err(message) => (Payload::validation_error(message), None),
+            Err(message) => (response::validation_error(message), None),
             Ok(request) => self.run_request(request, cancel, asker).await?,
         };
         // An encoder is a plugin call: it runs on the blocking pool, never on an async worker.
@@ -174,11 +174,11 @@ impl Bridge {
                 "runs are refused until the bridge's configuration is fixed (see `bridge plugin list`): {}",
                 blocking.join("; ")
             );
-            return Ok((Payload::policy_denied(message, request.servers), None));
+            return Ok((response::policy_denied(message, request.servers), None));
         }
         let loaded = match self.resolve_servers(&request.servers) {
             Ok(loaded) => loaded,
-            Err(message) => return Ok((Payload::sandbox_error(message, request.servers), None)),
+            Err(message) => return Ok((response::sandbox_error(message, request.servers), None)),
         };
         let run_id = new_run_id();
         let run_check = RunCheck {
@@ -208,7 +208,7 @@ impl Bridge {
         };
         if let Err(message) = settled.outcome {
             tracing::info!(run = run_id, "run refused: {message}");
-            return Ok((Payload::policy_denied(message, request.servers), None));
+            return Ok((response::policy_denied(message, request.servers), None));
         }
         let server_info = tokio::select! {
             info = self.server_info(&loaded) => info,
@@ -216,7 +216,7 @@ impl Bridge {
         };
         let server_info = match server_info {
             Ok(info) => info,
-            Err(message) => return Ok((Payload::sandbox_error(message, request.servers), None)),
+            Err(message) => return Ok((response::sandbox_error(message, request.servers), None)),
         };
         let rpc = Arc::new(RunProxy::new(self.proxy.clone(), run_check, loaded, asker));
         let spec = RunSpec {
@@ -233,7 +233,7 @@ impl Bridge {
             "run_python"
         );
         let payload = match self.sandbox.run(&spec, cancel).await {
-            Ok(outcome) => Payload::from_outcome(&outcome, request.servers),
+            Ok(outcome) => response::from_outcome(&outcome, request.servers),
             Err(SandboxError::Cancelled) => {
                 return Err(Cancelled {
                     run_id: Some(spec.run_id),
@@ -241,7 +241,7 @@ impl Bridge {
             }
             Err(error) => {
                 tracing::warn!(run = spec.run_id, "sandbox failure: {error}");
-                Payload::sandbox_error(error.to_string(), request.servers)
+                response::sandbox_error(error.to_string(), request.servers)
             }
         };
         Ok((payload, Some(spec.run_id)))

@@ -653,7 +653,7 @@ async fn res_15(
 
 #[test]
 fn every_plain_case_has_a_check() {
-    let dummy = Payload::validation_error("not run");
+    let dummy = mcp_bridge::response::validation_error("not run");
     let missing: Vec<String> = cases()
         .into_iter()
         .filter(|c| c.mode == "plain" && check(&c.id, &dummy).is_none())

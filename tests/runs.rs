@@ -19,7 +19,7 @@ async fn statuses_and_exit_codes() {
     assert_eq!(ok.payload.exit_code, Some(0));
     assert_eq!(stdout(&ok), vec!["hello"]);
     assert_eq!(ok.text, "hello");
-    assert!(!ok.payload.is_error());
+    assert_eq!(ok.payload.status, Status::Success);
 
     let quiet = run(&bridge, "x = 1", 30).await;
     assert_eq!(quiet.payload.summary, "Success (no output)");

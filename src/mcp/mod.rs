@@ -111,7 +111,7 @@ impl BridgeServer {
             .await
             .map_err(|cancelled| ErrorData::internal_error(cancelled.to_string(), None))?;
         let mut result = CallToolResult::success(vec![ContentBlock::text(response.text)]);
-        result.is_error = Some(response.payload.is_error());
+        result.is_error = Some(response.payload.status != response::Status::Success);
         result.structured_content = Some(response.payload.to_value());
         Ok(result)
     }

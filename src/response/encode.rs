@@ -69,7 +69,7 @@ mod tests {
     }
 
     fn payload() -> Payload {
-        Payload::from_outcome(
+        crate::response::from_outcome(
             &RunOutcome {
                 stdout: "a\n".into(),
                 stderr: String::new(),

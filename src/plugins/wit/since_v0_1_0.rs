@@ -151,7 +151,7 @@ impl Bindings {
         let Bindings::Encoder(b) = self else {
             return Err(mismatch(Kind::Encoder).into());
         };
-        let text = payload.to_value().to_string();
+        let text = payload.to_json();
         let encoded = b.mcp_bridge_plugin_encoder().call_encode(store, &text)?;
         Ok(encoded.map(|e| Encoded {
             text: e.text,
