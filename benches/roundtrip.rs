@@ -2,12 +2,14 @@
 //!
 //! `cargo bench --bench roundtrip` builds the release `bridge`, then measures, round-robin per iteration:
 //!
-//! 1. **round trip**: `tools/call run_python {"code": "print(1)"}` from an rmcp client to `bridge serve`
-//!    (a child process over stdio) until the result is back;
-//! 2. **bollard floor**: create → start → wait → remove of a container running `python3 -c "print(1)"` with
+//! 1. **round trip, cold**: `tools/call run_python {"code": "print(1)"}` from an rmcp client to `bridge serve`
+//!    (a child process over stdio, `MCP_BRIDGE_POOL_SIZE=0`) until the result is back;
+//! 2. **round trip, pooled**: the same against a second `bridge serve` with a pool of 2 warm containers,
+//!    each round once the pool is full again (waited for untimed);
+//! 3. **bollard floor**: create → start → wait → remove of a container running `python3 -c "print(1)"` with
 //!    the bridge's hardening flags (and its seccomp profile, `src/sandbox/seccomp.json`, when the checkout
 //!    has one), through bollard directly;
-//! 3. **docker CLI**: `docker run --rm <same flags> IMAGE python3 -c 'print(1)'`.
+//! 4. **docker CLI**: `docker run --rm <same flags> IMAGE python3 -c 'print(1)'`.
 //!
 //! and prints a Markdown table (n, p50, p90, mean, min, max in ms), the ratio round-trip p50 / floor p50, and
 //! whether it meets the target ≤ 1.1. Settings: `BENCH_ITERATIONS` (default 20), `MCP_BRIDGE_IMAGE` (default
@@ -84,20 +86,29 @@ fn main() -> ExitCode {
     }
 }
 
-/// The three measurements.
+/// The measurements.
 #[derive(Clone, Copy)]
 enum Kind {
     RoundTrip,
     Floor,
     Cli,
+    Pooled,
 }
 
-const KINDS: [Kind; 3] = [Kind::RoundTrip, Kind::Floor, Kind::Cli];
+const KINDS: [Kind; 4] = [Kind::RoundTrip, Kind::Floor, Kind::Cli, Kind::Pooled];
+
+/// Warm containers of the pooled bridge.
+const POOL_SIZE: usize = 2;
 
 impl Kind {
     fn label(self) -> &'static str {
         match self {
-            Kind::RoundTrip => "run_python round trip (MCP stdio → bridge → container → result)",
+            Kind::RoundTrip => {
+                "run_python round trip, cold (MCP stdio → bridge → new container → result)"
+            }
+            Kind::Pooled => {
+                "run_python round trip, pooled (MCP stdio → bridge → warm container → result)"
+            }
             Kind::Floor => "bollard floor (create → start → wait → remove)",
             Kind::Cli => "docker CLI (`docker run --rm`)",
         }
@@ -129,6 +140,8 @@ struct Bench {
     docker: Docker,
     client: RunningService<RoleClient, ()>,
     bridge_pid: u32,
+    pooled_client: RunningService<RoleClient, ()>,
+    pooled_pid: u32,
     seq: u64,
 }
 
@@ -166,30 +179,29 @@ async fn bench() -> Result<()> {
         .and_then(Path::parent)
         .unwrap_or(Path::new("."))
         .join("roundtrip-bridge.log");
-    let log = std::fs::File::create(&log_path)
-        .with_context(|| format!("creating {}", log_path.display()))?;
-    let mut command = tokio::process::Command::new(&bridge_bin);
-    command.arg("serve").env("MCP_BRIDGE_IMAGE", &image);
-    let (transport, _) = TokioChildProcess::builder(command)
-        .stderr(Stdio::from(log))
-        .spawn()
-        .with_context(|| format!("spawning {} serve", bridge_bin.display()))?;
-    let bridge_pid = transport.id().context("the bridge exited at once")?;
-    let client = ()
-        .serve(transport)
-        .await
-        .with_context(|| format!("MCP handshake with the bridge (see {})", log_path.display()))?;
+    let (client, bridge_pid) = spawn_bridge(&bridge_bin, &image, 0, &log_path).await?;
+    let pooled_log = log_path.with_file_name("roundtrip-bridge-pooled.log");
+    let (pooled_client, pooled_pid) =
+        spawn_bridge(&bridge_bin, &image, POOL_SIZE, &pooled_log).await?;
 
     let mut bench = Bench {
         sandbox,
         docker,
         client,
         bridge_pid,
+        pooled_client,
+        pooled_pid,
         seq: 0,
     };
     let result = measure(&mut bench, iterations).await;
-    let Bench { client, docker, .. } = bench;
+    let Bench {
+        client,
+        pooled_client,
+        docker,
+        ..
+    } = bench;
     let _ = client.cancel().await;
+    let _ = pooled_client.cancel().await;
     remove_leftovers(&docker).await;
     let (samples, settle) =
         result.with_context(|| format!("bridge log: {}", log_path.display()))?;
@@ -197,8 +209,34 @@ async fn bench() -> Result<()> {
     Ok(())
 }
 
+/// `bridge serve` with a pool of `pool_size`, its stderr to `log_path`: the client and the bridge's pid.
+async fn spawn_bridge(
+    bridge_bin: &Path,
+    image: &str,
+    pool_size: usize,
+    log_path: &Path,
+) -> Result<(RunningService<RoleClient, ()>, u32)> {
+    let log = std::fs::File::create(log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    let mut command = tokio::process::Command::new(bridge_bin);
+    command
+        .arg("serve")
+        .env("MCP_BRIDGE_IMAGE", image)
+        .env("MCP_BRIDGE_POOL_SIZE", pool_size.to_string());
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(Stdio::from(log))
+        .spawn()
+        .with_context(|| format!("spawning {} serve", bridge_bin.display()))?;
+    let pid = transport.id().context("the bridge exited at once")?;
+    let client = ()
+        .serve(transport)
+        .await
+        .with_context(|| format!("MCP handshake with the bridge (see {})", log_path.display()))?;
+    Ok((client, pid))
+}
+
 /// Warm-up, then `iterations` rounds of all three measurements, the order rotated each round.
-async fn measure(bench: &mut Bench, iterations: usize) -> Result<([Vec<f64>; 3], Vec<f64>)> {
+async fn measure(bench: &mut Bench, iterations: usize) -> Result<([Vec<f64>; 4], Vec<f64>)> {
     eprintln!("warming up ({WARMUP} rounds)…");
     for round in 0..WARMUP {
         for kind in rotated(round) {
@@ -206,7 +244,7 @@ async fn measure(bench: &mut Bench, iterations: usize) -> Result<([Vec<f64>; 3],
         }
     }
     let progress = std::io::stderr().is_terminal();
-    let mut samples: [Vec<f64>; 3] = Default::default();
+    let mut samples: [Vec<f64>; 4] = Default::default();
     let mut settle = Vec::new();
     for round in 0..iterations {
         for kind in rotated(round) {
@@ -240,6 +278,10 @@ async fn one(bench: &mut Bench, kind: Kind) -> Result<(Duration, Option<Duration
             let settled = settle(&bench.docker, bench.bridge_pid).await?;
             Ok((elapsed, Some(settled)))
         }
+        Kind::Pooled => {
+            pool_full(&bench.docker, bench.pooled_pid).await?;
+            Ok((round_trip(&bench.pooled_client).await?, None))
+        }
         Kind::Floor => Ok((floor(&bench.docker, &bench.sandbox, bench.seq).await?, None)),
         Kind::Cli => {
             let args = cli_args(&bench.sandbox);
@@ -268,6 +310,45 @@ async fn round_trip(client: &RunningService<RoleClient, ()>) -> Result<Duration>
         "run_python did not succeed with stdout [\"1\"]: {payload}"
     );
     Ok(elapsed)
+}
+
+/// Waits until the pooled bridge has exactly its [`POOL_SIZE`] containers, all running, then a little longer
+/// for their runtimes to finish importing (a container is `running` ~0.1 s before its runtime says `ready`).
+async fn pool_full(docker: &Docker, bridge_pid: u32) -> Result<()> {
+    let started = Instant::now();
+    let marker = format!("/{bridge_pid}/");
+    loop {
+        let containers = docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&HashMap::from([("label", vec![BRIDGE_LABEL])]))
+                    .build(),
+            ))
+            .await
+            .context("listing the pooled bridge's containers")?;
+        let mine: Vec<_> = containers
+            .iter()
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .and_then(|labels| labels.get(BRIDGE_OWNER_LABEL))
+                    .is_some_and(|owner| owner.contains(&marker))
+            })
+            .collect();
+        let running = mine
+            .iter()
+            .filter(|c| c.state.map(|s| s.to_string()).as_deref() == Some("running"))
+            .count();
+        if mine.len() == POOL_SIZE && running == POOL_SIZE {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return Ok(());
+        }
+        if started.elapsed() > SETTLE_LIMIT {
+            bail!("the pool did not refill within {SETTLE_LIMIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Waits until the bridge process has no container left (it removes them in the background after `done`).
@@ -546,7 +627,7 @@ async fn print_machine(docker: &Docker, sandbox: &Sandbox, iterations: usize, br
     );
 }
 
-fn report(samples: &[Vec<f64>; 3], settle: &[f64]) {
+fn report(samples: &[Vec<f64>; 4], settle: &[f64]) {
     println!("## Results (ms)\n");
     println!("| measurement | n | p50 | p90 | mean | min | max |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
@@ -582,6 +663,13 @@ fn report(samples: &[Vec<f64>; 3], settle: &[f64]) {
         }
     );
     println!("docker-CLI p50 / bollard-floor p50 = {:.3}", cli / floor);
+    let pooled = Stats::of(&samples[Kind::Pooled.index()]);
+    println!(
+        "pooled round trip p50 {:.1} ms, p90 {:.1} ms (targets: p50 ≤ 5, p95 ≤ 10); pooled / floor p50 = {:.3}",
+        pooled.p50,
+        pooled.p90,
+        pooled.p50 / floor
+    );
     println!("\nRaw samples in measurement order (ms):\n");
     for kind in KINDS {
         let raw: Vec<String> = samples[kind.index()]

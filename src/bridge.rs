@@ -16,7 +16,7 @@ use crate::proxy::{ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::encode::{self, ResponseEncoder};
 use crate::response::{self, Payload};
-use crate::sandbox::{RunSpec, Sandbox, SandboxError};
+use crate::sandbox::{ContainerUse, RunSpec, Sandbox, SandboxError};
 use crate::store::SandboxStore;
 use crate::upstream::catalog::{self, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
@@ -28,8 +28,10 @@ pub struct Response {
     pub payload: Payload,
     /// The text content, from the configured encoder.
     pub text: String,
-    /// The run's id (container name `mcp-bridge-<id>`, label `mcp-bridge.run`), when a container was made.
+    /// The run's id, once it had one (a container started cold for it is named `mcp-bridge-<id>`).
     pub run_id: Option<String>,
+    /// The container it ran in, when it reached one.
+    pub container: Option<ContainerUse>,
 }
 
 /// The call was cancelled by its caller; its container is already gone.
@@ -142,8 +144,8 @@ impl Bridge {
         cancel: &CancellationToken,
         asker: Option<Arc<dyn Asker>>,
     ) -> Result<Response, Cancelled> {
-        let (payload, run_id) = match self.arguments.parse(arguments) {
-            Err(message) => (response::validation_error(message), None),
+        let (payload, run_id, container) = match self.arguments.parse(arguments) {
+            Err(message) => (response::validation_error(message), None, None),
             Ok(request) => self.run_request(request, cancel, asker).await?,
         };
         // An encoder is a plugin call: it runs on the blocking pool, never on an async worker.
@@ -158,6 +160,7 @@ impl Bridge {
             payload,
             text,
             run_id,
+            container,
         })
     }
 
@@ -167,18 +170,28 @@ impl Bridge {
         request: RunRequest,
         cancel: &CancellationToken,
         asker: Option<Arc<dyn Asker>>,
-    ) -> Result<(Payload, Option<String>), Cancelled> {
+    ) -> Result<(Payload, Option<String>, Option<ContainerUse>), Cancelled> {
         let blocking = self.plugins.blocking();
         if !blocking.is_empty() {
             let message = format!(
                 "runs are refused until the bridge's configuration is fixed (see `bridge plugin list`): {}",
                 blocking.join("; ")
             );
-            return Ok((response::policy_denied(message, request.servers), None));
+            return Ok((
+                response::policy_denied(message, request.servers),
+                None,
+                None,
+            ));
         }
         let loaded = match self.resolve_servers(&request.servers) {
             Ok(loaded) => loaded,
-            Err(message) => return Ok((response::sandbox_error(message, request.servers), None)),
+            Err(message) => {
+                return Ok((
+                    response::sandbox_error(message, request.servers),
+                    None,
+                    None,
+                ));
+            }
         };
         let run_id = new_run_id();
         let run_check = RunCheck {
@@ -208,7 +221,11 @@ impl Bridge {
         };
         if let Err(message) = settled.outcome {
             tracing::info!(run = run_id, "run refused: {message}");
-            return Ok((response::policy_denied(message, request.servers), None));
+            return Ok((
+                response::policy_denied(message, request.servers),
+                None,
+                None,
+            ));
         }
         let server_info = tokio::select! {
             info = self.server_info(&loaded) => info,
@@ -216,7 +233,13 @@ impl Bridge {
         };
         let server_info = match server_info {
             Ok(info) => info,
-            Err(message) => return Ok((response::sandbox_error(message, request.servers), None)),
+            Err(message) => {
+                return Ok((
+                    response::sandbox_error(message, request.servers),
+                    None,
+                    None,
+                ));
+            }
         };
         let rpc = Arc::new(RunProxy::new(self.proxy.clone(), run_check, loaded, asker));
         let spec = RunSpec {
@@ -232,8 +255,11 @@ impl Bridge {
             timeout = spec.timeout.as_secs(),
             "run_python"
         );
-        let payload = match self.sandbox.run(&spec, cancel).await {
-            Ok(outcome) => response::from_outcome(&outcome, request.servers),
+        let (payload, container) = match self.sandbox.run(&spec, cancel).await {
+            Ok(outcome) => (
+                response::from_outcome(&outcome, request.servers),
+                Some(outcome.container),
+            ),
             Err(SandboxError::Cancelled) => {
                 return Err(Cancelled {
                     run_id: Some(spec.run_id),
@@ -241,10 +267,13 @@ impl Bridge {
             }
             Err(error) => {
                 tracing::warn!(run = spec.run_id, "sandbox failure: {error}");
-                response::sandbox_error(error.to_string(), request.servers)
+                (
+                    response::sandbox_error(error.to_string(), request.servers),
+                    None,
+                )
             }
         };
-        Ok((payload, Some(spec.run_id)))
+        Ok((payload, Some(spec.run_id), container))
     }
 }
 

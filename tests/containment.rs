@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use mcp_bridge::response::{Payload, Status};
+use mcp_bridge::sandbox::ContainerUse;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -544,7 +545,7 @@ fn describe(p: &Payload) -> String {
 // The multi-run cases.
 
 /// PERS-01: run B, in the next container, sees none of run A's files.
-async fn pers_01(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<String>>) {
+async fn pers_01(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<ContainerUse>>) {
     let c = case("PERS-01");
     let (a, b) = c
         .code
@@ -552,7 +553,7 @@ async fn pers_01(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<St
         .expect("PERS-01 has two runs");
     let first = common::run(bridge, a, 30).await;
     let second = common::run(bridge, b, 30).await;
-    let ids = vec![first.run_id.clone(), second.run_id.clone()];
+    let ids = vec![first.container.clone(), second.container.clone()];
     let verdict = one_line(&first.payload)
         .and_then(|l| {
             ensure(
@@ -577,7 +578,7 @@ async fn pers_01(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<St
 }
 
 /// RES-14: 16 spinning processes stay within the CPU quota (the host keeps the rest).
-async fn res_14(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<String>>) {
+async fn res_14(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<ContainerUse>>) {
     let c = case("RES-14");
     // The case's code, timed: children's CPU against wall time.
     let code = format!(
@@ -593,7 +594,7 @@ async fn res_14(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<Str
             _ => Err(format!("expected 'burned' and the CPU line, got {lines:?}")),
         })
         .map_err(|e| format!("{e} {}", describe(p)));
-    (verdict, vec![response.run_id])
+    (verdict, vec![response.container])
 }
 
 /// RES-15: a 600 MiB stdout flood is stopped at the output limit, and the engine keeps no log of it (log driver
@@ -601,7 +602,7 @@ async fn res_14(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<Str
 async fn res_15(
     bridge: &mcp_bridge::bridge::Bridge,
     docker: &bollard::Docker,
-) -> (Verdict, Vec<Option<String>>) {
+) -> (Verdict, Vec<Option<ContainerUse>>) {
     let c = case("RES-15");
     let run = common::run(bridge, &c.code, 60);
     let watch = async {
@@ -646,7 +647,7 @@ async fn res_15(
             })
         })
     });
-    (verdict, vec![response.run_id])
+    (verdict, vec![response.container])
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -677,14 +678,14 @@ print('leader exits', flush=True)
 ctypes.CDLL(None).syscall(60, 0)
 ";
 
-async fn leader_exit(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<String>>) {
+async fn leader_exit(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<ContainerUse>>) {
     let response = common::run(bridge, LEADER_EXIT, 5).await;
     let p = &response.payload;
     let verdict = ensure(
         p.status == Status::Error && p.exit_code == Some(137) && p.stdout == ["leader exits"],
         || format!("expected error/137 after 'leader exits' {}", describe(p)),
     );
-    (verdict, vec![response.run_id])
+    (verdict, vec![response.container])
 }
 
 /// Whether the engine runs on this host, so its containers' processes are visible in our /proc.
@@ -743,7 +744,13 @@ where
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn containment_suite() {
     let docker = common::engine().await;
-    let bridge = common::bridge(&[]);
+    // The pool as large as the concurrency limit: every run takes a warm container, so the suite shows the
+    // pool contains exactly what a cold start does (every other engine test runs cold).
+    let bridge = common::bridge(&[
+        ("MCP_BRIDGE_POOL_SIZE", "4"),
+        ("MCP_BRIDGE_MAX_CONCURRENCY", "4"),
+    ]);
+    bridge.sandbox().warm_up().await.expect("engine ready");
     let started = Instant::now();
 
     // The ids of every container this process creates, for the host-side leak check afterwards.
@@ -767,7 +774,7 @@ async fn containment_suite() {
             let verdict = check(&c.id, &response.payload)
                 .unwrap_or_else(|| Err("no check for this case".into()))
                 .map_err(|e| format!("{e} {}", describe(&response.payload)));
-            (c.id, verdict, vec![response.run_id])
+            (c.id, verdict, vec![response.container])
         }
     });
     let plain = join_all(plain);
@@ -802,26 +809,31 @@ async fn containment_suite() {
         .filter_map(|(id, verdict, _)| verdict.as_ref().err().map(|e| format!("{id}: {e}")))
         .collect();
 
-    // PERS-11: every run's container is removed (after a clean exit that happens in the background) ...
-    let run_ids: Vec<String> = results
+    // Every case ran in a warm container from the pool (which serves every run at this size).
+    let cold: Vec<&str> = results
         .iter()
-        .flat_map(|(_, _, ids)| ids.iter().flatten().cloned())
+        .filter(|(_, _, used)| used.iter().flatten().any(|c| !c.warm))
+        .map(|(id, _, _)| id.as_str())
         .collect();
-    let without_id = results
+    if !cold.is_empty() {
+        failures.push(format!(
+            "cases that did not run in a pooled container: {cold:?}"
+        ));
+    }
+
+    // PERS-11: every run's container is removed (after a clean exit that happens in the background) ...
+    let used: Vec<String> = results
         .iter()
-        .flat_map(|(_, _, ids)| ids)
-        .filter(|id| id.is_none())
-        .count();
+        .flat_map(|(_, _, used)| used.iter().flatten().map(|c| c.id.clone()))
+        .collect();
     let left = settle(Duration::from_secs(15), || {
-        let (docker, run_ids) = (docker.clone(), run_ids.clone());
+        let (docker, used) = (docker.clone(), used.clone());
         async move {
             let mut left = Vec::new();
-            for run_id in &run_ids {
-                left.extend(common::containers_of_run(&docker, run_id).await);
-            }
-            if without_id > 0 {
-                // Some responses carried no run id: fall back to every container of this process.
-                left.extend(common::containers_of_process(&docker, std::process::id()).await);
+            for id in &used {
+                if common::container_exists(&docker, id).await {
+                    left.push(id.clone());
+                }
             }
             left
         }
@@ -830,7 +842,9 @@ async fn containment_suite() {
     if !left.is_empty() {
         failures.push(format!("PERS-11: containers left behind: {left:?}"));
     }
-    // ... and no process of theirs lives on on the host (visible only when the engine is local).
+    // ... and, once the bridge has shut down (taking its idle warm containers with it), no process of any
+    // container it made lives on on the host (visible only when the engine is local).
+    common::finish(&bridge).await;
     let seen = seen.lock().expect("not poisoned").clone();
     if engine_is_local() {
         let leaked = settle(Duration::from_secs(15), || {
@@ -844,7 +858,6 @@ async fn containment_suite() {
             ));
         }
     }
-
     assert!(
         failures.is_empty(),
         "{} containment failures ({} cases):\n{}",

@@ -145,7 +145,10 @@ async fn an_mcp_client_sees_one_tool_and_gets_structured_results() {
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_cancelled_call_removes_its_container() {
     let docker = common::engine().await;
-    let (transport, _) = TokioChildProcess::builder(bridge_command())
+    // The cold path, so the run's container is the bridge's only one (tests/pool.rs cancels a pooled run).
+    let mut command = bridge_command();
+    command.env("MCP_BRIDGE_POOL_SIZE", "0");
+    let (transport, _) = TokioChildProcess::builder(command)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -252,14 +255,15 @@ async fn sigterm_removes_running_containers_and_exits() {
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn start_up_removes_containers_a_crashed_bridge_left() {
     let docker = common::engine().await;
-    // A bridge killed with SIGKILL cannot clean up: its running container is left behind.
+    // A bridge killed with SIGKILL cannot clean up: its running container and its warm ones are left behind.
     let (mut child, crashed) = bridge_with_a_running_call().await;
     wait_for_running_container(&docker, crashed).await;
     child.kill().await.unwrap();
     child.wait().await.unwrap();
-    assert_eq!(
-        common::containers_of_process(&docker, crashed).await.len(),
-        1,
+    assert!(
+        !common::containers_of_process(&docker, crashed)
+            .await
+            .is_empty(),
         "left behind"
     );
 

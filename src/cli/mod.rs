@@ -138,22 +138,31 @@ fn bridge(config: Config) -> Result<Arc<Bridge>, ExitCode> {
 }
 
 async fn serve(bridge: Arc<Bridge>) -> Result<()> {
-    // The engine is contacted now rather than at the first run: the first run is faster, and containers left
-    // by a bridge that died are swept at once.
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    // The engine is contacted now rather than at the first run: the first run is faster, containers left by a
+    // bridge that died are swept at once, and the pool of warm containers starts filling.
     let warming = bridge.clone();
     tokio::spawn(async move {
         if let Err(error) = warming.sandbox().warm_up().await {
             tracing::warn!("container engine not ready yet: {error}");
         }
     });
-    let service = BridgeServer::new(bridge.clone())
-        .serve(rmcp::transport::stdio())
-        .await
-        .context("MCP handshake")?;
+    // From here on every way out goes through shutdown, which removes the warm containers too.
+    let handshake = BridgeServer::new(bridge.clone()).serve(rmcp::transport::stdio());
+    let service = tokio::select! {
+        service = handshake => match service {
+            Ok(service) => service,
+            Err(error) => {
+                bridge.shutdown().await;
+                return Err(error).context("MCP handshake");
+            }
+        },
+        _ = sigterm.recv() => { tracing::info!("SIGTERM"); bridge.shutdown().await; return Ok(()); }
+        _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT"); bridge.shutdown().await; return Ok(()); }
+    };
     let stop = service.cancellation_token();
     let ended = tokio::spawn(service.waiting());
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
     tokio::select! {
         _ = ended => tracing::info!("client disconnected"),
         _ = sigterm.recv() => { tracing::info!("SIGTERM"); stop.cancel(); }

@@ -61,6 +61,11 @@ pub struct Config {
     pub container_user: String,
     /// `MCP_BRIDGE_MAX_CONCURRENCY`: containers running at once; further calls queue.
     pub max_concurrency: usize,
+    /// `MCP_BRIDGE_POOL_SIZE`: warm containers kept ready by `bridge serve` (default 2; 0 turns the pool off).
+    /// They count in `max_concurrency`.
+    pub pool_size: usize,
+    /// `MCP_BRIDGE_POOL_MAX_IDLE`: how long a warm container waits for a run before it is replaced.
+    pub pool_max_idle: Duration,
     /// `MCP_BRIDGE_MAX_OUTPUT`: bytes of stdout + stderr kept for the response; the rest is cut with a marker.
     pub max_output_bytes: usize,
     /// `MCP_BRIDGE_OUTPUT_LIMIT`: bytes of output after which a run is stopped as a flood.
@@ -165,6 +170,20 @@ impl Config {
             4,
             1,
         )? as usize;
+        let pool_size =
+            integer(get("MCP_BRIDGE_POOL_SIZE"), "MCP_BRIDGE_POOL_SIZE", 2, 0)? as usize;
+        let pool_max_idle = duration(
+            get("MCP_BRIDGE_POOL_MAX_IDLE"),
+            "MCP_BRIDGE_POOL_MAX_IDLE",
+            300,
+        )?;
+        if pool_max_idle.is_zero() {
+            return Err(err(
+                "MCP_BRIDGE_POOL_MAX_IDLE",
+                "0",
+                "must be at least 1 second (MCP_BRIDGE_POOL_SIZE=0 turns the pool off)",
+            ));
+        }
         let max_output_bytes = byte_size(
             get("MCP_BRIDGE_MAX_OUTPUT"),
             "MCP_BRIDGE_MAX_OUTPUT",
@@ -260,6 +279,8 @@ impl Config {
             cpus,
             container_user,
             max_concurrency,
+            pool_size,
+            pool_max_idle,
             max_output_bytes,
             output_limit_bytes,
             max_code_bytes,

@@ -71,6 +71,10 @@ mod tests {
     fn payload() -> Payload {
         crate::response::from_outcome(
             &RunOutcome {
+                container: crate::sandbox::ContainerUse {
+                    id: "c".into(),
+                    warm: false,
+                },
                 stdout: "a\n".into(),
                 stderr: String::new(),
                 end: RunEnd::Exited(0),

@@ -131,6 +131,10 @@ mod tests {
 
     fn outcome(stdout: &str, stderr: &str, end: RunEnd) -> RunOutcome {
         RunOutcome {
+            container: crate::sandbox::ContainerUse {
+                id: "c".into(),
+                warm: false,
+            },
             stdout: stdout.into(),
             stderr: stderr.into(),
             end,

@@ -1,8 +1,10 @@
-//! The in-sandbox Python runtime, embedded at build time, and the boot frame that carries it and the code into
-//! the container over stdin (no files are mounted; see `PROTOCOL.md`).
+//! The in-sandbox Python runtime, embedded at build time, and the two frames that carry it and the code into the
+//! container over stdin (no files are mounted; see `PROTOCOL.md`).
+
+use std::sync::OnceLock;
 
 use super::RunSpec;
-use super::protocol::{BootFrame, BootModule, BootRun, VERSION};
+use super::protocol::{BootFrame, BootModule, MAX_FRAME, RunFrame, VERSION};
 
 /// The program the container starts with: `python3 -I -B -c BOOTSTRAP`. It reads the boot frame.
 pub const BOOTSTRAP: &str = include_str!("python/bootstrap.py");
@@ -38,24 +40,35 @@ const MODULES: &[(&str, bool, &str)] = &[
     ),
 ];
 
-/// The bytes written to the container's stdin before anything else: the boot frame with its header.
-pub fn boot_frame(spec: &RunSpec, max_frame: usize) -> Result<Vec<u8>, serde_json::Error> {
-    BootFrame {
-        v: VERSION,
-        modules: MODULES
-            .iter()
-            .map(|&(name, package, source)| (name, BootModule { source, package }))
-            .collect(),
-        entry: "mcp_bridge_runtime",
-        run: BootRun {
-            id: &spec.run_id,
-            code: &spec.code,
-            servers: &spec.servers,
-            timeout: spec.timeout.as_secs(),
-            max_frame,
+/// The bytes written to every container's stdin before anything else: the boot frame with its header. The
+/// same for every container, so it is encoded once.
+pub fn boot_frame() -> &'static [u8] {
+    static FRAME: OnceLock<Vec<u8>> = OnceLock::new();
+    FRAME.get_or_init(|| {
+        BootFrame {
+            v: VERSION,
+            modules: MODULES
+                .iter()
+                .map(|&(name, package, source)| (name, BootModule { source, package }))
+                .collect(),
+            entry: "mcp_bridge_runtime",
+            max_frame: MAX_FRAME,
             manual: MANUAL,
-            server_info: &spec.server_info,
-        },
+        }
+        .encode()
+        // Static sources and integers: encoding cannot fail, and its size is far below the header's limit.
+        .unwrap_or_default()
+    })
+}
+
+/// The run frame for `spec`, with its header: what a container is given to run.
+pub fn run_frame(spec: &RunSpec) -> Result<Vec<u8>, serde_json::Error> {
+    RunFrame {
+        id: &spec.run_id,
+        code: &spec.code,
+        servers: &spec.servers,
+        timeout: spec.timeout.as_secs(),
+        server_info: &spec.server_info,
     }
     .encode()
 }
@@ -81,7 +94,7 @@ mod tests {
     }
 
     #[test]
-    fn header_gives_the_exact_body_length() {
+    fn headers_give_the_exact_body_length() {
         let spec = RunSpec {
             run_id: "r-1".into(),
             code: "print('é')".into(),
@@ -90,19 +103,24 @@ mod tests {
             server_info: serde_json::Value::Null,
             rpc: std::sync::Arc::new(Refuse),
         };
-        let frame = boot_frame(&spec, 1024).unwrap();
-        let length: usize = std::str::from_utf8(&frame[..BOOT_HEADER_DIGITS])
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert_eq!(length, frame.len() - BOOT_HEADER_DIGITS);
-        let body: serde_json::Value = serde_json::from_slice(&frame[BOOT_HEADER_DIGITS..]).unwrap();
-        assert_eq!(body["v"], VERSION);
-        assert_eq!(body["entry"], "mcp_bridge_runtime");
-        assert_eq!(body["run"]["code"], "print('é')");
-        assert_eq!(body["run"]["max_frame"], 1024);
-        assert_eq!(body["modules"]["mcp"]["package"], true);
-        assert_eq!(body["modules"]["mcp.runtime"]["package"], false);
-        assert_eq!(body["modules"].as_object().unwrap().len(), MODULES.len());
+        let body = |frame: &[u8]| -> serde_json::Value {
+            let length: usize = std::str::from_utf8(&frame[..BOOT_HEADER_DIGITS])
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(length, frame.len() - BOOT_HEADER_DIGITS);
+            serde_json::from_slice(&frame[BOOT_HEADER_DIGITS..]).unwrap()
+        };
+        let boot = body(boot_frame());
+        assert_eq!(boot["v"], VERSION);
+        assert_eq!(boot["entry"], "mcp_bridge_runtime");
+        assert_eq!(boot["max_frame"], MAX_FRAME);
+        assert_eq!(boot["modules"]["mcp"]["package"], true);
+        assert_eq!(boot["modules"]["mcp.runtime"]["package"], false);
+        assert_eq!(boot["modules"].as_object().unwrap().len(), MODULES.len());
+        let run = body(&run_frame(&spec).unwrap());
+        assert_eq!(run["code"], "print('é')");
+        assert_eq!(run["id"], "r-1");
+        assert_eq!(run["timeout"], 5);
     }
 }

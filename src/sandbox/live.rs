@@ -17,21 +17,27 @@ use super::container::{LABEL, LABEL_OWNER};
 const REMOVE_RETRY_MAX: Duration = Duration::from_secs(2);
 use super::engine::owner_of;
 
+/// Called each time a removal gives back a concurrency slot.
+pub type OnRelease = Arc<dyn Fn() + Send + Sync>;
+
 /// The containers this bridge created and has not yet seen removed.
 #[derive(Clone)]
 pub struct Reaper {
     docker: Docker,
     live: Arc<Mutex<HashSet<String>>>,
     background: TaskTracker,
+    on_release: OnRelease,
 }
 
 impl Reaper {
-    /// A reaper removing through `docker`; `background` tracks removals still under way.
-    pub fn new(docker: Docker, background: TaskTracker) -> Self {
+    /// A reaper removing through `docker`; `background` tracks removals still under way; `on_release` runs
+    /// whenever a removed container's slot comes free (the pool refills then).
+    pub fn new(docker: Docker, background: TaskTracker, on_release: OnRelease) -> Self {
         Reaper {
             docker,
             live: Arc::default(),
             background,
+            on_release,
         }
     }
 
@@ -172,6 +178,7 @@ impl ContainerGuard {
         let permit = self.permit.take();
         self.reaper.remove(&self.id).await;
         drop(permit);
+        (self.reaper.on_release)();
         self.id.clear();
     }
 
@@ -194,6 +201,7 @@ impl ContainerGuard {
                     async move {
                         reaper.remove(&id).await;
                         drop(permit);
+                        (reaper.on_release)();
                     },
                     &handle,
                 );

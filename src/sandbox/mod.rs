@@ -1,7 +1,8 @@
 //! Running Python in a hardened, throwaway container through the Docker Engine API.
 //!
-//! [`Sandbox::run`] is the whole job: wait for a concurrency slot, make sure the engine and image are ready,
-//! run the code in a fresh container (`run.rs`), and remove the container whatever happened (`live.rs`).
+//! [`Sandbox::run`] is the whole job: make sure the engine and image are ready, take a warm container from the
+//! pool (`pool.rs`) or wait for a concurrency slot and start one cold (`start.rs`), run the code in it
+//! (`run.rs`), and remove the container whatever happened (`live.rs`). Every container serves one run.
 //! The in-container side is the Python runtime in `python/`, shipped over stdin (`boot.rs`); what the two sides
 //! say to each other is [`protocol`] (`PROTOCOL.md`), read off the container's output by `frames.rs`.
 
@@ -11,9 +12,11 @@ mod engine;
 mod frames;
 mod live;
 mod output;
+mod pool;
 pub mod protocol;
 mod run;
 mod seccomp;
+mod start;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +29,7 @@ use tokio_util::task::TaskTracker;
 pub use boot::MANUAL;
 pub use container::LABEL;
 use live::Reaper;
+use pool::Pool;
 pub use protocol::{Request, RequestError, Response, RpcError};
 
 use crate::config::Config;
@@ -53,7 +57,7 @@ pub struct RunSpec {
     pub code: String,
     /// MCP servers requested for this run.
     pub servers: Vec<String>,
-    /// Deadline, counted from container start.
+    /// Deadline, counted from the run frame (a warm container) or the container's start (a cold one).
     pub timeout: Duration,
     /// What the in-sandbox runtime is told about MCP servers (`{"loaded": [...], "discovered": [...]}`).
     pub server_info: serde_json::Value,
@@ -87,9 +91,20 @@ pub enum RunEnd {
     },
 }
 
+/// The container a run had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerUse {
+    /// The engine's container id.
+    pub id: String,
+    /// Taken warm from the pool (true), or started for this run.
+    pub warm: bool,
+}
+
 /// The result of a run that reached a container.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
+    /// The container it ran in (removed by now, or being removed).
+    pub container: ContainerUse,
     /// Captured stdout (within the output budget, cuts marked).
     pub stdout: String,
     /// Captured stderr, tracebacks included.
@@ -153,7 +168,8 @@ struct Engine {
 pub struct Sandbox {
     config: Arc<Config>,
     endpoint: engine::Endpoint,
-    engine: OnceCell<Engine>,
+    engine: OnceCell<Arc<Engine>>,
+    pool: Arc<Pool>,
     slots: Arc<Semaphore>,
     shutdown: CancellationToken,
     background: TaskTracker,
@@ -165,19 +181,28 @@ impl Sandbox {
         // Requests outlive the longest run (waits included) with room to spare.
         let request_timeout = config.max_timeout + Duration::from_secs(60);
         let endpoint = engine::connect(config.runtime, request_timeout)?;
+        let slots = Arc::new(Semaphore::new(config.max_concurrency));
+        let shutdown = CancellationToken::new();
+        let background = TaskTracker::new();
         Ok(Sandbox {
-            slots: Arc::new(Semaphore::new(config.max_concurrency)),
+            pool: Pool::new(
+                config.clone(),
+                slots.clone(),
+                shutdown.clone(),
+                background.clone(),
+            ),
+            slots,
             config,
             endpoint,
             engine: OnceCell::new(),
-            shutdown: CancellationToken::new(),
-            background: TaskTracker::new(),
+            shutdown,
+            background,
         })
     }
 
     /// The engine, negotiated and checked on first use. That first use also starts (in the background) the
     /// removal of containers left by bridges that died, so every bridge start sweeps, `bridge run` included.
-    async fn engine(&self) -> Result<&Engine, SandboxError> {
+    async fn engine(&self) -> Result<&Arc<Engine>, SandboxError> {
         self.engine
             .get_or_try_init(|| async {
                 let docker = engine::negotiate(&self.endpoint).await?;
@@ -195,7 +220,14 @@ impl Sandbox {
                 } else {
                     seccomp::Delivery::Inline
                 };
-                let reaper = Reaper::new(docker.clone(), self.background.clone());
+                // Weak: the pool holds the engine, which holds the reaper.
+                let pool = Arc::downgrade(&self.pool);
+                let refill = move || {
+                    if let Some(pool) = pool.upgrade() {
+                        pool.refill();
+                    }
+                };
+                let reaper = Reaper::new(docker.clone(), self.background.clone(), Arc::new(refill));
                 let sweeper = reaper.clone();
                 self.background.spawn(async move {
                     let removed = sweeper.sweep_orphans(&engine::boot_id()).await;
@@ -205,23 +237,28 @@ impl Sandbox {
                         );
                     }
                 });
-                Ok(Engine {
+                Ok(Arc::new(Engine {
                     seccomp,
                     reaper,
                     docker,
                     owner: engine::owner_id(),
-                })
+                }))
             })
             .await
     }
 
-    /// Contacts the engine now (negotiation, image check, the orphan sweep) instead of at the first run.
+    /// Contacts the engine now (negotiation, image check, the orphan sweep) instead of at the first run, and
+    /// starts filling the pool of warm containers (`MCP_BRIDGE_POOL_SIZE`): what a long-lived `bridge serve`
+    /// does at start. A one-shot `bridge run` skips it and runs cold.
     pub async fn warm_up(&self) -> Result<(), SandboxError> {
-        self.engine().await.map(|_| ())
+        let engine = self.engine().await?;
+        self.pool.activate(engine.clone());
+        Ok(())
     }
 
-    /// Runs `spec`, queueing for a slot when `MCP_BRIDGE_MAX_CONCURRENCY` runs are under way. Cancelling
-    /// `cancel` (or shutting the sandbox down) stops the run and removes its container.
+    /// Runs `spec` in a warm container when one is ready, else in a cold one, queueing for a slot when
+    /// `MCP_BRIDGE_MAX_CONCURRENCY` containers exist. Cancelling `cancel` (or shutting the sandbox down) stops
+    /// the run and removes its container.
     pub async fn run(
         &self,
         spec: &RunSpec,
@@ -230,15 +267,63 @@ impl Sandbox {
         let cancel = combine(cancel, &self.shutdown);
         // Ends the task `combine` spawned once this run is over, whichever way it ends.
         let _end_link = cancel.clone().drop_guard();
-        let permit = tokio::select! {
-            permit = self.slots.clone().acquire_owned() => permit.map_err(|_| SandboxError::Cancelled)?,
-            _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
-        };
         let engine = tokio::select! {
             engine = self.engine() => engine?,
             _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
         };
-        run::execute(engine, &self.config, spec, &cancel, permit).await
+        // A warm container that died before reading the run sends it here again, then only to a cold one.
+        let mut warm_allowed = true;
+        loop {
+            let outcome = match self.container_for(&cancel, warm_allowed).await? {
+                Container::Warm(started) => {
+                    run::execute(engine, &self.config, spec, &cancel, *started, true).await
+                }
+                Container::Cold(permit) => {
+                    let purpose = start::Purpose::Run {
+                        run_id: &spec.run_id,
+                        run_frame: boot::run_frame(spec).map_err(|e| {
+                            SandboxError::Engine(format!("encoding the run frame: {e}"))
+                        })?,
+                        timeout: spec.timeout,
+                    };
+                    // Not raced against `cancel`: a create the engine completed after the request was
+                    // dropped would leave a container nobody tracks. The read loop sees the cancel at once.
+                    let started = start::start(engine, &self.config, purpose, permit).await?;
+                    run::execute(engine, &self.config, spec, &cancel, started, false).await
+                }
+            };
+            match outcome {
+                Ok(outcome) => return Ok(outcome),
+                Err(run::Unfinished::Failed(error)) => return Err(error),
+                Err(run::Unfinished::NeverStarted) => warm_allowed = false,
+            }
+        }
+    }
+
+    /// A ready warm container, or a slot for a cold start, whichever comes first (only a warm one when the
+    /// pool serves every run).
+    async fn container_for(
+        &self,
+        cancel: &CancellationToken,
+        warm_allowed: bool,
+    ) -> Result<Container, SandboxError> {
+        let use_pool = warm_allowed && self.pool.is_active();
+        loop {
+            let warmed = self.pool.warmed();
+            tokio::pin!(warmed);
+            warmed.as_mut().enable();
+            if use_pool && let Some(started) = self.pool.take().await {
+                return Ok(Container::Warm(Box::new(started)));
+            }
+            let cold_allowed = !(use_pool && self.pool.serves_every_run());
+            tokio::select! {
+                permit = self.slots.clone().acquire_owned(), if cold_allowed => {
+                    return permit.map(Container::Cold).map_err(|_| SandboxError::Cancelled);
+                }
+                _ = warmed, if use_pool => continue,
+                _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
+            }
+        }
     }
 
     /// Stops every run and removes every container this bridge created, waiting until the engine confirms they
@@ -259,10 +344,23 @@ impl Sandbox {
         }
     }
 
+    /// Warm containers ready for runs now.
+    pub fn warm_containers(&self) -> usize {
+        self.pool.idle()
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &Config {
         &self.config
     }
+}
+
+/// Where a run goes.
+enum Container {
+    /// A warm container from the pool (it holds its own slot). Boxed: it carries its readers' buffers.
+    Warm(Box<start::Started>),
+    /// A slot for a container started for this run.
+    Cold(tokio::sync::OwnedSemaphorePermit),
 }
 
 /// A token cancelled when either input is (and by its holder, which must cancel it when done with it).

@@ -1,33 +1,40 @@
-//! One run, start to end: create the container, attach before start (so no output is lost), send the boot
-//! frame, read frames until the code has ended (PID 1's exit record and the end of output), the deadline,
-//! cancellation, a flood or a protocol error, then remove it.
+//! One run in a started container (`start.rs`), to its end: send the run frame (a warm container) or find it
+//! already sent (a cold one), read frames until the code has ended (PID 1's exit record and the end of
+//! output), the deadline, cancellation, a flood or a protocol error, then remove the container.
 
 use std::collections::HashSet;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bollard::container::{AttachContainerResults, LogOutput};
-use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
+use bollard::container::LogOutput;
 use futures::StreamExt;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::frames::{FrameReader, StderrReader};
 use super::output::BoundedOutput;
-use super::protocol::{Frame, MAX_FRAME, Response, RpcFrame, RpcResult, Stream};
-use super::{Engine, RpcError, RunEnd, RunOutcome, RunSpec, SandboxError, boot, container};
+use super::protocol::{Frame, Response, RpcFrame, RpcResult, Stream};
+use super::start::Started;
+use super::{Engine, RpcError, RunEnd, RunOutcome, RunSpec, SandboxError, boot};
 use crate::config::Config;
 
 /// Requests of one run handled at once; more are refused at once (so a flood of requests cannot make the host
 /// run unbounded upstream calls), and the code can retry once some have finished.
 const MAX_IN_FLIGHT: usize = 64;
 
-/// Bytes of the container's own stderr (bootstrap failures, interpreter crashes) kept.
-const RAW_STDERR_BUDGET: usize = 16 << 10;
+/// Why a run in a container produced no outcome.
+#[derive(Debug)]
+pub enum Unfinished {
+    /// The run failed or was cancelled.
+    Failed(SandboxError),
+    /// A warm container ended before its runtime said it had read the run frame: the code never ran there,
+    /// so the run can go to another container.
+    NeverStarted,
+}
+
+impl From<SandboxError> for Unfinished {
+    fn from(error: SandboxError) -> Self {
+        Unfinished::Failed(error)
+    }
+}
 
 /// How the read loop ended.
 enum Ending {
@@ -43,67 +50,52 @@ enum Ending {
     Protocol(String),
 }
 
-/// Runs `spec` in a fresh container. `permit` is the concurrency slot, held until the container is removed.
+/// Runs `spec` in `container`, which serves no other run. A `warm` container (from the pool) gets its run frame
+/// now and its deadline counts from here; a cold one was given it at start and its deadline counts from then.
 pub async fn execute(
     engine: &Engine,
     config: &Config,
     spec: &RunSpec,
     cancel: &CancellationToken,
-    permit: OwnedSemaphorePermit,
-) -> Result<RunOutcome, SandboxError> {
-    let docker = &engine.docker;
-    let name = format!("mcp-bridge-{}", spec.run_id);
-    let body = container::create_body(
-        config,
-        &spec.run_id,
-        &engine.owner,
-        spec.timeout,
-        &engine.seccomp,
-    );
-    let created = docker
-        .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-            body,
-        )
-        .await
-        .map_err(|error| create_error(error, &config.image))?;
-    let guard = engine.reaper.track(created.id, permit);
-    tracing::debug!(run = spec.run_id, container = guard.id(), "created");
-
-    let attach = AttachContainerOptionsBuilder::default()
-        .stdin(true)
-        .stdout(true)
-        .stderr(true)
-        .stream(true)
-        .build();
-    let AttachContainerResults { mut output, input } = docker
-        .attach_container(guard.id(), Some(attach))
-        .await
-        .map_err(|e| SandboxError::Engine(format!("attaching to the sandbox: {e}")))?;
-
-    let boot = boot::boot_frame(spec, MAX_FRAME)
-        .map_err(|e| SandboxError::Engine(format!("encoding the boot frame: {e}")))?;
-    let stdin = StdinFeed::start(input, boot);
-
-    docker
-        .start_container(guard.id(), None)
-        .await
-        .map_err(|e| SandboxError::Engine(format!("starting the sandbox: {e}")))?;
-    let deadline = Instant::now() + spec.timeout;
-    tracing::debug!(run = spec.run_id, "started");
+    container: Started,
+    warm: bool,
+) -> Result<RunOutcome, Unfinished> {
+    let Started {
+        guard,
+        mut output,
+        stdin,
+        mut frames,
+        mut container_stderr,
+        mut raw_stderr,
+        mut received,
+        started_at,
+    } = container;
+    let deadline = if warm {
+        let run_frame = boot::run_frame(spec)
+            .map_err(|e| SandboxError::Engine(format!("encoding the run frame: {e}")))?;
+        if let Err(reason) = stdin.send(run_frame) {
+            return Err(SandboxError::Engine(reason).into());
+        }
+        Instant::now() + spec.timeout
+    } else {
+        started_at + spec.timeout
+    };
+    tracing::debug!(run = spec.run_id, container = guard.id(), warm, "run");
+    let container = super::ContainerUse {
+        id: guard.id().to_string(),
+        warm,
+    };
+    // Set by the runtime's `started` frame; a container that ends without it never ran the code.
+    let mut code_started = false;
 
     let half = config.max_output_bytes / 2;
     let mut stdout = BoundedOutput::new("stdout", half);
     let mut stderr = BoundedOutput::new("stderr", config.max_output_bytes - half);
-    let mut raw_stderr = BoundedOutput::new("sandbox stderr", RAW_STDERR_BUDGET);
-    let mut frames = FrameReader::new(MAX_FRAME);
-    let mut container_stderr = StderrReader::new();
     // The runtime's `done` frame: a claim that all output was sent (its exit value is not believed).
     let mut done_claim: Option<i64> = None;
     let mut rpc_ids = HashSet::new();
     // Requests in flight; dropping the set (however the run ends) aborts them.
     let mut requests: JoinSet<Vec<u8>> = JoinSet::new();
-    let mut received: u64 = 0;
 
     let ending = 'read: loop {
         let item = tokio::select! {
@@ -160,6 +152,9 @@ pub async fn execute(
         }
         while let Some(frame) = frames.next_frame() {
             match frame {
+                Ok(Frame::Started) => code_started = true,
+                // A cold container's runtime says it is ready before it reads the run frame already sent.
+                Ok(Frame::Ready) => {}
                 Ok(Frame::Out {
                     s: Stream::Stdout,
                     d,
@@ -212,6 +207,25 @@ pub async fn execute(
             "the runtime's done frame claimed exit {claim}, PID 1 reported {code}: a forged frame"
         );
     }
+    if warm
+        && !code_started
+        && matches!(
+            ending,
+            Ending::Eof
+                | Ending::Exited {
+                    completed: false,
+                    ..
+                }
+        )
+    {
+        tracing::warn!(
+            run = spec.run_id,
+            container = guard.id(),
+            "the warm container ended before it read the run; the run goes to another"
+        );
+        guard.remove_now().await;
+        return Err(Unfinished::NeverStarted);
+    }
     let end = match ending {
         Ending::Exited {
             code,
@@ -237,7 +251,7 @@ pub async fn execute(
         }
         Ending::Cancelled => {
             guard.remove_now().await;
-            return Err(SandboxError::Cancelled);
+            return Err(SandboxError::Cancelled.into());
         }
         Ending::TimedOut => {
             guard.remove_now().await;
@@ -267,7 +281,7 @@ pub async fn execute(
                 _ = tokio::time::sleep_until(deadline) => None,
                 _ = cancel.cancelled() => {
                     guard.remove_now().await;
-                    return Err(SandboxError::Cancelled);
+                    return Err(SandboxError::Cancelled.into());
                 }
             };
             guard.remove_now().await;
@@ -286,6 +300,7 @@ pub async fn execute(
         tracing::debug!(run = spec.run_id, "sandbox stderr: {raw}");
     }
     Ok(RunOutcome {
+        container,
         stdout: stdout.finish(),
         stderr,
         end,
@@ -295,64 +310,6 @@ pub async fn execute(
 /// The `rpc_result` line for request `id`.
 fn rpc_reply(id: u64, outcome: Result<Response, RpcError>) -> Vec<u8> {
     RpcResult { id, outcome }.to_line()
-}
-
-/// The container's stdin, written by its own task so a container that stops reading can never block the read
-/// loop. Replies the container has not read yet are capped: past the cap the run is stopped, so host memory
-/// stays bounded whatever the container does.
-struct StdinFeed {
-    queue: mpsc::UnboundedSender<Vec<u8>>,
-    unread: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Bytes of replies a container may leave unread on its stdin.
-const STDIN_BACKLOG_LIMIT: usize = 1 << 20;
-
-impl StdinFeed {
-    /// Starts the writer with the boot frame (not counted against the backlog).
-    fn start(mut input: Pin<Box<dyn AsyncWrite + Send>>, boot: Vec<u8>) -> Self {
-        let (queue, mut pending) = mpsc::unbounded_channel::<Vec<u8>>();
-        let unread = Arc::new(AtomicUsize::new(0));
-        let written = unread.clone();
-        let task = tokio::spawn(async move {
-            if input.write_all(&boot).await.is_err() || input.flush().await.is_err() {
-                return;
-            }
-            while let Some(bytes) = pending.recv().await {
-                if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
-                    return;
-                }
-                written.fetch_sub(bytes.len(), Ordering::Relaxed);
-            }
-            let _ = input.shutdown().await;
-        });
-        StdinFeed {
-            queue,
-            unread,
-            task,
-        }
-    }
-
-    /// Queues bytes for the container; an error when it has stopped reading. The cap applies to what is
-    /// already waiting, so one reply of any size (a tool result over 1 MiB) still goes through.
-    fn send(&self, bytes: Vec<u8>) -> Result<(), String> {
-        let unread = self.unread.fetch_add(bytes.len(), Ordering::Relaxed);
-        if unread > STDIN_BACKLOG_LIMIT {
-            return Err(format!(
-                "the sandbox left more than {STDIN_BACKLOG_LIMIT} bytes of replies unread on its stdin"
-            ));
-        }
-        // A closed queue means the writer ended (the container closed stdin): nothing to deliver to.
-        let _ = self.queue.send(bytes);
-        Ok(())
-    }
-}
-
-impl Drop for StdinFeed {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// A run whose code did not finish: killed for memory, or exited without the runtime's completion.
@@ -390,17 +347,4 @@ async fn exit_status(engine: &Engine, id: &str) -> (i64, bool) {
         .and_then(|state| state.oom_killed)
         .unwrap_or(false);
     (code, oom)
-}
-
-fn create_error(error: bollard::errors::Error, image: &str) -> SandboxError {
-    match error {
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            message,
-        } => SandboxError::ImageMissing {
-            image: image.to_string(),
-            detail: message,
-        },
-        other => SandboxError::Engine(format!("creating the sandbox container: {other}")),
-    }
 }

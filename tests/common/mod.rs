@@ -122,6 +122,17 @@ pub async fn containers_of_run(docker: &Docker, run_id: &str) -> Vec<String> {
     containers_with(docker, "mcp-bridge.run", run_id).await
 }
 
+/// Whether the container `id` exists (in any state).
+pub async fn container_exists(docker: &Docker, id: &str) -> bool {
+    match docker.inspect_container(id, None).await {
+        Ok(_) => true,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => false,
+        Err(error) => panic!("inspecting container {id}: {error}"),
+    }
+}
+
 /// Containers created by the bridge process `pid` (owner label `<boot>/<pid>/<start>`).
 pub async fn containers_of_process(docker: &Docker, pid: u32) -> Vec<String> {
     containers_and_states_of_process(docker, pid)

@@ -1,5 +1,7 @@
-//! The boot frame (PROTOCOL.md §2): the first bytes on the container's stdin, carrying the runtime's modules and
-//! the run. A 12-digit length header lets the bootstrap read a body of any size with exact reads.
+//! The two length-prefixed frames on the container's stdin (PROTOCOL.md §2): the boot frame, the same for every
+//! container, carrying the runtime's modules; then the run frame, carrying the one run the container will ever
+//! serve. A warm container gets its boot frame when it starts and its run frame when a run takes it; a cold one
+//! gets both at once. A 12-digit length header lets the runtime read a body of any size with exact reads.
 
 use std::collections::BTreeMap;
 
@@ -18,8 +20,10 @@ pub struct BootFrame<'a> {
     pub modules: BTreeMap<&'a str, BootModule<'a>>,
     /// The module whose `main(boot)` the bootstrap calls.
     pub entry: &'a str,
-    /// The run.
-    pub run: BootRun<'a>,
+    /// The largest frame the runtime may send, its newline included.
+    pub max_frame: usize,
+    /// `runtime.capability_summary()`'s text.
+    pub manual: &'a str,
 }
 
 /// One module of the runtime.
@@ -31,9 +35,10 @@ pub struct BootModule<'a> {
     pub package: bool,
 }
 
-/// What the runtime is to run.
+/// The run frame: what the runtime is to run, sent once it is warm (after its `ready` frame) or, on a cold
+/// start, right after the boot frame.
 #[derive(Debug, Clone, Serialize)]
-pub struct BootRun<'a> {
+pub struct RunFrame<'a> {
     /// The run's id.
     pub id: &'a str,
     /// The code.
@@ -42,10 +47,6 @@ pub struct BootRun<'a> {
     pub servers: &'a [String],
     /// The run's timeout in whole seconds.
     pub timeout: u64,
-    /// The largest frame the runtime may send, its newline included.
-    pub max_frame: usize,
-    /// `runtime.capability_summary()`'s text.
-    pub manual: &'a str,
     /// This run's servers and their tools, and every server the user trusts (`{"loaded": […],
     /// "discovered": […]}`), as the host's upstream layer describes them: server and tool data.
     pub server_info: &'a Value,
@@ -54,16 +55,28 @@ pub struct BootRun<'a> {
 impl BootFrame<'_> {
     /// The header and the body, as written to the container's stdin.
     pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
-        let body = serde_json::to_vec(self)?;
-        let header = format!("{:0width$}", body.len(), width = BOOT_HEADER_DIGITS);
-        if header.len() != BOOT_HEADER_DIGITS {
-            return Err(serde::ser::Error::custom(format!(
-                "a boot frame of {} bytes does not fit its {BOOT_HEADER_DIGITS}-digit header",
-                body.len()
-            )));
-        }
-        let mut frame = header.into_bytes();
-        frame.extend_from_slice(&body);
-        Ok(frame)
+        with_header(self)
     }
+}
+
+impl RunFrame<'_> {
+    /// The header and the body, as written to the container's stdin.
+    pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        with_header(self)
+    }
+}
+
+/// `value` as JSON behind its 12-digit length header.
+fn with_header(value: &impl Serialize) -> Result<Vec<u8>, serde_json::Error> {
+    let body = serde_json::to_vec(value)?;
+    let header = format!("{:0width$}", body.len(), width = BOOT_HEADER_DIGITS);
+    if header.len() != BOOT_HEADER_DIGITS {
+        return Err(serde::ser::Error::custom(format!(
+            "a frame of {} bytes does not fit its {BOOT_HEADER_DIGITS}-digit header",
+            body.len()
+        )));
+    }
+    let mut frame = header.into_bytes();
+    frame.extend_from_slice(&body);
+    Ok(frame)
 }

@@ -20,6 +20,11 @@ pub enum Stream {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "t", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Frame {
+    /// `{"t":"ready"}`: the runtime has imported itself and waits for its run frame (a warm container).
+    Ready,
+    /// `{"t":"started"}`: the runtime has read its run frame; the code runs next. A container that ends before
+    /// saying so never ran the code, so the run may go to another container.
+    Started,
     /// `{"t":"out","s":…,"d":…}`: a chunk of user output.
     Out {
         /// The stream it was written to.

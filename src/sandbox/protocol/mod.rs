@@ -2,8 +2,9 @@
 //! here, so a message the protocol does not have cannot be built, and one that arrives is either decoded into
 //! them or refused with a reason that names what was wrong.
 //!
-//! - host → container: the boot frame ([`BootFrame`]), then an [`RpcResult`] for every request;
-//! - container → host: [`Frame`]s on stdout (`out`, `rpc`, `done`) and PID 1's [`StderrRecord`] on stderr;
+//! - host → container: the boot frame ([`BootFrame`]), the run frame ([`RunFrame`]), then an [`RpcResult`] for
+//!   every request;
+//! - container → host: [`Frame`]s on stdout (`ready`, `started`, `out`, `rpc`, `done`) and PID 1's [`StderrRecord`] on stderr;
 //! - inside an `rpc` frame: a [`Request`], one variant per method ([`Method`]) with its typed parameters, and
 //!   its result, a [`Response`].
 //!
@@ -22,7 +23,7 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-pub use boot::{BOOT_HEADER_DIGITS, BootFrame, BootModule, BootRun};
+pub use boot::{BOOT_HEADER_DIGITS, BootFrame, BootModule, RunFrame};
 pub use frame::{Frame, RpcFrame, StderrRecord, Stream};
 pub use params::{RequestError, RequestProblem};
 pub use reply::{
@@ -35,7 +36,7 @@ pub use request::{
 };
 
 /// The protocol version the boot frame carries as `v`.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The largest frame a container may send, its newline included (and so the largest request). Output is
 /// chunked by the runtime, so this bounds requests, not output.

@@ -1,6 +1,9 @@
 """mcp-bridge sandbox runtime: runs the user's code and speaks the frame protocol (PROTOCOL.md §2).
 
-bootstrap.py loads this module from memory and calls ``main(boot)``. Frames go to a private close-on-exec
+bootstrap.py loads this module from memory and calls ``main(boot)``, which imports the rest of the runtime,
+says ``ready`` and waits for the one run frame this container will ever get (a warm container waits here in
+the host's pool; a cold one finds the frame already sent), says ``started`` and runs the code. Frames go to a
+private close-on-exec
 duplicate of the host's stdout. Fds 1 and 2 become pipes whose contents are forwarded as ``out`` frames, so
 nothing the code, a C extension or a child process writes can be taken for a frame.
 """
@@ -29,6 +32,7 @@ DEFAULT_MAX_FRAME = 4 * 1024 * 1024
 # A floor keeps the frame splitter finite: any single character fits in a frame of this size.
 MIN_MAX_FRAME = 256
 READ_SIZE = 65536
+RUN_HEADER_DIGITS = 12
 # How long the end of a run waits for the output pipes to reach EOF. A daemonised child can hold them open
 # for ever, so the wait is bounded.
 DRAIN_TIMEOUT = 0.5
@@ -169,12 +173,31 @@ def _text_stream(fd):
     )
 
 
-def _max_frame(run):
+def _max_frame(boot):
     try:
-        value = int(run.get("max_frame") or DEFAULT_MAX_FRAME)
+        value = int(boot.get("max_frame") or DEFAULT_MAX_FRAME)
     except (AttributeError, TypeError, ValueError):
         value = DEFAULT_MAX_FRAME
     return max(value, MIN_MAX_FRAME)
+
+
+def _read_exact(fd, n):
+    """Exactly ``n`` bytes from ``fd``, unbuffered so nothing after them is consumed; EOFError if it ends."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            raise EOFError("the host closed stdin before the run frame")
+        buf += chunk
+    return bytes(buf)
+
+
+def _read_run_frame(fd):
+    """The run frame (PROTOCOL.md §2): a 12-digit length, then that many bytes of JSON."""
+    run = json.loads(_read_exact(fd, int(_read_exact(fd, RUN_HEADER_DIGITS))))
+    if not isinstance(run, dict):
+        raise TypeError(f"the run frame must be an object, not {type(run).__name__}")
+    return run
 
 
 def _user_traceback(tb):
@@ -293,7 +316,13 @@ class _Session:
         self.write_stderr(text + "\n")
         return 1
 
-    def execute(self, run):
+    @staticmethod
+    def prepare():
+        """Import the runtime's modules: done while the container waits warm, so a run does not pay for it."""
+        for name in ("mcp", "mcp.runtime", "mcp._rpc", "mcp._tools"):
+            importlib.import_module(name)
+
+    def execute(self, run, manual):
         """Compile and run the code in a fresh ``__main__``; return the exit status."""
         code = run["code"]
         if not isinstance(code, str):
@@ -304,7 +333,7 @@ class _Session:
         tools = importlib.import_module("mcp._tools")
         server_info = run.get("server_info") if isinstance(run.get("server_info"), dict) else {}
         runtime._configure(
-            manual=run.get("manual"),
+            manual=manual,
             server_info=server_info,
             client=rpc.RpcClient(self.channel.send, self.proto_in),
         )
@@ -373,10 +402,12 @@ class _Session:
 
 
 def main(boot):
-    """Run ``boot["run"]["code"]``, stream its output as frames, send ``done`` and exit. Never returns."""
+    """Get ready, read the run frame, run its code, stream its output as frames, send ``done`` and exit.
+
+    Never returns.
+    """
     try:
-        run = boot.get("run") or {}
-        channel = _Channel(os.dup(1), _max_frame(run))
+        channel = _Channel(os.dup(1), _max_frame(boot))
         proto_in = os.dup(0)
     except BaseException:
         # Without a frame channel nothing can be reported; 70 (EX_SOFTWARE) as in the bootstrap.
@@ -386,7 +417,15 @@ def main(boot):
     status = 1
     try:
         session.redirect()
-        status = session.execute(run)
+        session.prepare()
+        channel.send({"t": "ready"})
+        try:
+            run = _read_run_frame(proto_in)
+        except EOFError:
+            # The host let go of a warm container it did not need: nothing to report to anyone.
+            os._exit(70)
+        channel.send({"t": "started"})
+        status = session.execute(run, boot.get("manual"))
     except BaseException:
         session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
         status = 1

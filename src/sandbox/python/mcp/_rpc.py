@@ -81,17 +81,21 @@ class RpcClient:
 
     def _request(self, method, params, waiter):
         with self._lock:
-            if self._closed is not None:
-                raise RpcFailure(self._closed)
             request_id = next(self._ids)
-            self._waiting[request_id] = waiter
-            self._start_reader()
+            closed = self._closed
+            if closed is None:
+                self._waiting[request_id] = waiter
+                self._start_reader()
+        # Sent even when the channel has closed, so that a request that cannot be sent at all (a value JSON
+        # cannot hold, a frame over the limit) is always that error, never a race with the channel's end.
         try:
             self._send({"t": "rpc", "id": request_id, "method": method, "params": params})
         except BaseException:
             with self._lock:
                 self._waiting.pop(request_id, None)
             raise
+        if closed is not None:
+            raise RpcFailure(closed)
 
     @staticmethod
     def _outcome(reply):

@@ -32,21 +32,37 @@ MANUAL = (PY_DIR / "MANUAL.md").read_text(encoding="utf-8")
 BOOTSTRAP = (PY_DIR / "bootstrap.py").read_text(encoding="utf-8")
 
 
-def boot_body(code, **run):
-    """The boot frame's JSON body (bytes) for ``code``; keyword arguments override fields of ``run``."""
+BOOT_FIELDS = ("max_frame", "manual")
+
+
+def boot_body(**fields):
+    """The boot frame's JSON body (bytes); keyword arguments set ``max_frame`` and ``manual``."""
     modules = {
         name: {"source": (PY_DIR / path).read_text(encoding="utf-8"), "package": package}
         for name, path, package in MODULE_TABLE
     }
-    fields = {"id": "r-test", "code": code, "servers": [], "timeout": 30, "max_frame": DEFAULT_MAX_FRAME}
-    fields.update(run)
-    boot = {"v": 1, "modules": modules, "entry": "mcp_bridge_runtime", "run": fields}
+    boot = {"v": 3, "modules": modules, "entry": "mcp_bridge_runtime", "max_frame": DEFAULT_MAX_FRAME}
+    boot.update(fields)
     return json.dumps(boot).encode("utf-8")
 
 
+def run_body(code, **fields):
+    """The run frame's JSON body (bytes) for ``code``; keyword arguments override its fields."""
+    run = {"id": "r-test", "code": code, "servers": [], "timeout": 30}
+    run.update(fields)
+    return json.dumps(run).encode("utf-8")
+
+
 def with_header(body):
-    """Prefix a boot body with its 12-digit length header."""
+    """Prefix a frame body with its 12-digit length header."""
     return b"%012d" % len(body) + body
+
+
+def payload_for(code, **fields):
+    """stdin of a cold start: the boot frame, then the run frame (``fields`` go where they belong)."""
+    boot = {key: value for key, value in fields.items() if key in BOOT_FIELDS}
+    run = {key: value for key, value in fields.items() if key not in BOOT_FIELDS}
+    return with_header(boot_body(**boot)) + with_header(run_body(code, **run))
 
 
 def _reject_duplicate_keys(pairs):
@@ -83,7 +99,7 @@ def parse_frames(raw, max_frame):
         if size > max_frame:
             raise AssertionError(f"frame of {size} bytes exceeds max_frame {max_frame}")
         frame = json.loads(line, object_pairs_hook=_reject_duplicate_keys)
-        if not isinstance(frame, dict) or frame.get("t") not in ("out", "rpc", "done"):
+        if not isinstance(frame, dict) or frame.get("t") not in ("ready", "started", "out", "rpc", "done"):
             raise AssertionError(f"not a known frame: {line[:200]!r}")
         if frame["t"] == "out":
             if frame.get("s") not in ("stdout", "stderr") or not isinstance(frame.get("d"), str):
@@ -177,9 +193,11 @@ def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30, host=None):
 def run_sandbox(code, timeout=30, host=None, **run):
     """Run ``code`` in the sandbox; assert the run ended with a done frame that matches the exit status."""
     max_frame = run.get("max_frame", DEFAULT_MAX_FRAME)
-    result = run_payload(with_header(boot_body(code, **run)), max_frame=max_frame, timeout=timeout, host=host)
+    result = run_payload(payload_for(code, **run), max_frame=max_frame, timeout=timeout, host=host)
     if result.exit is None or result.exit != result.returncode:
         raise AssertionError(f"done {result.exit} vs returncode {result.returncode}: {result!r}")
+    if [frame["t"] for frame in result.frames[:2]] != ["ready", "started"]:
+        raise AssertionError(f"ready and started must come first: {result.frames[:2]!r}")
     if result.raw_stderr:
         raise AssertionError(f"unexpected raw stderr: {result.raw_stderr!r}")
     return result
@@ -486,14 +504,44 @@ class NamespaceTests(unittest.TestCase):
 
 class BootTests(unittest.TestCase):
     def test_truncated_boot_frame_exits_70(self):
-        body = boot_body("print(1)")
+        body = boot_body()
         r = run_payload(b"%012d" % len(body) + body[:100])
         self.assertEqual((r.returncode, r.frames), (70, []))
 
+    def test_a_warm_runtime_says_ready_and_waits_for_its_run(self):
+        # The host plays the pool: boot frame, wait for ready, then the run frame.
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-B", "-c", BOOTSTRAP],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            proc.stdin.write(with_header(boot_body()))
+            proc.stdin.flush()
+            self.assertEqual(json.loads(proc.stdout.readline()), {"t": "ready"})
+            time.sleep(0.2)
+            self.assertIsNone(proc.poll(), "it waits for the run frame")
+            proc.stdin.write(with_header(run_body("print('warm')")))
+            proc.stdin.close()
+            frames = [json.loads(line) for line in proc.stdout.read().splitlines()]
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+            proc.stdout.close()
+            proc.stderr.close()
+        self.assertEqual(frames[0], {"t": "started"})
+        self.assertIn({"t": "out", "s": "stdout", "d": "warm\n"}, frames)
+        self.assertEqual(frames[-1], {"t": "done", "exit": 0})
+
+    def test_a_warm_runtime_let_go_exits_70_without_running_anything(self):
+        r = run_payload(with_header(boot_body()))
+        self.assertEqual((r.returncode, [f["t"] for f in r.frames]), (70, ["ready"]))
+
     def test_runtime_error_still_sends_done(self):
-        body = json.loads(boot_body("print(1)"))
-        del body["run"]["code"]
-        r = run_payload(with_header(json.dumps(body).encode()))
+        body = json.loads(run_body("print(1)"))
+        del body["code"]
+        r = run_payload(with_header(boot_body()) + with_header(json.dumps(body).encode()))
         self.assertEqual((r.exit, r.returncode), (1, 1))
         self.assertIn("mcp-bridge sandbox runtime error", r.stderr)
         self.assertIn("KeyError", r.stderr)
