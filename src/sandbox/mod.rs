@@ -170,6 +170,8 @@ pub struct Sandbox {
     endpoint: engine::Endpoint,
     engine: OnceCell<Arc<Engine>>,
     pool: Arc<Pool>,
+    /// Set by [`Sandbox::warm_up`]: the pool fills once the engine answers, even if it did not at start.
+    pool_wanted: std::sync::atomic::AtomicBool,
     slots: Arc<Semaphore>,
     shutdown: CancellationToken,
     background: TaskTracker,
@@ -191,6 +193,7 @@ impl Sandbox {
                 shutdown.clone(),
                 background.clone(),
             ),
+            pool_wanted: std::sync::atomic::AtomicBool::new(false),
             slots,
             config,
             endpoint,
@@ -251,6 +254,8 @@ impl Sandbox {
     /// starts filling the pool of warm containers (`MCP_BRIDGE_POOL_SIZE`): what a long-lived `bridge serve`
     /// does at start. A one-shot `bridge run` skips it and runs cold.
     pub async fn warm_up(&self) -> Result<(), SandboxError> {
+        self.pool_wanted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let engine = self.engine().await?;
         self.pool.activate(engine.clone());
         Ok(())
@@ -271,6 +276,10 @@ impl Sandbox {
             engine = self.engine() => engine?,
             _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
         };
+        if self.pool_wanted.load(std::sync::atomic::Ordering::Relaxed) {
+            // The engine may have come up only now (it did not answer at start); does nothing once active.
+            self.pool.activate(engine.clone());
+        }
         // A warm container that died before reading the run sends it here again, then only to a cold one.
         let mut warm_allowed = true;
         loop {

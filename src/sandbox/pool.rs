@@ -33,8 +33,10 @@ const MAX_STARTING: usize = 2;
 /// How long a warm container may take from create to `ready` before it is given up.
 const READY_LIMIT: Duration = Duration::from_secs(30);
 
-/// How long the pool waits after a failed start before trying again (the engine may be restarting).
+/// How long the pool waits after a failed start before trying again (the engine may be restarting), doubled
+/// after each further failure up to [`RETRY_MAX`], so a missing image is not retried (and logged) every second.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
+const RETRY_MAX: Duration = Duration::from_secs(120);
 
 /// Warm containers waiting for runs.
 pub struct Pool {
@@ -58,6 +60,8 @@ struct State {
     next_key: u64,
     /// While set, a start failed recently: refills wait (a run still starts cold).
     backing_off: bool,
+    /// Starts that failed in a row.
+    failures: u32,
 }
 
 /// An idle container, owned by its watcher task until taken.
@@ -187,6 +191,7 @@ impl Pool {
         state.starting -= 1;
         match result {
             Ok(started) if !self.shutdown.is_cancelled() => {
+                state.failures = 0;
                 let take = CancellationToken::new();
                 let watcher = tokio::spawn(self.clone().watch(key, started, take.clone()));
                 state.idle.push_back(Idle { key, take, watcher });
@@ -198,17 +203,21 @@ impl Pool {
             Ok(_) => {}
             Err(reason) => {
                 state.backing_off = true;
+                let retry_in = RETRY_AFTER_FAILURE
+                    .saturating_mul(1 << state.failures.min(10))
+                    .min(RETRY_MAX);
+                state.failures += 1;
                 drop(state);
                 // Runs waiting only for the pool go cold now.
                 self.warmed.notify_waiters();
                 tracing::warn!(
                     "could not start a warm container ({reason}); runs start cold meanwhile, retrying in {} s",
-                    RETRY_AFTER_FAILURE.as_secs()
+                    retry_in.as_secs()
                 );
                 let pool = self.clone();
                 self.background.spawn(async move {
                     tokio::select! {
-                        _ = tokio::time::sleep(RETRY_AFTER_FAILURE) => {}
+                        _ = tokio::time::sleep(retry_in) => {}
                         _ = pool.shutdown.cancelled() => return,
                     }
                     pool.lock().backing_off = false;
