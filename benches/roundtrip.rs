@@ -280,7 +280,10 @@ async fn one(bench: &mut Bench, kind: Kind) -> Result<(Duration, Option<Duration
         }
         Kind::Pooled => {
             pool_full(&bench.docker, bench.pooled_pid).await?;
-            Ok((round_trip(&bench.pooled_client).await?, None))
+            let elapsed = round_trip(&bench.pooled_client).await?;
+            // The refill (a container start) must not overlap the next measurement.
+            pool_full(&bench.docker, bench.pooled_pid).await?;
+            Ok((elapsed, None))
         }
         Kind::Floor => Ok((floor(&bench.docker, &bench.sandbox, bench.seq).await?, None)),
         Kind::Cli => {
