@@ -42,6 +42,9 @@ FRAMES = [
     rpc[4] + rpc[5],
     rpc[9] + rpc[10],
     rpc[0] + rpc[12] + encode({"t": "done", "exit": 3}),
+    # A session's call ends with a done that says whether the code ended the session.
+    encode({"t": "started"}) + encode({"t": "done", "exit": 1, "end": False}),
+    encode({"t": "done", "exit": 0, "end": True}),
     # Forged by tests/protocol.rs: a reused id, an unknown type, a duplicate key, invalid UTF-8.
     b'{"t":"rpc","id":7,"method":"a"}\n{"t":"rpc","id":7,"method":"b"}\n',
     b'{"t":"exec","code":"x"}\n',

@@ -134,19 +134,30 @@ impl Bridge {
         arguments: &Map<String, Value>,
         cancel: &CancellationToken,
     ) -> Result<Response, Cancelled> {
-        self.run_python_asking(arguments, cancel, None).await
+        self.run_python_asking(arguments, cancel, None, None).await
     }
 
-    /// [`Bridge::run_python`], with `asker` to put a policy's questions to the user.
+    /// [`Bridge::run_python`], with `asker` to put a policy's questions to the user, for the MCP connection
+    /// `connection`: the sessions a call names are that connection's own (a call without a connection cannot
+    /// name one).
     pub async fn run_python_asking(
         &self,
         arguments: &Map<String, Value>,
         cancel: &CancellationToken,
         asker: Option<Arc<dyn Asker>>,
+        connection: Option<&str>,
     ) -> Result<Response, Cancelled> {
         let (payload, run_id, container) = match self.arguments.parse(arguments) {
             Err(message) => (response::validation_error(message), None, None),
-            Ok(request) => self.run_request(request, cancel, asker).await?,
+            Ok(request) if request.session.is_some() && connection.is_none() => (
+                response::validation_error(
+                    "'session' needs a connection that stays open (`bridge serve`); here every call runs \
+                     in a fresh container, so call without it",
+                ),
+                None,
+                None,
+            ),
+            Ok(request) => self.run_request(request, cancel, asker, connection).await?,
         };
         // An encoder is a plugin call: it runs on the blocking pool, never on an async worker.
         let (encoder, rendered) = (self.encoder.clone(), payload.clone());
@@ -170,6 +181,7 @@ impl Bridge {
         request: RunRequest,
         cancel: &CancellationToken,
         asker: Option<Arc<dyn Asker>>,
+        connection: Option<&str>,
     ) -> Result<(Payload, Option<String>, Option<ContainerUse>), Cancelled> {
         let blocking = self.plugins.blocking();
         if !blocking.is_empty() {
@@ -253,9 +265,18 @@ impl Bridge {
         tracing::info!(
             run = spec.run_id,
             timeout = spec.timeout.as_secs(),
+            session = request.session.as_deref(),
             "run_python"
         );
-        let (payload, container) = match self.sandbox.run(&spec, cancel).await {
+        let outcome = match (&request.session, connection) {
+            (Some(name), Some(owner)) => {
+                self.sandbox
+                    .run_in_session(&spec, owner, name, cancel)
+                    .await
+            }
+            _ => self.sandbox.run(&spec, cancel).await,
+        };
+        let (payload, container) = match outcome {
             Ok(outcome) => (
                 response::from_outcome(&outcome, request.servers),
                 Some(outcome.container),

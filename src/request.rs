@@ -16,6 +16,13 @@ const CODE_DESCRIPTION: &str = "Python source code to execute. Top-level await w
     `runtime.discovered_servers()`, `runtime.search_tool_docs('query')`. 2. CALL: `await mcp_server.tool()`. \
     Run `print(runtime.capability_summary())` for the full manual.";
 
+/// What `session` says (the idle time is the configuration's: [`input_schema`]).
+const SESSION_DESCRIPTION: &str = "Optional session name. Calls naming the same session run one after another \
+    in one Python process that keeps variables, imports and files (/workspace, /tmp) between calls: use one to \
+    build on earlier results (loaded data, a parsed file) without recomputing them. Omit it for a fresh, \
+    isolated container per call. An exception keeps the session; a timeout, a memory kill or \
+    runtime.end_session() ends it, and the result says so.";
+
 /// Checked arguments of one `run_python` call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRequest {
@@ -25,6 +32,8 @@ pub struct RunRequest {
     pub servers: Vec<String>,
     /// The deadline, within 1..=`MCP_BRIDGE_MAX_TIMEOUT`.
     pub timeout: Duration,
+    /// The session to run in, when the call names one.
+    pub session: Option<String>,
 }
 
 /// The `run_python` arguments as the tool declares them: the tool's `inputSchema` is derived from this type
@@ -49,6 +58,19 @@ pub struct RunPythonArguments {
         description = "Execution timeout in seconds"
     )]
     pub timeout: Option<u64>,
+    /// A session name: letters, digits, `_`, `-`, `.`, at most 64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        transform = optional_string,
+        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
+        description = SESSION_DESCRIPTION
+    )]
+    pub session: Option<String>,
+}
+
+/// `Option<String>` is declared `{"type": ["string", "null"]}`; leaving the argument out is how it is omitted.
+fn optional_string(schema: &mut Schema) {
+    schema.insert("type".into(), "string".into());
 }
 
 /// schemars declares an `Option<u64>` as `{"type": ["integer", "null"], "format": "uint64"}`; the seed's schema
@@ -82,6 +104,14 @@ pub fn input_schema(config: &Config) -> Map<String, Value> {
     if let Some(timeout) = property(&mut schema, "timeout") {
         timeout.insert("maximum".into(), config.max_timeout.as_secs().into());
         timeout.insert("default".into(), config.default_timeout.as_secs().into());
+    }
+    if let Some(session) = property(&mut schema, "session") {
+        let description = format!(
+            "{SESSION_DESCRIPTION} A session unused for {} s ends; at most {} are open at once.",
+            config.session_idle.as_secs(),
+            config.max_sessions
+        );
+        session.insert("description".into(), description.into());
     }
     schema
 }
@@ -165,10 +195,15 @@ impl ArgumentChecker {
             .and_then(Value::as_u64)
             .map(Duration::from_secs)
             .unwrap_or(self.default_timeout);
+        let session = arguments
+            .get("session")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         Ok(RunRequest {
             code: code.to_string(),
             servers,
             timeout,
+            session,
         })
     }
 }
@@ -205,6 +240,13 @@ mod tests {
                     "default": 45,
                     "description": "Execution timeout in seconds",
                 },
+                "session": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                    "description": format!(
+                        "{SESSION_DESCRIPTION} A session unused for 900 s ends; at most 8 are open at once."
+                    ),
+                },
             },
         });
         assert_eq!(Value::Object(input_schema(&config)), seed);
@@ -228,6 +270,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(request.servers, vec!["a", "b"]);
+        assert_eq!(request.session, None);
+        let named = check(json!({"code": "x", "session": "data-1.v2"})).unwrap();
+        assert_eq!(named.session.as_deref(), Some("data-1.v2"));
         assert_eq!(request.timeout, Duration::from_secs(5));
         assert_eq!(
             check(json!({"code": "x=1"})).unwrap().timeout,
@@ -265,6 +310,14 @@ mod tests {
                 "'servers/0': 1 is not of type \"string\"",
             ),
             (json!({"code": "   \n"}), "Missing 'code' argument"),
+            (
+                json!({"code": "x", "session": "a b"}),
+                "'session': \"a b\" does not match",
+            ),
+            (
+                json!({"code": "x", "session": null}),
+                "'session': null is not of type \"string\"",
+            ),
         ] {
             let error = check(arguments.clone()).unwrap_err();
             assert!(error.contains(expected), "{arguments}: {error}");

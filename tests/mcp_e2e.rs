@@ -113,6 +113,30 @@ async fn an_mcp_client_sees_one_tool_and_gets_structured_results() {
         json!(["still here"])
     );
 
+    // A session keeps state across calls over the connection, and says which call it was.
+    assert_eq!(schema["properties"]["session"]["type"], "string");
+    let in_session = |code: &str| {
+        CallToolRequestParams::new("run_python")
+            .with_arguments(common::args(json!({"code": code, "session": "e2e"})))
+    };
+    let opened = client.call_tool(in_session("n = 20")).await.unwrap();
+    assert_eq!(
+        opened.structured_content.unwrap()["session"],
+        json!({"name": "e2e", "call": 1})
+    );
+    let continued = client.call_tool(in_session("print(n + 22)")).await.unwrap();
+    assert!(
+        continued.content[0]
+            .as_text()
+            .unwrap()
+            .text
+            .starts_with("42"),
+        "{continued:?}"
+    );
+    let continued = continued.structured_content.unwrap();
+    assert_eq!(continued["stdout"], json!(["42"]));
+    assert_eq!(continued["summary"], "Success (session 'e2e', call 2)");
+
     let resources = client.list_all_resources().await.unwrap();
     assert_eq!(resources.len(), 1);
     assert_eq!(resources[0].mime_type.as_deref(), Some("text/markdown"));

@@ -64,6 +64,10 @@ pub struct Config {
     /// `MCP_BRIDGE_POOL_SIZE`: warm containers kept ready by `bridge serve` (default 2; 0 turns the pool off).
     /// They count in `max_concurrency`.
     pub pool_size: usize,
+    /// `MCP_BRIDGE_SESSION_IDLE`: a session unused this long ends (default 15 min).
+    pub session_idle: Duration,
+    /// `MCP_BRIDGE_MAX_SESSIONS`: sessions open at once (default 8; 0 turns sessions off).
+    pub max_sessions: usize,
     /// `MCP_BRIDGE_POOL_MAX_IDLE`: how long a warm container waits for a run before it is replaced.
     pub pool_max_idle: Duration,
     /// `MCP_BRIDGE_MAX_OUTPUT`: bytes of stdout + stderr kept for the response; the rest is cut with a marker.
@@ -184,6 +188,24 @@ impl Config {
                 "must be at least 1 second (MCP_BRIDGE_POOL_SIZE=0 turns the pool off)",
             ));
         }
+        let session_idle = duration(
+            get("MCP_BRIDGE_SESSION_IDLE"),
+            "MCP_BRIDGE_SESSION_IDLE",
+            900,
+        )?;
+        if session_idle.is_zero() {
+            return Err(err(
+                "MCP_BRIDGE_SESSION_IDLE",
+                "0",
+                "must be at least 1 second (MCP_BRIDGE_MAX_SESSIONS=0 turns sessions off)",
+            ));
+        }
+        let max_sessions = integer(
+            get("MCP_BRIDGE_MAX_SESSIONS"),
+            "MCP_BRIDGE_MAX_SESSIONS",
+            8,
+            0,
+        )? as usize;
         let max_output_bytes = byte_size(
             get("MCP_BRIDGE_MAX_OUTPUT"),
             "MCP_BRIDGE_MAX_OUTPUT",
@@ -281,6 +303,8 @@ impl Config {
             max_concurrency,
             pool_size,
             pool_max_idle,
+            session_idle,
+            max_sessions,
             max_output_bytes,
             output_limit_bytes,
             max_code_bytes,

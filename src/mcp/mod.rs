@@ -31,7 +31,9 @@ read-only filesystem except /tmp and /workspace, nothing kept between calls. Pri
 and stderr come back as line lists, and status/exitCode say whether the code succeeded (an uncaught exception is \
 status error with the traceback in stderr). Top-level await works. Pass `servers` to call configured MCP servers' \
 tools from the code as Python functions, and filter or combine their results in code instead of in the \
-conversation. Read the capabilities resource or print(runtime.capability_summary()) for the manual.";
+conversation. Pass `session` (a name) to keep variables, imports and files across calls in one interpreter \
+instead of a fresh container each time. Read the capabilities resource or print(runtime.capability_summary()) \
+for the manual.";
 
 /// The user's answer to a policy's question.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
@@ -63,10 +65,12 @@ impl Asker for ElicitingAsker {
     }
 }
 
-/// The rmcp handler: one tool router over a shared [`Bridge`].
+/// The rmcp handler: one tool router over a shared [`Bridge`]. One handler serves one MCP connection, whose
+/// id owns the sessions its calls open.
 #[derive(Clone)]
 pub struct BridgeServer {
     bridge: Arc<Bridge>,
+    connection: Arc<str>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -81,15 +85,16 @@ impl BridgeServer {
         }
         BridgeServer {
             bridge,
+            connection: uuid::Uuid::new_v4().simple().to_string().into(),
             tool_router,
         }
     }
 
     /// Execute Python code inside a rootless container sandbox. Use the optional 'servers' array to load MCP
-    /// servers for this execution.
+    /// servers for this execution, and 'session' to keep state between calls.
     #[tool(
         name = "run_python",
-        description = "Execute Python code inside a rootless container sandbox. Use the optional 'servers' array to load MCP servers for this execution.",
+        description = "Execute Python code inside a rootless container sandbox. Use the optional 'servers' array to load MCP servers for this execution. Each call gets a fresh container; name a 'session' to keep variables, imports and files between calls.",
         annotations(
             title = "Run Python in a sandbox",
             read_only_hint = false,
@@ -107,7 +112,7 @@ impl BridgeServer {
         let asker: Arc<dyn Asker> = Arc::new(ElicitingAsker { peer });
         let response = self
             .bridge
-            .run_python_asking(&arguments, &cancel, Some(asker))
+            .run_python_asking(&arguments, &cancel, Some(asker), Some(&self.connection))
             .await
             .map_err(|cancelled| ErrorData::internal_error(cancelled.to_string(), None))?;
         let mut result = CallToolResult::success(vec![ContentBlock::text(response.text)]);

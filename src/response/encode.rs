@@ -78,6 +78,7 @@ mod tests {
                 stdout: "a\n".into(),
                 stderr: String::new(),
                 end: RunEnd::Exited(0),
+                session: None,
             },
             vec![],
         )

@@ -7,7 +7,7 @@ pub mod encode;
 
 use crate::sandbox::{RunEnd, RunOutcome};
 
-pub use mcp_bridge_plugin_sdk::{Payload, Status};
+pub use mcp_bridge_plugin_sdk::{Payload, SessionInfo, Status};
 
 // The payload is the SDK's type, so that the host and every Rust encoder agree on it by construction; the
 // constructors for the host's cases live here, as functions, since the type is foreign to this crate.
@@ -85,7 +85,29 @@ pub fn from_outcome(outcome: &RunOutcome, servers: Vec<String>) -> Payload {
             payload.error = Some(message.clone());
         }
     }
+    if let Some(session) = &outcome.session {
+        payload.summary = format!("{} {}", payload.summary, session_note(session));
+        payload.session = Some(session.clone());
+    }
     payload
+}
+
+/// What the summary says about a session call, e.g. `(session 'db', call 3)`.
+fn session_note(session: &SessionInfo) -> String {
+    let name = &session.name;
+    let mut note = match (&session.replaces, session.call) {
+        (Some(reason), _) => format!(
+            "(new session '{name}'; the previous one ended: {reason}, so its state is gone)"
+        ),
+        (None, 1) => format!("(new session '{name}')"),
+        (None, call) => format!("(session '{name}', call {call})"),
+    };
+    if let Some(reason) = &session.ended {
+        note.push_str(&format!(
+            " — the session ended: {reason}; its state is gone, and the next call naming it starts a new one"
+        ));
+    }
+    note
 }
 
 /// The seed's line filter: split into lines, drop whitespace-only lines and lines that are just `()`.
@@ -115,7 +137,18 @@ pub fn output_schema() -> serde_json::Map<String, serde_json::Value> {
             "stdout": {"type": "array", "items": {"type": "string"}, "description": "stdout lines (blank lines dropped)"},
             "stderr": {"type": "array", "items": {"type": "string"}, "description": "stderr lines, tracebacks included"},
             "error": {"type": "string", "description": "What went wrong"},
-            "timeoutSeconds": {"type": "integer", "description": "The deadline that was hit"}
+            "timeoutSeconds": {"type": "integer", "description": "The deadline that was hit"},
+            "session": {
+                "type": "object",
+                "description": "The session the call ran in (when it named one)",
+                "required": ["name", "call"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "call": {"type": "integer", "description": "Which of the session's calls this was; 1 started it"},
+                    "ended": {"type": "string", "description": "The session ended with this call, and why: its state is gone"},
+                    "replaces": {"type": "string", "description": "A new session that took the name of one that had ended, and why that one ended"}
+                }
+            }
         }
     });
     match schema {
@@ -138,6 +171,7 @@ mod tests {
             stdout: stdout.into(),
             stderr: stderr.into(),
             end,
+            session: None,
         }
     }
 
@@ -184,6 +218,12 @@ mod tests {
             stderr: vec!["e".into()],
             error: Some("x".into()),
             timeout_seconds: Some(2),
+            session: Some(mcp_bridge_plugin_sdk::SessionInfo {
+                name: "n".into(),
+                call: 1,
+                ended: None,
+                replaces: None,
+            }),
         };
         let written: Vec<String> = full
             .to_value()
@@ -200,6 +240,33 @@ mod tests {
             .cloned()
             .collect();
         assert_eq!(written, declared);
+    }
+
+    #[test]
+    fn a_session_call_says_which_and_whether_the_session_ended() {
+        let mut call = outcome("", "", RunEnd::Exited(0));
+        call.session = Some(SessionInfo {
+            name: "db".into(),
+            call: 3,
+            ended: None,
+            replaces: None,
+        });
+        let p = from_outcome(&call, vec![]);
+        assert_eq!(p.summary, "Success (no output) (session 'db', call 3)");
+        assert_eq!(
+            p.to_value()["session"],
+            serde_json::json!({"name": "db", "call": 3})
+        );
+        call.end = RunEnd::TimedOut(Duration::from_secs(2));
+        call.session = Some(SessionInfo {
+            name: "db".into(),
+            call: 1,
+            ended: Some("the call timed out after 2 s".into()),
+            replaces: Some("the code called runtime.end_session()".into()),
+        });
+        let summary = from_outcome(&call, vec![]).summary;
+        assert!(summary.starts_with("Timeout: execution exceeded 2s (new session 'db'; the previous one ended: the code called runtime.end_session()"), "{summary}");
+        assert!(summary.ends_with("the session ended: the call timed out after 2 s; its state is gone, and the next call naming it starts a new one"), "{summary}");
     }
 
     #[test]

@@ -61,16 +61,25 @@ pub fn boot_frame() -> &'static [u8] {
     })
 }
 
-/// The run frame for `spec`, with its header: what a container is given to run.
-pub fn run_frame(spec: &RunSpec) -> Result<Vec<u8>, serde_json::Error> {
+/// The run frame for `spec`, with its header: what a container is given to run (the first call of `session`).
+pub fn run_frame(spec: &RunSpec, session: Option<&str>) -> Result<Vec<u8>, serde_json::Error> {
+    frame(spec, session).encode()
+}
+
+/// A session's later call: the run frame as a `run` line (PROTOCOL.md §2.1).
+pub fn run_line(spec: &RunSpec, session: &str) -> Result<Vec<u8>, serde_json::Error> {
+    frame(spec, Some(session)).encode_line()
+}
+
+fn frame<'a>(spec: &'a RunSpec, session: Option<&'a str>) -> RunFrame<'a> {
     RunFrame {
         id: &spec.run_id,
         code: &spec.code,
         servers: &spec.servers,
         timeout: spec.timeout.as_secs(),
         server_info: &spec.server_info,
+        session,
     }
-    .encode()
 }
 
 #[cfg(test)]
@@ -118,9 +127,16 @@ mod tests {
         assert_eq!(boot["modules"]["mcp"]["package"], true);
         assert_eq!(boot["modules"]["mcp.runtime"]["package"], false);
         assert_eq!(boot["modules"].as_object().unwrap().len(), MODULES.len());
-        let run = body(&run_frame(&spec).unwrap());
+        let run = body(&run_frame(&spec, None).unwrap());
         assert_eq!(run["code"], "print('é')");
         assert_eq!(run["id"], "r-1");
         assert_eq!(run["timeout"], 5);
+        assert!(run.get("session").is_none());
+        let line = run_line(&spec, "s1").unwrap();
+        assert!(line.ends_with(b"\n") && !line[..line.len() - 1].contains(&b'\n'));
+        let line: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(line["t"], "run");
+        assert_eq!(line["session"], "s1");
+        assert_eq!(line["code"], "print('é')");
     }
 }

@@ -155,7 +155,10 @@ mod tests {
                     s: Stream::Stdout,
                     d: "hi\n".into()
                 }),
-                Ok(Frame::Done { exit: 3 })
+                Ok(Frame::Done {
+                    exit: 3,
+                    end: false
+                })
             ]
         );
     }
@@ -205,7 +208,13 @@ mod tests {
         let mut reader = FrameReader::new(22);
         // 21 bytes and the newline: exactly the cap.
         reader.push(b"{\"t\":\"done\",\"exit\":0}\n");
-        assert_eq!(frames(&mut reader), vec![Ok(Frame::Done { exit: 0 })]);
+        assert_eq!(
+            frames(&mut reader),
+            vec![Ok(Frame::Done {
+                exit: 0,
+                end: false
+            })]
+        );
         reader.push(b"{\"t\":\"done\",\"exit\":10}\n");
         assert_eq!(
             reader.next_frame(),

@@ -16,6 +16,7 @@ mod pool;
 pub mod protocol;
 mod run;
 mod seccomp;
+mod session;
 mod start;
 
 use std::sync::Arc;
@@ -31,8 +32,10 @@ pub use container::LABEL;
 use live::Reaper;
 use pool::Pool;
 pub use protocol::{Request, RequestError, Response, RpcError};
+use session::Sessions;
 
 use crate::config::Config;
+pub use mcp_bridge_plugin_sdk::SessionInfo;
 
 /// How long shutdown waits for the engine to confirm that every container is gone.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
@@ -111,6 +114,8 @@ pub struct RunOutcome {
     pub stderr: String,
     /// How it ended.
     pub end: RunEnd,
+    /// The session it ran in, for a call that named one.
+    pub session: Option<SessionInfo>,
 }
 
 /// Why a run could not produce an outcome.
@@ -150,6 +155,9 @@ pub enum SandboxError {
     /// An engine request failed.
     #[error("{0}")]
     Engine(String),
+    /// A session could not be opened (the limit is reached, or sessions are off).
+    #[error("{0}")]
+    Session(String),
     /// The caller cancelled the run (or the bridge is shutting down); its container was removed.
     #[error("the run was cancelled")]
     Cancelled,
@@ -170,6 +178,7 @@ pub struct Sandbox {
     endpoint: engine::Endpoint,
     engine: OnceCell<Arc<Engine>>,
     pool: Arc<Pool>,
+    sessions: Arc<Sessions>,
     /// Set by [`Sandbox::warm_up`]: the pool fills once the engine answers, even if it did not at start.
     pool_wanted: std::sync::atomic::AtomicBool,
     slots: Arc<Semaphore>,
@@ -193,6 +202,11 @@ impl Sandbox {
                 shutdown.clone(),
                 background.clone(),
             ),
+            sessions: Arc::new(Sessions::new(
+                config.clone(),
+                background.clone(),
+                shutdown.clone(),
+            )),
             pool_wanted: std::sync::atomic::AtomicBool::new(false),
             slots,
             config,
@@ -290,7 +304,7 @@ impl Sandbox {
                 Container::Cold(permit) => {
                     let purpose = start::Purpose::Run {
                         run_id: &spec.run_id,
-                        run_frame: boot::run_frame(spec).map_err(|e| {
+                        run_frame: boot::run_frame(spec, None).map_err(|e| {
                             SandboxError::Engine(format!("encoding the run frame: {e}"))
                         })?,
                         timeout: spec.timeout,
@@ -307,6 +321,30 @@ impl Sandbox {
                 Err(run::Unfinished::NeverStarted) => warm_allowed = false,
             }
         }
+    }
+
+    /// Runs `spec` as the next call of the session `name` that `owner` (an MCP connection) opened, opening it
+    /// if it is not open: same interpreter, globals and files as the session's earlier calls. Calls to one
+    /// session run one after another. See `session.rs` for what ends a session.
+    pub async fn run_in_session(
+        &self,
+        spec: &RunSpec,
+        owner: &str,
+        name: &str,
+        cancel: &CancellationToken,
+    ) -> Result<RunOutcome, SandboxError> {
+        let cancel = combine(cancel, &self.shutdown);
+        let _end_link = cancel.clone().drop_guard();
+        let engine = tokio::select! {
+            engine = self.engine() => engine?,
+            _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
+        };
+        self.sessions.call(engine, spec, &cancel, owner, name).await
+    }
+
+    /// Sessions open now.
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.open_count()
     }
 
     /// A ready warm container, or a slot for a cold start, whichever comes first (only a warm one when the

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::live::ContainerGuard;
 use super::output::BoundedOutput;
 use super::protocol::{Frame, Response, RpcFrame, RpcResult, Stream};
 use super::start::Started;
@@ -36,18 +37,38 @@ impl From<SandboxError> for Unfinished {
     }
 }
 
-/// How the read loop ended.
-enum Ending {
+/// How a call's read loop ended.
+pub enum Ending {
     /// PID 1 reported the code's exit status; `completed`: the runtime also said all output was sent.
     Exited {
         code: i64,
         completed: bool,
+    },
+    /// A session's call ended with the runtime's `done` (`end`: the code ended the session).
+    CallDone {
+        exit: i64,
+        end: bool,
     },
     Eof,
     TimedOut,
     Cancelled,
     Flood,
     Protocol(String),
+}
+
+/// What one call read from its container, up to how it ended.
+pub struct Call {
+    /// How the read loop ended.
+    pub ending: Ending,
+    /// The code's stdout.
+    pub stdout: BoundedOutput,
+    /// The code's stderr.
+    pub stderr: BoundedOutput,
+    /// The runtime said `started`: the code had its run frame.
+    pub code_started: bool,
+    /// The runtime's `done` frame, when it came: a claim that all output was sent (its exit value is only
+    /// believed in a session, where no exit record ends a call).
+    pub done_claim: Option<i64>,
 }
 
 /// Runs `spec` in `container`, which serves no other run. A `warm` container (from the pool) gets its run frame
@@ -57,44 +78,108 @@ pub async fn execute(
     config: &Config,
     spec: &RunSpec,
     cancel: &CancellationToken,
-    container: Started,
+    mut container: Started,
     warm: bool,
 ) -> Result<RunOutcome, Unfinished> {
-    let Started {
-        guard,
-        mut output,
-        stdin,
-        mut frames,
-        mut container_stderr,
-        mut raw_stderr,
-        mut received,
-        started_at,
-    } = container;
     let deadline = if warm {
-        let run_frame = boot::run_frame(spec)
+        let run_frame = boot::run_frame(spec, None)
             .map_err(|e| SandboxError::Engine(format!("encoding the run frame: {e}")))?;
-        if let Err(reason) = stdin.send(run_frame) {
+        if let Err(reason) = container.stdin.send(run_frame) {
             return Err(SandboxError::Engine(reason).into());
         }
         Instant::now() + spec.timeout
     } else {
-        started_at + spec.timeout
+        container.started_at + spec.timeout
     };
-    tracing::debug!(run = spec.run_id, container = guard.id(), warm, "run");
+    tracing::debug!(
+        run = spec.run_id,
+        container = container.guard.id(),
+        warm,
+        "run"
+    );
+    let call = read_call(config, spec, cancel, &mut container, deadline, false).await;
+    let Started {
+        guard,
+        output,
+        stdin,
+        raw_stderr,
+        ..
+    } = container;
+    // Close the attach connection before removing: the engine will not finish removing a container while
+    // it is still trying to copy output to an attach client that stopped reading.
+    drop(output);
+    drop(stdin);
     let container = super::ContainerUse {
         id: guard.id().to_string(),
         warm,
     };
+
+    if let (Ending::Exited { code, .. }, Some(claim)) = (&call.ending, call.done_claim)
+        && claim != *code
+    {
+        tracing::warn!(
+            run = spec.run_id,
+            "the runtime's done frame claimed exit {claim}, PID 1 reported {code}: a forged frame"
+        );
+    }
+    if warm
+        && !call.code_started
+        && matches!(
+            call.ending,
+            Ending::Eof
+                | Ending::Exited {
+                    completed: false,
+                    ..
+                }
+        )
+    {
+        tracing::warn!(
+            run = spec.run_id,
+            container = guard.id(),
+            "the warm container ended before it read the run; the run goes to another"
+        );
+        guard.remove_now().await;
+        return Err(Unfinished::NeverStarted);
+    }
+    let end = conclude(engine, config, spec, cancel, guard, call.ending, deadline).await?;
+    let (stdout, stderr) = assemble(call.stdout, call.stderr, raw_stderr, &end);
+    Ok(RunOutcome {
+        container,
+        stdout,
+        stderr,
+        end,
+        session: None,
+    })
+}
+
+/// Reads one call's frames from `container` until the code has ended (PID 1's exit record and the end of
+/// output; in a `session`, the runtime's `done`), the deadline, cancellation, a flood or a protocol error.
+/// Requests still in flight when it returns are aborted.
+pub async fn read_call(
+    config: &Config,
+    spec: &RunSpec,
+    cancel: &CancellationToken,
+    container: &mut Started,
+    deadline: Instant,
+    session: bool,
+) -> Call {
+    let Started {
+        output,
+        stdin,
+        frames,
+        container_stderr,
+        raw_stderr,
+        received,
+        ..
+    } = container;
     // Set by the runtime's `started` frame; a container that ends without it never ran the code.
     let mut code_started = false;
-
     let half = config.max_output_bytes / 2;
     let mut stdout = BoundedOutput::new("stdout", half);
     let mut stderr = BoundedOutput::new("stderr", config.max_output_bytes - half);
-    // The runtime's `done` frame: a claim that all output was sent (its exit value is not believed).
     let mut done_claim: Option<i64> = None;
     let mut rpc_ids = HashSet::new();
-    // Requests in flight; dropping the set (however the run ends) aborts them.
+    // Requests in flight; dropping the set (however the call ends) aborts them.
     let mut requests: JoinSet<Vec<u8>> = JoinSet::new();
 
     let ending = 'read: loop {
@@ -122,14 +207,14 @@ pub async fn execute(
                 break match container_stderr.exit() {
                     Some(code) => Ending::Exited {
                         code,
-                        completed: done_claim.is_some(),
+                        completed: done_claim.is_some() && !session,
                     },
                     None => Ending::Eof,
                 };
             }
         };
-        received += chunk.as_ref().len() as u64;
-        if received > config.output_limit_bytes {
+        *received += chunk.as_ref().len() as u64;
+        if *received > config.output_limit_bytes {
             break Ending::Flood;
         }
         match chunk {
@@ -140,7 +225,8 @@ pub async fn execute(
                 if let (false, Some(code)) = (had_exit, container_stderr.exit()) {
                     tracing::debug!(run = spec.run_id, code, "exit record");
                 }
-                if let (Some(code), Some(_)) = (container_stderr.exit(), done_claim) {
+                if let (Some(code), Some(_), false) = (container_stderr.exit(), done_claim, session)
+                {
                     break Ending::Exited {
                         code,
                         completed: true,
@@ -163,8 +249,12 @@ pub async fn execute(
                     s: Stream::Stderr,
                     d,
                 }) => stderr.push(&d),
-                Ok(Frame::Done { exit }) => {
-                    tracing::debug!(run = spec.run_id, exit, "done frame");
+                Ok(Frame::Done { exit, end }) => {
+                    tracing::debug!(run = spec.run_id, exit, end, "done frame");
+                    if session {
+                        // No exit record ends a session's call: its `done` does (see PROTOCOL.md §4).
+                        break 'read Ending::CallDone { exit, end };
+                    }
                     done_claim.get_or_insert(exit);
                     if let Some(code) = container_stderr.exit() {
                         break 'read Ending::Exited {
@@ -193,39 +283,26 @@ pub async fn execute(
             }
         }
     };
-    // Close the attach connection before removing: the engine will not finish removing a container while
-    // it is still trying to copy output to an attach client that stopped reading.
-    drop(output);
-    drop(stdin);
-    drop(requests);
+    Call {
+        ending,
+        stdout,
+        stderr,
+        code_started,
+        done_claim,
+    }
+}
 
-    if let (Ending::Exited { code, .. }, Some(claim)) = (&ending, done_claim)
-        && claim != *code
-    {
-        tracing::warn!(
-            run = spec.run_id,
-            "the runtime's done frame claimed exit {claim}, PID 1 reported {code}: a forged frame"
-        );
-    }
-    if warm
-        && !code_started
-        && matches!(
-            ending,
-            Ending::Eof
-                | Ending::Exited {
-                    completed: false,
-                    ..
-                }
-        )
-    {
-        tracing::warn!(
-            run = spec.run_id,
-            container = guard.id(),
-            "the warm container ended before it read the run; the run goes to another"
-        );
-        guard.remove_now().await;
-        return Err(Unfinished::NeverStarted);
-    }
+/// How a run ended that did not end with the runtime's `done` in a session, the container removed (in the
+/// background when the code finished normally; now otherwise, so the engine's OOM flag can still be read).
+pub async fn conclude(
+    engine: &Engine,
+    config: &Config,
+    spec: &RunSpec,
+    cancel: &CancellationToken,
+    guard: ContainerGuard,
+    ending: Ending,
+    deadline: Instant,
+) -> Result<RunEnd, Unfinished> {
     let end = match ending {
         Ending::Exited {
             code,
@@ -234,6 +311,11 @@ pub async fn execute(
             // The code is finished; the caller need not wait for the removal.
             guard.remove_later();
             RunEnd::Exited(code)
+        }
+        Ending::CallDone { exit, .. } => {
+            // A session's call that ended the session: the runtime exits by itself right after.
+            guard.remove_later();
+            RunEnd::Exited(exit)
         }
         Ending::Exited {
             code,
@@ -291,20 +373,25 @@ pub async fn execute(
             }
         }
     };
+    Ok(end)
+}
 
+/// The run's stdout and stderr text; the container's own stderr (bootstrap or interpreter failures) is added
+/// when the run did not succeed.
+pub fn assemble(
+    stdout: BoundedOutput,
+    stderr: BoundedOutput,
+    raw_stderr: BoundedOutput,
+    end: &RunEnd,
+) -> (String, String) {
     let mut stderr = stderr.finish();
     let raw = raw_stderr.finish();
     if !raw.trim().is_empty() && !matches!(end, RunEnd::Exited(0)) {
         stderr.push_str(&raw);
     } else if !raw.trim().is_empty() {
-        tracing::debug!(run = spec.run_id, "sandbox stderr: {raw}");
+        tracing::debug!("sandbox stderr: {raw}");
     }
-    Ok(RunOutcome {
-        container,
-        stdout: stdout.finish(),
-        stderr,
-        end,
-    })
+    (stdout.finish(), stderr)
 }
 
 /// The `rpc_result` line for request `id`.

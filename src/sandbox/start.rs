@@ -57,6 +57,16 @@ pub enum Purpose<'a> {
         /// The run's timeout.
         timeout: Duration,
     },
+    /// A session's container: its first call's run frame follows the boot frame; it lives for at most
+    /// `lifetime` and serves the session's later calls.
+    Session {
+        /// The first call's run id (the container's name and label).
+        run_id: &'a str,
+        /// The first call's run frame (naming the session).
+        run_frame: Vec<u8>,
+        /// The longest it may live.
+        lifetime: Duration,
+    },
     /// A warm container for the pool, waiting for a run of at most `max_timeout` for at most `max_idle`.
     Warm {
         /// The key in its name and label.
@@ -82,6 +92,11 @@ pub async fn start(
             run_frame,
             timeout,
         } => (run_id.to_string(), timeout, Some(run_frame)),
+        Purpose::Session {
+            run_id,
+            run_frame,
+            lifetime,
+        } => (format!("session-{run_id}"), lifetime, Some(run_frame)),
         Purpose::Warm { key, max_idle } => {
             (format!("warm-{key}"), max_idle + config.max_timeout, None)
         }

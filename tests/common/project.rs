@@ -142,7 +142,7 @@ pub async fn run_with(
 ) -> Response {
     let arguments = super::args(json!({"code": code, "servers": servers, "timeout": 60}));
     bridge
-        .run_python_asking(&arguments, &CancellationToken::new(), asker)
+        .run_python_asking(&arguments, &CancellationToken::new(), asker, None)
         .await
         .expect("not cancelled")
 }

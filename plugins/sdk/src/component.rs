@@ -138,6 +138,7 @@ pub mod encoder {
             stderr: payload.stderr,
             error: payload.error,
             timeout_seconds: payload.timeout_seconds,
+            session: None,
         };
         let encoded = instance.encode(&payload)?;
         Ok(Encoded {

@@ -61,6 +61,26 @@ pub struct Payload {
     /// The deadline that was hit, for timeouts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
+    /// The session the call ran in, for a call that named one (not in WIT 0.2.0's payload record: an encoder
+    /// sees it in `summary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionInfo>,
+}
+
+/// The session a `run_python` call ran in (its `session` argument).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    /// The name the model gave it.
+    pub name: String,
+    /// Which of the session's calls this was; 1 started it.
+    pub call: u64,
+    /// The session ended with this call, and why: its state is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    /// A new session that took the name of one that had ended, and why that one ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 impl Payload {
@@ -75,6 +95,7 @@ impl Payload {
             stderr: Vec::new(),
             error: None,
             timeout_seconds: None,
+            session: None,
         }
     }
 

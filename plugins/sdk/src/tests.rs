@@ -26,10 +26,16 @@ fn payload_serialises_with_the_seed_keys_in_order_and_empty_ones_left_out() {
         stderr: vec!["e".into()],
         error: Some("x".into()),
         timeout_seconds: Some(1),
+        session: Some(crate::SessionInfo {
+            name: "n".into(),
+            call: 2,
+            ended: Some("why".into()),
+            replaces: None,
+        }),
     };
     assert_eq!(
         full.to_json(),
-        r#"{"status":"validation_error","summary":"s","exitCode":-1,"servers":["a"],"stdout":["o"],"stderr":["e"],"error":"x","timeoutSeconds":1}"#
+        r#"{"status":"validation_error","summary":"s","exitCode":-1,"servers":["a"],"stdout":["o"],"stderr":["e"],"error":"x","timeoutSeconds":1,"session":{"name":"n","call":2,"ended":"why"}}"#
     );
     // The summary is always there (the bridge always sets one; its output schema requires it).
     assert_eq!(

@@ -50,6 +50,9 @@ pub struct RunFrame<'a> {
     /// This run's servers and their tools, and every server the user trusts (`{"loaded": […],
     /// "discovered": […]}`), as the host's upstream layer describes them: server and tool data.
     pub server_info: &'a Value,
+    /// The session this call belongs to: the container serves the session's later calls too (§2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<&'a str>,
 }
 
 impl BootFrame<'_> {
@@ -63,6 +66,22 @@ impl RunFrame<'_> {
     /// The header and the body, as written to the container's stdin.
     pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
         with_header(self)
+    }
+
+    /// A session's later call: `{"t":"run",…}` on one line, on the stream that carries the rpc replies.
+    pub fn encode_line(&self) -> Result<Vec<u8>, serde_json::Error> {
+        #[derive(Serialize)]
+        struct Line<'a, 'b> {
+            t: &'static str,
+            #[serde(flatten)]
+            run: &'b RunFrame<'a>,
+        }
+        let mut line = serde_json::to_vec(&Line {
+            t: "run",
+            run: self,
+        })?;
+        line.push(b'\n');
+        Ok(line)
     }
 }
 

@@ -35,10 +35,13 @@ pub enum Frame {
     /// `{"t":"rpc","id":…,"method":…,"params":…}`: a request to the host.
     Rpc(RpcFrame),
     /// `{"t":"done","exit":…}`: the runtime's claim that all output has been sent (its exit value is a claim
-    /// too; the host takes the status from PID 1's record).
+    /// too; the host takes a single-use run's status from PID 1's record). In a session it ends one call.
     Done {
         /// 0, 1 for an uncaught exception, or the `SystemExit` code.
         exit: i64,
+        /// A session's call: the code called `runtime.end_session()`, and the runtime exits next.
+        #[serde(default)]
+        end: bool,
     },
 }
 

@@ -36,7 +36,7 @@ pub use request::{
 };
 
 /// The protocol version the boot frame carries as `v`.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The largest frame a container may send, its newline included (and so the largest request). Output is
 /// chunked by the runtime, so this bounds requests, not output.

@@ -2,10 +2,11 @@
 
 bootstrap.py loads this module from memory and calls ``main(boot)``, which imports the rest of the runtime,
 says ``ready`` and waits for the one run frame this container will ever get (a warm container waits here in
-the host's pool; a cold one finds the frame already sent), says ``started`` and runs the code. Frames go to a
-private close-on-exec
-duplicate of the host's stdout. Fds 1 and 2 become pipes whose contents are forwarded as ``out`` frames, so
-nothing the code, a C extension or a child process writes can be taken for a frame.
+the host's pool; a cold one finds the frame already sent), says ``started`` and runs the code. A run frame
+that names a session makes the container a session's: after each call it says ``done`` and waits for the next
+call in the same interpreter (PROTOCOL.md §2.1). Frames go to a private close-on-exec duplicate of the host's
+stdout. Fds 1 and 2 become pipes whose contents are forwarded as ``out`` frames, so nothing the code, a C
+extension or a child process writes can be taken for a frame.
 """
 
 import ast
@@ -17,6 +18,7 @@ import io
 import json
 import linecache
 import os
+import queue
 import sys
 import threading
 import time
@@ -26,6 +28,9 @@ import types
 __all__ = ["main"]
 
 FILENAME = "<sandbox>"
+# Call n of a session compiles as "<sandbox#n>", so tracebacks through code defined by earlier calls show the
+# right lines.
+SESSION_FILENAME = "<sandbox#{}>"
 # inspect.CO_COROUTINE, without importing inspect: set on code compiled with top-level await.
 CO_COROUTINE = 0x0080
 DEFAULT_MAX_FRAME = 4 * 1024 * 1024
@@ -63,6 +68,9 @@ class _Channel:
         self._max_frame = max_frame
         self._lock = threading.Lock()
         self._closed = False
+        # Which call's output is forwarded: output a previous session call left behind (a child still holding
+        # its pipe) is dropped rather than shown as the next call's.
+        self.generation = 0
 
     @staticmethod
     def _encode(obj):
@@ -94,12 +102,22 @@ class _Channel:
         yield from self._out_frames(stream, text[:mid])
         yield from self._out_frames(stream, text[mid:])
 
-    def send_out(self, stream, text):
-        """Send user output as one or more ``out`` frames, none longer than max_frame."""
+    def send_out(self, stream, text, generation=None):
+        """Send user output as one or more ``out`` frames, none longer than max_frame.
+
+        ``generation``: the call the output belongs to; output of an earlier call is dropped.
+        """
         frames = list(self._out_frames(stream, text))
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             for data in frames:
                 self._write(data)
+
+    def next_call(self):
+        """Stop forwarding the finished call's output (a session, before its ``done``)."""
+        with self._lock:
+            self.generation += 1
 
     def send(self, obj):
         """Send one frame (an rpc request); a frame over max_frame is refused here, not sent."""
@@ -143,7 +161,7 @@ class _ModuleAlias:
         sys.modules[module.__name__] = importlib.import_module(self._aliases[module.__name__])
 
 
-def _forward(fd, stream, channel):
+def _forward(fd, stream, channel, generation):
     """Copy a pipe's bytes to ``out`` frames until EOF, decoding UTF-8 with U+FFFD for invalid bytes."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     while True:
@@ -154,7 +172,7 @@ def _forward(fd, stream, channel):
         # The incremental decoder keeps a character split across two reads whole.
         text = decoder.decode(data, final=not data)
         if text:
-            channel.send_out(stream, text)
+            channel.send_out(stream, text, generation)
         if not data:
             break
     os.close(fd)
@@ -200,10 +218,14 @@ def _read_run_frame(fd):
     return run
 
 
+def _is_user_file(filename):
+    return filename == FILENAME or (filename.startswith("<sandbox#") and filename.endswith(">"))
+
+
 def _user_traceback(tb):
     """Drop the runtime's own frames: start the traceback at the first frame of the user's code."""
     current = tb
-    while current is not None and current.tb_frame.f_code.co_filename != FILENAME:
+    while current is not None and not _is_user_file(current.tb_frame.f_code.co_filename):
         current = current.tb_next
     return current if current is not None else tb
 
@@ -254,7 +276,8 @@ def _run_in_loop(compiled, namespace):
 
 
 class _Session:
-    """One run: the fd plumbing around the user's code, its execution and its exit status."""
+    """The container's runs: the fd plumbing around the user's code, its execution and its exit status. A
+    single-use container has one run; a session's container one per call, in one ``__main__``."""
 
     def __init__(self, channel, proto_in):
         self.channel = channel
@@ -266,6 +289,9 @@ class _Session:
         self.stderr = None
         # Texts that could not go through fd 2; sent as frames once the pipes are drained.
         self.pending = []
+        # The code's module, kept across a session's calls.
+        self.main_module = None
+        self.calls = 0
 
     def redirect(self):
         """Point fd 0 at /dev/null and fds 1/2 at forwarded pipes; install matching sys streams."""
@@ -274,13 +300,21 @@ class _Session:
         os.dup2(devnull, 0)
         if devnull > 2:
             os.close(devnull)
+        self.open_output()
+
+    def open_output(self):
+        """Fresh pipes on fds 1/2, each forwarded by a thread as the current call's output."""
+        self.forwarders = []
         for fd, name in ((1, "stdout"), (2, "stderr")):
             read_end, write_end = os.pipe()
             # dup2 makes fd 1/2 inheritable (children share them); the read end stays close-on-exec.
             os.dup2(write_end, fd)
             os.close(write_end)
             thread = threading.Thread(
-                target=_forward, args=(read_end, name, self.channel), name=f"mcp-bridge-{name}", daemon=True
+                target=_forward,
+                args=(read_end, name, self.channel, self.channel.generation),
+                name=f"mcp-bridge-{name}",
+                daemon=True,
             )
             thread.start()
             self.forwarders.append(thread)
@@ -322,8 +356,9 @@ class _Session:
         for name in ("mcp", "mcp.runtime", "mcp._rpc", "mcp._tools"):
             importlib.import_module(name)
 
-    def execute(self, run, manual):
-        """Compile and run the code in a fresh ``__main__``; return the exit status."""
+    def execute(self, run, manual, client=None, session=None):
+        """Compile and run the code in ``__main__`` (fresh for the first call, a session's own for later
+        ones); return the exit status. ``client``: the session's request channel (one per call otherwise)."""
         code = run["code"]
         if not isinstance(code, str):
             raise TypeError(f"run.code must be a string, not {type(code).__name__}")
@@ -335,32 +370,31 @@ class _Session:
         runtime._configure(
             manual=manual,
             server_info=server_info,
-            client=rpc.RpcClient(self.channel.send, self.proto_in),
+            client=client or rpc.RpcClient(self.channel.send, self.proto_in),
+            session=session,
         )
 
-        # A real module in sys.modules, so pickle, dataclasses and typing can find what the code defines.
-        main_module = types.ModuleType("__main__")
-        namespace = main_module.__dict__
-        namespace.update(
-            {
-                "__builtins__": builtins,
-                "mcp": mcp,
-                "runtime": runtime,
-            }
-        )
+        self.calls += 1
+        if self.main_module is None:
+            # A real module in sys.modules, so pickle, dataclasses and typing can find what the code defines.
+            self.main_module = types.ModuleType("__main__")
+            self.main_module.__dict__.update({"__builtins__": builtins, "mcp": mcp, "runtime": runtime})
+            # Saved tools are never loaded here: the code imports the ones it wants (mcp.user_tools), so a
+            # broken or hostile saved tool cannot touch a run that does not ask for it.
+            sys.meta_path.insert(0, _ModuleAlias(MODULE_ALIASES))
+        namespace = self.main_module.__dict__
+        # A session's later call may name more servers: their proxies join the ones already there.
         tools.install(runtime._loaded, namespace)
         for name in MEMORY_HELPERS:
             namespace[name] = getattr(runtime, name)
-        # Saved tools are never loaded here: the code imports the ones it wants (mcp.user_tools), so a broken
-        # or hostile saved tool cannot touch a run that does not ask for it.
-        sys.meta_path.insert(0, _ModuleAlias(MODULE_ALIASES))
-        sys.modules["__main__"] = main_module
+        sys.modules["__main__"] = self.main_module
+        filename = FILENAME if session is None else SESSION_FILENAME.format(self.calls)
         # mtime None: linecache.checkcache() keeps the entry; tracebacks and inspect.getsource see the code.
-        linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
 
         try:
             compiled = compile(
-                code, FILENAME, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+                code, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
             )
         except Exception as exc:
             # SyntaxError, plus ValueError/UnicodeEncodeError for NUL bytes or lone surrogates.
@@ -389,7 +423,8 @@ class _Session:
                 pass
 
     def teardown(self):
-        """Close our ends of the output pipes and wait (bounded) for the forwarders to drain them."""
+        """Close our ends of the output pipes and wait (bounded) for the forwarders to drain them (the end of
+        a run, or of a session's call: the next call gets new pipes)."""
         self.flush()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
@@ -399,6 +434,55 @@ class _Session:
         deadline = time.monotonic() + DRAIN_TIMEOUT
         for thread in self.forwarders:
             thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _end_call(session, status):
+    """A session's call is over: drain its output, then say ``done``; returns (the code asked to end the
+    session, the status). Only the original process returns: a forked child that finished the call exits."""
+    if os.getpid() != session.pid:
+        session.flush()
+        os._exit(status)
+    try:
+        session.teardown()
+    except BaseException:
+        session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
+        status = status or 1
+    channel = session.channel
+    for text in session.pending:
+        channel.send_out("stderr", text)
+    session.pending = []
+    channel.next_call()
+    end = bool(importlib.import_module("mcp.runtime")._session_end_requested())
+    channel.send({"t": "done", "exit": status, "end": end})
+    return end, status
+
+
+def _serve_session(session, run, manual):
+    """Run a session's calls in one interpreter until the host closes stdin or the code ends the session.
+
+    Later run frames come as ``{"t":"run",…}`` lines on the same stream as the rpc replies, so the request
+    client's reader hands them over. Never returns.
+    """
+    runs = queue.SimpleQueue()
+    rpc = importlib.import_module("mcp._rpc")
+    client = rpc.RpcClient(session.channel.send, session.proto_in, on_run=runs.put)
+    client.start()
+    name = run["session"]
+    while True:
+        try:
+            status = session.execute(run, manual, client=client, session=name)
+        except BaseException:
+            session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
+            status = 1
+        end, status = _end_call(session, status)
+        if end:
+            os._exit(status)
+        run = runs.get()
+        if not isinstance(run, dict):
+            # The host closed stdin: the session is over.
+            os._exit(0)
+        session.open_output()
+        session.channel.send({"t": "started"})
 
 
 def main(boot):
@@ -425,6 +509,8 @@ def main(boot):
             # The host let go of a warm container it did not need: nothing to report to anyone.
             os._exit(70)
         channel.send({"t": "started"})
+        if isinstance(run.get("session"), str):
+            _serve_session(session, run, boot.get("manual"))
         status = session.execute(run, boot.get("manual"))
     except BaseException:
         session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())

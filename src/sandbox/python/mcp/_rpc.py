@@ -22,16 +22,26 @@ class RpcFailure(Exception):
 
 
 class RpcClient:
-    """One run's request channel: ``send`` writes a frame, replies are read from ``fd``."""
+    """One run's request channel: ``send`` writes a frame, replies are read from ``fd``.
 
-    def __init__(self, send, fd):
+    In a session the same stream also brings the next calls' ``run`` frames: those go to ``on_run``, and
+    ``on_run(None)`` says the stream has ended.
+    """
+
+    def __init__(self, send, fd, on_run=None):
         self._send = send
         self._fd = fd
+        self._on_run = on_run
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._waiting = {}
         self._closed = None
         self._reader = None
+
+    def start(self):
+        """Start reading now, not at the first request (a session waits here for its next call)."""
+        with self._lock:
+            self._start_reader()
 
     def _start_reader(self):
         # Caller holds the lock.
@@ -60,12 +70,17 @@ class RpcClient:
             if start < len(data):
                 pending.append(data[start:])
         self._close("RPC channel closed")
+        if self._on_run is not None:
+            self._on_run(None)
 
     def _deliver(self, line):
         try:
             reply = json.loads(line)
+            if self._on_run is not None and reply.get("t") == "run":
+                self._on_run(reply)
+                return
             request_id = reply["id"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return  # not a reply: nothing waits for it
         with self._lock:
             waiter = self._waiting.pop(request_id, None)

@@ -25,6 +25,7 @@ __all__ = [
     "list_tools_sync",
     "delete_memory",
     "delete_saved_tool",
+    "end_session",
     "get_memory_info",
     "list_memories",
     "list_saved_tools",
@@ -36,6 +37,7 @@ __all__ = [
     "save_memory",
     "save_tool",
     "search_tool_docs_sync",
+    "session_name",
     "update_memory",
 ]
 
@@ -122,17 +124,46 @@ _manual = None
 _client = _rpc.Unavailable()
 _loaded = ()
 _discovered = ()
+# The session this call runs in (None: a single-use container), and whether the code asked to end it.
+_session = None
+_end_requested = False
 
 
-def _configure(*, manual=None, server_info=None, client=None):
+def _configure(*, manual=None, server_info=None, client=None, session=None):
     """Install per-run data sent by the host (internal: called by the sandbox runtime)."""
-    global _manual, _client, _loaded, _discovered
+    global _manual, _client, _loaded, _discovered, _session, _end_requested
+    _session = session if isinstance(session, str) and session else None
+    _end_requested = False
     _manual = manual if isinstance(manual, str) and manual else None
     info = server_info if isinstance(server_info, dict) else {}
     _loaded = tuple(s for s in info.get("loaded") or () if isinstance(s, dict))
     _discovered = tuple(s for s in info.get("discovered") or () if isinstance(s, dict))
     if client is not None:
         _client = client
+
+
+def session_name():
+    """The name of the session this code runs in, or None when the container serves this one run only."""
+    return _session
+
+
+def end_session():
+    """End this session once the current call finishes: its container is removed and its state is gone.
+
+    The next ``run_python`` call naming the session starts a new one. Outside a session this raises
+    RuntimeError (a single-use container ends with its run anyway).
+    """
+    global _end_requested
+    if _session is None:
+        raise RuntimeError(
+            "runtime.end_session(): this run is not in a session (pass `session` to run_python to start one)"
+        )
+    _end_requested = True
+
+
+def _session_end_requested():
+    """Whether the code called end_session() during this call (internal: read by the sandbox runtime)."""
+    return _end_requested
 
 
 def _raise(failure):

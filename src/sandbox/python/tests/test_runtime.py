@@ -41,7 +41,7 @@ def boot_body(**fields):
         name: {"source": (PY_DIR / path).read_text(encoding="utf-8"), "package": package}
         for name, path, package in MODULE_TABLE
     }
-    boot = {"v": 3, "modules": modules, "entry": "mcp_bridge_runtime", "max_frame": DEFAULT_MAX_FRAME}
+    boot = {"v": 4, "modules": modules, "entry": "mcp_bridge_runtime", "max_frame": DEFAULT_MAX_FRAME}
     boot.update(fields)
     return json.dumps(boot).encode("utf-8")
 
@@ -479,11 +479,12 @@ class NamespaceTests(unittest.TestCase):
                 "() ()",
                 "True ['MCPError', 'PolicyDenied', 'ToolError', 'ToolResult', 'call_tool',"
                 " 'capability_summary', 'delete_memory', 'delete_saved_tool', 'describe_server',"
-                " 'discovered_servers', 'get_memory_info', 'list_loaded_server_metadata', 'list_memories',"
+                " 'discovered_servers', 'end_session', 'get_memory_info', 'list_loaded_server_metadata',"
+                " 'list_memories',"
                 " 'list_saved_tools', 'list_servers',"
                 " 'list_servers_sync', 'list_tools', 'list_tools_sync', 'load_memory', 'memory_exists',"
                 " 'query_tool_docs', 'query_tool_docs_sync', 'save_memory', 'save_tool', 'search_tool_docs',"
-                " 'search_tool_docs_sync', 'update_memory']",
+                " 'search_tool_docs_sync', 'session_name', 'update_memory']",
                 "Server 'x' is not loaded (loaded: none)",
             ],
         )
