@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what the bridge and its tests need on Debian (run as root), and prints the sandbox image
 # to use on stdout — nothing else goes to stdout. Idempotent: when everything is in place it only checks.
+# When it manages the local engine (no DOCKER_HOST), it also installs gVisor's `runsc` and registers it with
+# dockerd, so MCP_BRIDGE_RUNTIME=runsc works.
 #
 #   image=$(scripts/setup.sh)          # engine running, image present
 #   scripts/setup.sh --dev             # also the Python linter (for the tests)
@@ -21,7 +23,37 @@ apt_install() {
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+[ -n "${DOCKER_HOST:-}" ] || command -v runsc >/dev/null 2>&1 || missing+=(runsc)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+# gVisor as an OCI runtime of the local dockerd (MCP_BRIDGE_RUNTIME=runsc). Not `--oci-seccomp`: Debian's runsc
+# (20221219) ignores a profile's errnoRet, so the clone3 → ENOSYS rule glibc relies on would break threads; gVisor's
+# own kernel takes the seccomp profile's place (SECURITY.md).
+register_runsc() {
+    local config=/etc/docker/daemon.json
+    python3 - "$config" <<'PY' >&2
+import json, os, sys
+path = sys.argv[1]
+config = {}
+if os.path.exists(path):
+    with open(path) as f:
+        text = f.read().strip()
+    config = json.loads(text) if text else {}
+wanted = {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"]}
+if config.get("runtimes", {}).get("runsc") == wanted:
+    sys.exit(0)
+config.setdefault("runtimes", {})["runsc"] = wanted
+os.makedirs(os.path.dirname(path), exist_ok=True)
+with open(path + ".tmp", "w") as f:
+    json.dump(config, f, indent=2)
+os.replace(path + ".tmp", path)
+print(f"[setup] registered runsc in {path}")
+PY
+}
+if [ -z "${DOCKER_HOST:-}" ]; then
+    command -v python3 >/dev/null 2>&1 || apt_install python3
+    register_runsc
+fi
 
 # The engine: DOCKER_HOST is used as given; otherwise start the local dockerd when it is not answering.
 if ! docker info >/dev/null 2>&1; then
@@ -33,6 +65,17 @@ if ! docker info >/dev/null 2>&1; then
         sleep 1
     done
     docker info >/dev/null 2>&1 || { log "dockerd did not come up; see /var/log/mcp-bridge-dockerd.log"; exit 1; }
+fi
+# A dockerd that was already running reloads daemon.json's runtimes on SIGHUP.
+if [ -z "${DOCKER_HOST:-}" ] && ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then
+    log "reloading dockerd to pick up the runsc runtime"
+    pkill -HUP -x dockerd || true
+    for _ in $(seq 1 20); do
+        docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && break
+        sleep 0.5
+    done
+    docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' \
+        || { log "dockerd did not register runsc; see /etc/docker/daemon.json"; exit 1; }
 fi
 
 # The image: MCP_BRIDGE_IMAGE if set; else the default when it is present or can be pulled; else the offline

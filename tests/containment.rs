@@ -12,6 +12,8 @@
 //! `bridge` cases exercise tool proxying and policy, which need MCP servers; they are not here.
 
 mod common;
+#[path = "containment/gvisor.rs"]
+mod gvisor;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -545,14 +547,29 @@ fn describe(p: &Payload) -> String {
 // The multi-run cases.
 
 /// PERS-01: run B, in the next container, sees none of run A's files.
-async fn pers_01(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<ContainerUse>>) {
+async fn pers_01(
+    bridge: &mcp_bridge::bridge::Bridge,
+    gvisor: bool,
+) -> (Verdict, Vec<Option<ContainerUse>>) {
     let c = case("PERS-01");
     let (a, b) = c
         .code
         .split_once("# run B (next container)\n")
         .expect("PERS-01 has two runs");
+    // gVisor has no POSIX message queues, so no /dev/mqueue to look in.
+    let b = if gvisor {
+        b.replace(", \"/dev/mqueue\"]", "]")
+            .replace(",\"/dev/mqueue\"]", "]")
+    } else {
+        b.to_string()
+    };
+    let seen = if gvisor {
+        "SEEN {'/tmp': [], '/workspace': [], '/dev/shm': []}"
+    } else {
+        "SEEN {'/tmp': [], '/workspace': [], '/dev/shm': [], '/dev/mqueue': []}"
+    };
     let first = common::run(bridge, a, 30).await;
-    let second = common::run(bridge, b, 30).await;
+    let second = common::run(bridge, &b, 30).await;
     let ids = vec![first.container.clone(), second.container.clone()];
     let verdict = one_line(&first.payload)
         .and_then(|l| {
@@ -561,12 +578,7 @@ async fn pers_01(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<Co
                 || format!("run A could not write its files: {l:?}"),
             )
         })
-        .and_then(|()| {
-            line_eq(
-                &second.payload,
-                "SEEN {'/tmp': [], '/workspace': [], '/dev/shm': [], '/dev/mqueue': []}",
-            )
-        })
+        .and_then(|()| line_eq(&second.payload, seen))
         .map_err(|e| {
             format!(
                 "{e} A {} B {}",
@@ -577,8 +589,13 @@ async fn pers_01(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<Co
     (verdict, ids)
 }
 
-/// RES-14: 16 spinning processes stay within the CPU quota (the host keeps the rest).
-async fn res_14(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<ContainerUse>>) {
+/// RES-14: 16 spinning processes stay within the CPU quota (the host keeps the rest); under gVisor measured
+/// from the host.
+async fn res_14(
+    bridge: &mcp_bridge::bridge::Bridge,
+    docker: &bollard::Docker,
+    gvisor: bool,
+) -> (Verdict, Vec<Option<ContainerUse>>) {
     let c = case("RES-14");
     // The case's code, timed: children's CPU against wall time.
     let code = format!(
@@ -586,6 +603,14 @@ async fn res_14(bridge: &mcp_bridge::bridge::Bridge) -> (Verdict, Vec<Option<Con
          print('CPU', round(_c.children_user + _c.children_system, 1), 'WALL', round(_t.time() - _t0, 1))\n",
         c.code.trim_end()
     );
+    if gvisor {
+        let (response, samples) =
+            gvisor::with_host_cpu(docker, common::run(bridge, &code, 60)).await;
+        let verdict = success(&response.payload)
+            .and_then(|_| gvisor::host_cpu_within(&response, &samples, 1.0))
+            .map_err(|e| format!("{e} {}", describe(&response.payload)));
+        return (verdict, vec![response.container]);
+    }
     let response = common::run(bridge, &code, 60).await;
     let p = &response.payload;
     let verdict = success(p)
@@ -645,6 +670,31 @@ async fn res_15(
             ensure(driver == "none" && path.is_empty(), || {
                 format!("container {id} logs with driver {driver:?} to {path:?}")
             })
+        })
+    });
+    (verdict, vec![response.container])
+}
+
+/// Not in cases.json: a device node made in a tmpfs opens nothing. Under runc `mknod` is refused (FS-06);
+/// under gVisor it succeeds in gVisor's own tmpfs, and this shows that what it made reaches no device.
+async fn device_nodes(
+    bridge: &mcp_bridge::bridge::Bridge,
+    gvisor: bool,
+) -> (Verdict, Vec<Option<ContainerUse>>) {
+    let code = "import os, stat\n\
+                try:\n    os.mknod('/tmp/sda', 0o600 | stat.S_IFBLK, os.makedev(8, 0))\n\
+                except OSError as e:\n    print('MKNOD', e.errno)\n\
+                try:\n    open('/tmp/sda', 'rb').read(1)\n    print('READ')\n\
+                except OSError as e:\n    print('OPEN', e.errno)\n";
+    let response = common::run(bridge, code, 30).await;
+    let expected: &[&str] = if gvisor {
+        &["OPEN 6"]
+    } else {
+        &["MKNOD 1", "OPEN 2"]
+    };
+    let verdict = success(&response.payload).and_then(|lines| {
+        ensure(lines == expected, || {
+            format!("expected {expected:?}, got {lines:?}")
         })
     });
     (verdict, vec![response.container])
@@ -744,12 +794,34 @@ where
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn containment_suite() {
     let docker = common::engine().await;
+    run_suite(docker, false).await;
+}
+
+/// The same suite with every sandbox under gVisor (`MCP_BRIDGE_RUNTIME=runsc`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a Docker engine with gVisor's runsc registered: run scripts/test, or cargo test -- --include-ignored"]
+async fn containment_suite_under_gvisor() {
+    let docker = common::engine().await;
+    common::require_runtime(&docker, "runsc").await;
+    run_suite(docker, true).await;
+}
+
+/// The suites take turns: each counts every container of this process, and times CPU quotas.
+static SUITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs every case, under gVisor (`gvisor`: checked against `containment/gvisor.rs` where it differs) or runc.
+async fn run_suite(docker: bollard::Docker, gvisor: bool) {
+    let _turn = SUITE.lock().await;
     // The pool as large as the concurrency limit: every run takes a warm container, so the suite shows the
     // pool contains exactly what a cold start does (every other engine test runs cold).
-    let bridge = common::bridge(&[
+    let mut vars = vec![
         ("MCP_BRIDGE_POOL_SIZE", "4"),
         ("MCP_BRIDGE_MAX_CONCURRENCY", "4"),
-    ]);
+    ];
+    if gvisor {
+        vars.push(("MCP_BRIDGE_RUNTIME", "runsc"));
+    }
+    let bridge = common::bridge(&vars);
     bridge.sandbox().warm_up().await.expect("engine ready");
     let started = Instant::now();
 
@@ -768,10 +840,23 @@ async fn containment_suite() {
     };
 
     let plain = cases().into_iter().filter(|c| c.mode == "plain").map(|c| {
-        let bridge = bridge.clone();
+        let (bridge, docker) = (bridge.clone(), docker.clone());
         async move {
-            let response = common::run(&bridge, &c.code, timeout_of(&c.id)).await;
-            let verdict = check(&c.id, &response.payload)
+            let run = common::run(&bridge, &c.code, timeout_of(&c.id));
+            if gvisor && c.id == "RES-05" {
+                // The code's CPU clock is gVisor's accounting: the quota is checked from the host.
+                let (response, samples) = gvisor::with_host_cpu(&docker, run).await;
+                let verdict = success(&response.payload)
+                    .and_then(|_| gvisor::host_cpu_within(&response, &samples, 1.0))
+                    .map_err(|e| format!("{e} {}", describe(&response.payload)));
+                return (c.id, verdict, vec![response.container]);
+            }
+            let response = run.await;
+            let overridden = gvisor
+                .then(|| gvisor::check(&c.id, &response.payload))
+                .flatten();
+            let verdict = overridden
+                .or_else(|| check(&c.id, &response.payload))
                 .unwrap_or_else(|| Err("no check for this case".into()))
                 .map_err(|e| format!("{e} {}", describe(&response.payload)));
             (c.id, verdict, vec![response.container])
@@ -779,17 +864,19 @@ async fn containment_suite() {
     });
     let plain = join_all(plain);
     let multi = async {
-        let (a, b, c, d) = tokio::join!(
-            pers_01(&bridge),
-            res_14(&bridge),
+        let (a, b, c, d, e) = tokio::join!(
+            pers_01(&bridge, gvisor),
+            res_14(&bridge, &docker, gvisor),
             res_15(&bridge, &docker),
-            leader_exit(&bridge)
+            leader_exit(&bridge),
+            device_nodes(&bridge, gvisor)
         );
         [
             ("PERS-01", a),
             ("RES-14", b),
             ("RES-15", c),
             ("LEADER-EXIT", d),
+            ("DEVICE-NODES", e),
         ]
         .map(|(id, (verdict, ids))| (id.to_string(), verdict, ids))
     };
@@ -798,7 +885,7 @@ async fn containment_suite() {
     stop.cancel();
     let _ = watcher.await;
     eprintln!(
-        "containment: {} cases in {:.1} s, {} containers seen",
+        "containment (gVisor: {gvisor}): {} cases in {:.1} s, {} containers seen",
         results.len(),
         started.elapsed().as_secs_f64(),
         seen.lock().expect("not poisoned").len()

@@ -19,6 +19,7 @@ use crate::bridge::Bridge;
 use crate::config::Config;
 use crate::mcp::BridgeServer;
 use crate::response::Status;
+use crate::sandbox::SandboxError;
 
 /// An MCP server with one tool, run_python: the model's Python runs in a hardened container.
 #[derive(Debug, Parser)]
@@ -144,8 +145,13 @@ async fn serve(bridge: Arc<Bridge>) -> Result<()> {
     // bridge that died are swept at once, and the pool of warm containers starts filling.
     let warming = bridge.clone();
     tokio::spawn(async move {
-        if let Err(error) = warming.sandbox().warm_up().await {
-            tracing::warn!("container engine not ready yet: {error}");
+        match warming.sandbox().warm_up().await {
+            Ok(()) => {}
+            // A setting the engine cannot honour: no run will work until the user fixes it.
+            Err(error @ SandboxError::RuntimeMissing { .. }) => {
+                tracing::error!("every run will fail until this is fixed: {error}")
+            }
+            Err(error) => tracing::warn!("container engine not ready yet: {error}"),
         }
     });
     // From here on every way out goes through shutdown, which removes the warm containers too.

@@ -41,9 +41,10 @@ pub enum RuntimeKind {
 /// Everything the bridge reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `MCP_BRIDGE_RUNTIME`: docker | podman (default: auto).
+    /// `MCP_BRIDGE_RUNTIME`: docker | podman (default: auto); `runsc` (gVisor) or `runc` set the OCI runtime.
     pub runtime: RuntimeKind,
-    /// `MCP_BRIDGE_OCI_RUNTIME`: an engine-side OCI runtime such as `runsc` (gVisor); default the engine's.
+    /// `MCP_BRIDGE_OCI_RUNTIME` (or `MCP_BRIDGE_RUNTIME=runsc`): the engine-side OCI runtime every sandbox runs
+    /// with, such as `runsc` (gVisor); default the engine's.
     pub oci_runtime: Option<String>,
     /// `MCP_BRIDGE_IMAGE`: the sandbox image.
     pub image: String,
@@ -114,11 +115,31 @@ impl Config {
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
 
-        let runtime = match get("MCP_BRIDGE_RUNTIME").map(str::to_ascii_lowercase) {
-            None => RuntimeKind::Auto,
-            Some(v) if v == "docker" => RuntimeKind::Docker,
-            Some(v) if v == "podman" => RuntimeKind::Podman,
-            Some(v) => return Err(err("MCP_BRIDGE_RUNTIME", &v, "expected docker or podman")),
+        // MCP_BRIDGE_RUNTIME names the engine (the seed's meaning) or, for gVisor, the OCI runtime the engine
+        // runs every sandbox with.
+        let (runtime, runtime_oci) = match get("MCP_BRIDGE_RUNTIME").map(str::to_ascii_lowercase) {
+            None => (RuntimeKind::Auto, None),
+            Some(v) if v == "docker" => (RuntimeKind::Docker, None),
+            Some(v) if v == "podman" => (RuntimeKind::Podman, None),
+            Some(v) if v == "runsc" || v == "gvisor" => (RuntimeKind::Auto, Some("runsc")),
+            Some(v) if v == "runc" => (RuntimeKind::Auto, Some("runc")),
+            Some(v) => {
+                return Err(err(
+                    "MCP_BRIDGE_RUNTIME",
+                    &v,
+                    "expected an engine (docker, podman) or an OCI runtime (runsc for gVisor, runc)",
+                ));
+            }
+        };
+        let oci_runtime = match (runtime_oci, get("MCP_BRIDGE_OCI_RUNTIME")) {
+            (Some(named), Some(given)) if named != given => {
+                return Err(err(
+                    "MCP_BRIDGE_OCI_RUNTIME",
+                    given,
+                    &format!("disagrees with MCP_BRIDGE_RUNTIME={named}; set only one of them"),
+                ));
+            }
+            (named, given) => given.or(named).map(str::to_string),
         };
         let default_timeout = duration(get("MCP_BRIDGE_TIMEOUT"), "MCP_BRIDGE_TIMEOUT", 30)?;
         let max_timeout = duration(get("MCP_BRIDGE_MAX_TIMEOUT"), "MCP_BRIDGE_MAX_TIMEOUT", 120)?;
@@ -290,7 +311,7 @@ impl Config {
 
         Ok(Config {
             runtime,
-            oci_runtime: get("MCP_BRIDGE_OCI_RUNTIME").map(str::to_string),
+            oci_runtime,
             image: get("MCP_BRIDGE_IMAGE")
                 .unwrap_or("python:3.12-slim")
                 .to_string(),
@@ -535,6 +556,8 @@ mod tests {
             ("MCP_BRIDGE_STORE_QUOTA", "0"),
             ("MCP_BRIDGE_MAX_CONCURRENCY", "0"),
             ("MCP_BRIDGE_ALLOW_SELF_SERVER", "maybe"),
+            ("MCP_BRIDGE_SESSION_IDLE", "0"),
+            ("MCP_BRIDGE_MAX_SESSIONS", "-1"),
         ] {
             let error = config(&[(var, value)]).unwrap_err();
             assert_eq!(error.var, var);
@@ -543,6 +566,35 @@ mod tests {
         let error = config(&[("MCP_BRIDGE_TIMEOUT", "200")]).unwrap_err();
         assert!(
             error.to_string().contains("MCP_BRIDGE_MAX_TIMEOUT"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_runtime_setting_names_an_engine_or_gvisor() {
+        let gvisor = config(&[("MCP_BRIDGE_RUNTIME", "runsc")]).unwrap();
+        assert_eq!(gvisor.runtime, RuntimeKind::Auto);
+        assert_eq!(gvisor.oci_runtime.as_deref(), Some("runsc"));
+        let podman = config(&[("MCP_BRIDGE_RUNTIME", "podman")]).unwrap();
+        assert_eq!(
+            (podman.runtime, podman.oci_runtime),
+            (RuntimeKind::Podman, None)
+        );
+        let both = config(&[
+            ("MCP_BRIDGE_RUNTIME", "gvisor"),
+            ("MCP_BRIDGE_OCI_RUNTIME", "runsc"),
+        ])
+        .unwrap();
+        assert_eq!(both.oci_runtime.as_deref(), Some("runsc"));
+        let error = config(&[
+            ("MCP_BRIDGE_RUNTIME", "runsc"),
+            ("MCP_BRIDGE_OCI_RUNTIME", "runc"),
+        ])
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("disagrees with MCP_BRIDGE_RUNTIME=runsc"),
             "{error}"
         );
     }

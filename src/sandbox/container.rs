@@ -31,6 +31,17 @@ const WORKSPACE_SIZE: &str = "128m";
 const SHM_BYTES: i64 = 16 << 20;
 const NOFILE: i64 = 1024;
 
+/// The host pids limit of a gVisor sandbox. There the container's host processes are gVisor's own (its kernel,
+/// a Go program whose threads grow with load, and its file proxy), not the code's, and a Go runtime that cannot
+/// start a thread dies, taking the sandbox down with exit 2: the code's process count is bounded inside gVisor
+/// instead, by `RLIMIT_NPROC` ([`Config::pids`]), which gVisor counts per sandbox.
+const GVISOR_HOST_PIDS: i64 = 1024;
+
+/// Whether `config` runs sandboxes under gVisor.
+pub fn is_gvisor(config: &Config) -> bool {
+    config.oci_runtime.as_deref() == Some("runsc")
+}
+
 /// How long after the run's timeout the container ends itself if the bridge has not removed it (a bridge that
 /// died, an engine that did not answer): PID 1 exits at `timeout + SELF_DEADLINE_GRACE` (PROTOCOL.md §1).
 pub const SELF_DEADLINE_GRACE: Duration = Duration::from_secs(10);
@@ -43,6 +54,7 @@ pub fn create_body(
     timeout: Duration,
     seccomp: &seccomp::Delivery,
 ) -> ContainerCreateBody {
+    let gvisor = is_gvisor(config);
     let security_opt = vec!["no-new-privileges".to_string(), seccomp.security_opt()];
     let self_deadline = (timeout + SELF_DEADLINE_GRACE).as_secs().to_string();
     let tmpfs = |size: &str| format!("rw,noexec,nosuid,nodev,size={size},mode=1777");
@@ -60,22 +72,13 @@ pub fn create_body(
         security_opt: Some(security_opt),
         memory: Some(config.memory_bytes),
         memory_swap: Some(config.memory_bytes),
-        pids_limit: Some(config.pids),
+        pids_limit: Some(if gvisor {
+            GVISOR_HOST_PIDS.max(config.pids)
+        } else {
+            config.pids
+        }),
         nano_cpus: (config.cpus > 0.0).then_some((config.cpus * 1e9) as i64),
-        ulimits: Some(vec![
-            ResourcesUlimits {
-                name: Some("nofile".into()),
-                soft: Some(NOFILE),
-                hard: Some(NOFILE),
-            },
-            // No core dumps: a crashing interpreter would write its memory (and the code's data) to the rootfs
-            // or a host-side core pattern.
-            ResourcesUlimits {
-                name: Some("core".into()),
-                soft: Some(0),
-                hard: Some(0),
-            },
-        ]),
+        ulimits: Some(ulimits(config, gvisor)),
         tmpfs: Some(HashMap::from([
             ("/tmp".to_string(), tmpfs(TMP_SIZE)),
             ("/workspace".to_string(), workspace),
@@ -121,12 +124,37 @@ pub fn create_body(
     }
 }
 
+/// `nofile`, no core dumps, and under gVisor the process limit (see [`GVISOR_HOST_PIDS`]). Under runc a
+/// per-uid `nproc` would be shared by every sandbox (all run as one uid), so the pids cgroup bounds processes.
+fn ulimits(config: &Config, gvisor: bool) -> Vec<ResourcesUlimits> {
+    let limit = |name: &str, value: i64| ResourcesUlimits {
+        name: Some(name.into()),
+        soft: Some(value),
+        hard: Some(value),
+    };
+    let mut ulimits = vec![
+        limit("nofile", NOFILE),
+        // No core dumps: a crashing interpreter would write its memory (and the code's data) to the rootfs or a
+        // host-side core pattern.
+        limit("core", 0),
+    ];
+    if gvisor {
+        ulimits.push(limit("nproc", config.pids));
+    }
+    ulimits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn body() -> ContainerCreateBody {
-        let vars = HashMap::from([("MCP_BRIDGE_IMAGE".to_string(), "img".to_string())]);
+        body_with(&[])
+    }
+
+    fn body_with(extra: &[(&str, &str)]) -> ContainerCreateBody {
+        let mut vars = HashMap::from([("MCP_BRIDGE_IMAGE".to_string(), "img".to_string())]);
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_map(&vars).expect("valid settings");
         create_body(
             &config,
@@ -160,6 +188,28 @@ mod tests {
         };
         assert_eq!(limit("core"), Some((Some(0), Some(0))));
         assert_eq!(limit("nofile"), Some((Some(NOFILE), Some(NOFILE))));
+        assert_eq!(
+            limit("nproc"),
+            None,
+            "shared by every sandbox's uid under runc"
+        );
+    }
+
+    #[test]
+    fn under_gvisor_the_process_limit_is_nproc_and_the_host_limit_is_gvisors() {
+        let host = body_with(&[("MCP_BRIDGE_RUNTIME", "runsc")])
+            .host_config
+            .expect("host config");
+        assert_eq!(host.runtime.as_deref(), Some("runsc"));
+        assert_eq!(host.pids_limit, Some(GVISOR_HOST_PIDS));
+        let nproc = host
+            .ulimits
+            .expect("ulimits")
+            .into_iter()
+            .find(|u| u.name.as_deref() == Some("nproc"))
+            .map(|u| (u.soft, u.hard));
+        assert_eq!(nproc, Some((Some(128), Some(128))));
+        assert_eq!(body().host_config.and_then(|h| h.pids_limit), Some(128));
     }
 
     #[test]

@@ -70,6 +70,28 @@ pub async fn negotiate(endpoint: &Endpoint) -> Result<Docker, SandboxError> {
     Ok(docker)
 }
 
+/// Makes sure the engine has the OCI runtime `name` registered (`MCP_BRIDGE_RUNTIME=runsc`): without this
+/// check, every run would fail at create with the engine's terse "unknown or invalid runtime name".
+pub async fn ensure_runtime(docker: &Docker, name: &str) -> Result<(), SandboxError> {
+    let info = docker
+        .info()
+        .await
+        .map_err(|e| SandboxError::Engine(format!("asking the engine for its runtimes: {e}")))?;
+    // An engine that does not list its runtimes (some Podman versions) is left to refuse at create.
+    let Some(runtimes) = info.runtimes else {
+        return Ok(());
+    };
+    if runtimes.contains_key(name) {
+        return Ok(());
+    }
+    let mut available: Vec<&str> = runtimes.keys().map(String::as_str).collect();
+    available.sort_unstable();
+    Err(SandboxError::RuntimeMissing {
+        runtime: name.to_string(),
+        available: available.join(", "),
+    })
+}
+
 /// Whether the engine is Podman (its version reports a "Podman Engine" component).
 pub async fn is_podman(docker: &Docker) -> bool {
     docker.version().await.is_ok_and(|version| {

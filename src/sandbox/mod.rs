@@ -152,6 +152,20 @@ pub enum SandboxError {
         /// Why.
         reason: String,
     },
+    /// The configured OCI runtime is not registered with the engine.
+    #[error(
+        "the container engine has no OCI runtime named {runtime} (it has: {available}), which \
+         MCP_BRIDGE_RUNTIME / MCP_BRIDGE_OCI_RUNTIME asks for. For gVisor: `apt-get install runsc`, add \
+         {{\"runtimes\": {{\"runsc\": {{\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=none\"]}}}}}} to \
+         /etc/docker/daemon.json and reload the engine (`kill -HUP $(pidof dockerd)`) — scripts/setup.sh does all \
+         this — or unset MCP_BRIDGE_RUNTIME to use the engine's default runtime"
+    )]
+    RuntimeMissing {
+        /// The runtime asked for.
+        runtime: String,
+        /// What the engine has.
+        available: String,
+    },
     /// An engine request failed.
     #[error("{0}")]
     Engine(String),
@@ -224,6 +238,10 @@ impl Sandbox {
             .get_or_try_init(|| async {
                 let docker = engine::negotiate(&self.endpoint).await?;
                 engine::ensure_image(&docker, &self.config.image).await?;
+                if let Some(runtime) = &self.config.oci_runtime {
+                    engine::ensure_runtime(&docker, runtime).await?;
+                    tracing::info!(runtime, "sandboxes run under the OCI runtime {runtime}");
+                }
                 let seccomp = if engine::is_podman(&docker).await {
                     // Podman's compatible API reads `seccomp=` as a path on the engine's host.
                     let dir = self.config.state_dir.join("seccomp");

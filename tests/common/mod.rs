@@ -58,6 +58,25 @@ pub async fn engine() -> Docker {
     )
 }
 
+/// Fails the test unless the engine has the OCI runtime `name` registered (gVisor's `runsc`).
+pub async fn require_runtime(docker: &Docker, name: &str) {
+    let runtimes = docker
+        .info()
+        .await
+        .ok()
+        .and_then(|info| info.runtimes)
+        .unwrap_or_default();
+    if !runtimes.contains_key(name) {
+        missing(
+            &format!(
+                "the OCI runtime {name} registered with the engine (it has: {:?})",
+                runtimes.keys().collect::<Vec<_>>()
+            ),
+            "scripts/setup.sh (installs gVisor's runsc and registers it in /etc/docker/daemon.json)",
+        )
+    }
+}
+
 /// Fails an included test whose engine or tool is missing: it cannot run, and it must not pass.
 pub fn missing(what: &str, fix: &str) -> ! {
     panic!(
