@@ -93,11 +93,11 @@ async fn forged_frames_on_the_protocol_fd_stop_the_run() {
 
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
-async fn a_forged_done_frame_neither_ends_the_run_nor_sets_its_status() {
-    common::engine().await;
-    // PROTO-05: the forgery succeeds at the byte level, but the host takes the status from PID 1, not from
-    // `done`, and does not end the run on it: the code runs on, and its real exit status is reported. (`done`
-    // only says "output is complete", so output written after a forged one may be lost: the forger's own.)
+async fn a_forged_done_frame_ends_only_the_forgers_own_run() {
+    let docker = common::engine().await;
+    // The forgery succeeds at the byte level (the runtime shares the code's process), and the host believes it
+    // (PROTOCOL.md §4): the status is one the code could have chosen anyway. What the forger gains is ending its
+    // own run early with a status of its choice; its container is still removed, with whatever it left running.
     let bridge = common::bridge(&[]);
     let code = r#"
 import os, stat
@@ -109,26 +109,28 @@ for fd in range(3, 64):
     except OSError:
         pass
 import time
-time.sleep(0.5)
+time.sleep(30)
 raise SystemExit(3)
 "#;
-    let response = common::run(&bridge, code, 20).await;
+    let started = std::time::Instant::now();
+    let response = common::run(&bridge, code, 60).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the run ended at the forged done"
+    );
     assert_eq!(
         response.payload.status,
-        Status::Error,
+        Status::Success,
         "{:?}",
         response.payload
     );
-    assert_eq!(
-        response.payload.exit_code,
-        Some(3),
-        "{:?}",
-        response.payload
-    );
-    let run_id = response.run_id.unwrap();
+    // Output written before the forged frame may or may not have been forwarded: the forger's own loss.
+    let container = response.container.clone().expect("a container").id;
+    common::eventually("the forger's container is removed", || async {
+        !common::container_exists(&docker, &container).await
+    })
+    .await;
     common::finish(&bridge).await;
-    let docker = common::engine().await;
-    assert!(common::containers_of_run(&docker, &run_id).await.is_empty());
 }
 
 #[tokio::test]

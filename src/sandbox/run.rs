@@ -39,15 +39,15 @@ impl From<SandboxError> for Unfinished {
 
 /// How a call's read loop ended.
 pub enum Ending {
-    /// PID 1 reported the code's exit status; `completed`: the runtime also said all output was sent.
-    Exited {
-        code: i64,
-        completed: bool,
-    },
-    /// A session's call ended with the runtime's `done` (`end`: the code ended the session).
-    CallDone {
+    /// The runtime said `done`: the code finished with `exit` and all its output was sent (`end`: in a
+    /// session, the code ended the session).
+    Done {
         exit: i64,
         end: bool,
+    },
+    /// The output ended without `done`, and PID 1 reported how the runtime's process ended.
+    Exited {
+        code: i64,
     },
     Eof,
     TimedOut,
@@ -66,9 +66,6 @@ pub struct Call {
     pub stderr: BoundedOutput,
     /// The runtime said `started`: the code had its run frame.
     pub code_started: bool,
-    /// The runtime's `done` frame, when it came: a claim that all output was sent (its exit value is only
-    /// believed in a session, where no exit record ends a call).
-    pub done_claim: Option<i64>,
 }
 
 /// Runs `spec` in `container`, which serves no other run. A `warm` container (from the pool) gets its run frame
@@ -114,25 +111,7 @@ pub async fn execute(
         warm,
     };
 
-    if let (Ending::Exited { code, .. }, Some(claim)) = (&call.ending, call.done_claim)
-        && claim != *code
-    {
-        tracing::warn!(
-            run = spec.run_id,
-            "the runtime's done frame claimed exit {claim}, PID 1 reported {code}: a forged frame"
-        );
-    }
-    if warm
-        && !call.code_started
-        && matches!(
-            call.ending,
-            Ending::Eof
-                | Ending::Exited {
-                    completed: false,
-                    ..
-                }
-        )
-    {
+    if warm && !call.code_started && matches!(call.ending, Ending::Eof | Ending::Exited { .. }) {
         tracing::warn!(
             run = spec.run_id,
             container = guard.id(),
@@ -152,9 +131,9 @@ pub async fn execute(
     })
 }
 
-/// Reads one call's frames from `container` until the code has ended (PID 1's exit record and the end of
-/// output; in a `session`, the runtime's `done`), the deadline, cancellation, a flood or a protocol error.
-/// Requests still in flight when it returns are aborted.
+/// Reads one call's frames from `container` until the code has ended (the runtime's `done`, or the end of the
+/// output), the deadline, cancellation, a flood or a protocol error. Requests still in flight when it returns
+/// are aborted. `session` only changes what is logged: a session's `done` ends a call, not the container.
 pub async fn read_call(
     config: &Config,
     spec: &RunSpec,
@@ -177,7 +156,6 @@ pub async fn read_call(
     let half = config.max_output_bytes / 2;
     let mut stdout = BoundedOutput::new("stdout", half);
     let mut stderr = BoundedOutput::new("stderr", config.max_output_bytes - half);
-    let mut done_claim: Option<i64> = None;
     let mut rpc_ids = HashSet::new();
     // Requests in flight; dropping the set (however the call ends) aborts them.
     let mut requests: JoinSet<Vec<u8>> = JoinSet::new();
@@ -205,10 +183,7 @@ pub async fn read_call(
                     tracing::debug!(run = spec.run_id, "attach stream ended: {error}");
                 }
                 break match container_stderr.exit() {
-                    Some(code) => Ending::Exited {
-                        code,
-                        completed: done_claim.is_some() && !session,
-                    },
+                    Some(code) => Ending::Exited { code },
                     None => Ending::Eof,
                 };
             }
@@ -224,13 +199,6 @@ pub async fn read_call(
                 raw_stderr.push(&container_stderr.push(&message));
                 if let (false, Some(code)) = (had_exit, container_stderr.exit()) {
                     tracing::debug!(run = spec.run_id, code, "exit record");
-                }
-                if let (Some(code), Some(_), false) = (container_stderr.exit(), done_claim, session)
-                {
-                    break Ending::Exited {
-                        code,
-                        completed: true,
-                    };
                 }
                 continue;
             }
@@ -250,18 +218,10 @@ pub async fn read_call(
                     d,
                 }) => stderr.push(&d),
                 Ok(Frame::Done { exit, end }) => {
-                    tracing::debug!(run = spec.run_id, exit, end, "done frame");
-                    if session {
-                        // No exit record ends a session's call: its `done` does (see PROTOCOL.md §4).
-                        break 'read Ending::CallDone { exit, end };
-                    }
-                    done_claim.get_or_insert(exit);
-                    if let Some(code) = container_stderr.exit() {
-                        break 'read Ending::Exited {
-                            code,
-                            completed: true,
-                        };
-                    }
+                    tracing::debug!(run = spec.run_id, exit, end, session, "done frame");
+                    // The status is the code's own (PROTOCOL.md §4): waiting for PID 1's record as well would
+                    // add the process's teardown to every run and tell nothing the code could not set itself.
+                    break 'read Ending::Done { exit, end };
                 }
                 Ok(Frame::Rpc(RpcFrame { id, request })) => {
                     if !rpc_ids.insert(id) {
@@ -288,11 +248,10 @@ pub async fn read_call(
         stdout,
         stderr,
         code_started,
-        done_claim,
     }
 }
 
-/// How a run ended that did not end with the runtime's `done` in a session, the container removed (in the
+/// How a run ended (for a session: one that ends the session), the container removed (in the
 /// background when the code finished normally; now otherwise, so the engine's OOM flag can still be read).
 pub async fn conclude(
     engine: &Engine,
@@ -304,23 +263,13 @@ pub async fn conclude(
     deadline: Instant,
 ) -> Result<RunEnd, Unfinished> {
     let end = match ending {
-        Ending::Exited {
-            code,
-            completed: true,
-        } => {
-            // The code is finished; the caller need not wait for the removal.
-            guard.remove_later();
-            RunEnd::Exited(code)
-        }
-        Ending::CallDone { exit, .. } => {
-            // A session's call that ended the session: the runtime exits by itself right after.
+        Ending::Done { exit, .. } => {
+            // The code is finished (the runtime exits right after `done`); the caller need not wait for the
+            // removal.
             guard.remove_later();
             RunEnd::Exited(exit)
         }
-        Ending::Exited {
-            code,
-            completed: false,
-        } => {
+        Ending::Exited { code } => {
             // The process ended without the runtime finishing (os._exit, a signal). A SIGKILL may be the memory
             // limit: the engine says so once the container has exited (PID 1 exits right after its record).
             let oom = code == 137

@@ -279,7 +279,7 @@ impl Sessions {
             id: container.guard.id().to_string(),
             warm: false,
         };
-        if let Ending::CallDone { exit, end: false } = call.ending {
+        if let Ending::Done { exit, end: false } = call.ending {
             state.container = Some(container);
             return Ok(Some(RunOutcome {
                 container: container_use,
@@ -298,7 +298,7 @@ impl Sessions {
             self.close(session, state, "its process ended between two calls".into());
             return Ok(None);
         }
-        let ended_by_code = matches!(call.ending, Ending::CallDone { end: true, .. });
+        let ended_by_code = matches!(call.ending, Ending::Done { end: true, .. });
         let Started {
             guard,
             output,

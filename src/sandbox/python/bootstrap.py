@@ -35,7 +35,7 @@ def _reap_as_pid1():
     PID 1 is also the one part of the container the code cannot reach: it turns itself non-dumpable before the
     fork (so ``/proc/1/fd/*`` and its memory are closed to every other process, all of which share its uid and
     have no capabilities), keeps the container's stderr to itself, and writes the exit record there. The host
-    trusts that record, never the runtime's ``done`` frame, for the exit status.
+    trusts that record for how a run ended that never said ``done`` (a kill cannot pass for an exit).
     """
     deadline = _deadline_seconds()
     try:
