@@ -350,13 +350,24 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
         }),
         // The i386 ABI is outside the profile: the `int 0x80` getpid never returns a value. The profile's
         // bad-arch action (runc keeps libseccomp's default) kills the calling thread with SIGSYS; PID 1's
-        // watchdog then kills the wedged runtime, so the run is an error at once, not a timeout. The host-side
-        // check below makes sure nothing outlives the container.
+        // watchdog then kills the wedged runtime, so the run is an error at once, not a timeout, reported as the
+        // blocked system call it was (128 + SIGSYS). The host-side check below makes sure nothing outlives the
+        // container.
         "KRN-26" => {
             let printed = p.stdout.iter().any(|l| l.contains("int80 getpid"));
-            ensure(!printed && p.status == Status::Error, || {
-                format!("int 0x80 must not return: {}", describe(p))
-            })
+            let error = p.error.as_deref().unwrap_or_default();
+            ensure(
+                !printed
+                    && p.status == Status::Error
+                    && p.exit_code == Some(159)
+                    && error.starts_with("blocked system call"),
+                || {
+                    format!(
+                        "int 0x80 must not return, and be reported as a blocked system call: {}",
+                        describe(p)
+                    )
+                },
+            )
         }
         // OOM-killed at 512 MiB, exit 137, reported as the memory limit.
         "RES-01" => {

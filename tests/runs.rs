@@ -204,6 +204,28 @@ async fn memory_exhaustion_says_the_limit_was_hit() {
 
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn code_that_uses_up_every_file_descriptor_and_handles_it_still_succeeds() {
+    common::engine().await;
+    let bridge = common::bridge(&[]);
+    // The files stay open to the end: the runtime's own teardown must need no new descriptor.
+    let response = run(
+        &bridge,
+        "import os\nheld = []\ntry:\n    while True:\n        held.append(os.open('/dev/null', os.O_RDONLY))\nexcept OSError as e:\n    print('exhausted', e.errno, len(held) > 900)",
+        30,
+    )
+    .await;
+    assert_eq!(
+        response.payload.status,
+        Status::Success,
+        "{:?}",
+        response.payload
+    );
+    assert_eq!(stdout(&response), ["exhausted 24 True"]);
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn timeout_kills_and_removes_the_container() {
     let docker = common::engine().await;
     let bridge = common::bridge(&[]);

@@ -359,11 +359,29 @@ fn ended_early(config: &Config, code: i64, oom: bool) -> RunEnd {
             ),
         };
     }
+    let message = match code - 128 {
+        // SIGSYS: the seccomp filter's kill (a system call of another ABI, such as `int 0x80`).
+        31 => format!(
+            "blocked system call: the sandbox's seccomp filter killed the code's process (exit {code}, SIGSYS) \
+             for a system call it does not allow"
+        ),
+        9 => format!(
+            "the code's process was killed (exit {code}, SIGKILL) before it finished, not by the memory limit"
+        ),
+        11 => format!("the interpreter crashed (exit {code}, SIGSEGV: a segmentation fault)"),
+        6 => format!("the interpreter aborted (exit {code}, SIGABRT)"),
+        signal if (1..=64).contains(&signal) => {
+            format!(
+                "the code's process was killed by signal {signal} (exit {code}) before it finished"
+            )
+        }
+        _ => format!(
+            "the code's process exited with code {code} before it finished (os._exit, or the runtime failed)"
+        ),
+    };
     RunEnd::Failed {
         exit_code: Some(code),
-        message: format!(
-            "the sandbox exited with code {code} before the code finished (no completion frame)"
-        ),
+        message,
     }
 }
 

@@ -62,6 +62,10 @@ def _reap_as_pid1():
     stdin = select.poll()
     stdin.register(0, select.POLLHUP | select.POLLERR)
 
+    # The status to report when PID 1 ended a wedged child itself: a thread killed by the seccomp filter
+    # (SIGSYS) is reported as that, not as the SIGKILL that followed.
+    ended_because = []
+
     def watchdog(signum, frame):
         if deadline is not None and time.monotonic() - started >= deadline:
             os._exit(DEADLINE_STATUS)
@@ -71,10 +75,18 @@ def _reap_as_pid1():
         # now instead of a timeout later.
         try:
             with open(f"/proc/{child}/stat", "rb") as stat:
-                state = stat.read().rpartition(b")")[2].split()[0]
+                fields = stat.read().rpartition(b")")[2].split()
+            state = fields[0]
         except (OSError, IndexError):
             return
         if state == b"Z":
+            # Field 52 of stat (index 49 after the command): how the leader thread ended.
+            try:
+                leader_signal = int(fields[49]) & 0x7F
+            except (IndexError, ValueError):
+                leader_signal = 0
+            if leader_signal == signal.SIGSYS and not ended_because:
+                ended_because.append(128 + signal.SIGSYS)
             os.kill(child, signal.SIGKILL)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -93,6 +105,8 @@ def _reap_as_pid1():
             code = os.waitstatus_to_exitcode(status)
             # A signal death (negative) becomes 128 + signal, as a shell reports it.
             code = code if code >= 0 else 128 - code
+            if ended_because and code == 128 + signal.SIGKILL:
+                code = ended_because[0]
             try:
                 os.write(2, b'\n{"t":"exit","code":%d}\n' % code)
             finally:

@@ -292,6 +292,7 @@ class _Session:
         # The code's module, kept across a session's calls.
         self.main_module = None
         self.calls = 0
+        self.devnull = None
 
     def redirect(self):
         """Point fd 0 at /dev/null and fds 1/2 at forwarded pipes; install matching sys streams."""
@@ -300,6 +301,8 @@ class _Session:
         os.dup2(devnull, 0)
         if devnull > 2:
             os.close(devnull)
+        # Kept for teardown, close-on-exec: code that used up every descriptor must still be able to finish.
+        self.devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         self.open_output()
 
     def open_output(self):
@@ -426,11 +429,9 @@ class _Session:
         """Close our ends of the output pipes and wait (bounded) for the forwarders to drain them (the end of
         a run, or of a session's call: the next call gets new pipes)."""
         self.flush()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        if devnull > 2:
-            os.close(devnull)
+        # dup2 onto 1 and 2 needs no new descriptor (the code may hold every one it may have).
+        os.dup2(self.devnull, 1)
+        os.dup2(self.devnull, 2)
         deadline = time.monotonic() + DRAIN_TIMEOUT
         for thread in self.forwarders:
             thread.join(max(0.0, deadline - time.monotonic()))
