@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 /// The bridge's own labels (src/sandbox/container.rs).
 const BRIDGE_LABEL: &str = "mcp-bridge";
 const BRIDGE_OWNER_LABEL: &str = "mcp-bridge.owner";
+/// Its run label: `warm-<key>` on a pool container.
+const BRIDGE_RUN_LABEL: &str = "mcp-bridge.run";
 /// How long a pool may take to refill before the benchmark gives up.
 const REFILL_LIMIT: Duration = Duration::from_secs(30);
 
@@ -77,7 +79,7 @@ impl Bridge {
     pub async fn pool_full(&self, docker: &Docker) -> Result<()> {
         let started = Instant::now();
         loop {
-            let (mine, running) = containers_of(docker, self.pid).await?;
+            let (mine, running) = containers_of(docker, self.pid, true).await?;
             if mine == self.pool_size && running == self.pool_size {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 return Ok(());
@@ -92,7 +94,7 @@ impl Bridge {
     /// Waits until the bridge has no container (a cold run's is removed in the background).
     pub async fn settled(&self, docker: &Docker) -> Result<()> {
         let started = Instant::now();
-        while containers_of(docker, self.pid).await?.0 > 0 {
+        while containers_of(docker, self.pid, false).await?.0 > 0 {
             if started.elapsed() > REFILL_LIMIT {
                 bail!("the bridge's container was still there {REFILL_LIMIT:?} after the response");
             }
@@ -131,8 +133,8 @@ pub async fn call(peer: &Peer<RoleClient>, session: Option<&str>) -> Result<Dura
     Ok(elapsed)
 }
 
-/// (containers, running containers) of the bridge process `pid`.
-async fn containers_of(docker: &Docker, pid: u32) -> Result<(usize, usize)> {
+/// (containers, running containers) of the bridge process `pid`; `warm`: its pool's only.
+async fn containers_of(docker: &Docker, pid: u32, warm: bool) -> Result<(usize, usize)> {
     let marker = format!("/{pid}/");
     let containers = docker
         .list_containers(Some(
@@ -146,10 +148,9 @@ async fn containers_of(docker: &Docker, pid: u32) -> Result<(usize, usize)> {
     let mine: Vec<_> = containers
         .iter()
         .filter(|c| {
-            c.labels
-                .as_ref()
-                .and_then(|labels| labels.get(BRIDGE_OWNER_LABEL))
-                .is_some_and(|owner| owner.contains(&marker))
+            let label = |name| c.labels.as_ref().and_then(|labels| labels.get(name));
+            label(BRIDGE_OWNER_LABEL).is_some_and(|owner| owner.contains(&marker))
+                && (!warm || label(BRIDGE_RUN_LABEL).is_some_and(|run| run.starts_with("warm-")))
         })
         .collect();
     let running = mine

@@ -275,7 +275,11 @@ async fn latency(
                     pooled.pool_full(docker).await?;
                     bridge::call(&pooled.peer(), None).await?
                 }
-                Kind::Session => bridge::call(&pooled.peer(), Some("bench")).await?,
+                Kind::Session => {
+                    // Nothing else on the machine: the last pooled call's refill is done.
+                    pooled.pool_full(docker).await?;
+                    bridge::call(&pooled.peer(), Some("bench")).await?
+                }
                 Kind::Floor => floor.once(runtime).await?,
             };
             if round >= WARMUP {
