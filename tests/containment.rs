@@ -218,11 +218,7 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
         "PRIV-01" => line_eq(p, "BLOCKED 1 Operation not permitted"),
         // CapEff/CapPrm/CapBnd (and CapAmb) all 0, NoNewPrivs 1, Seccomp 2 (filter), uid 65534.
         "PRIV-02" => success(p).and_then(|lines| {
-            let fields: BTreeMap<&str, Vec<&str>> = lines
-                .iter()
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k, v.split_whitespace().collect()))
-                .collect();
+            let fields = status_fields(&lines);
             let zero = vec!["0000000000000000"];
             let expected: [(&str, Vec<&str>); 7] = [
                 ("Uid", vec!["65534"; 4]),
@@ -537,6 +533,15 @@ fn cpu_within_quota(line: &str, prefix: &str) -> Verdict {
     ensure(cpu > 0.0 && wall > 0.0 && cpu <= 1.2 * wall, || {
         format!("CPU {cpu} s over {wall} s wall exceeds the 1-CPU quota: {line:?}")
     })
+}
+
+/// `/proc/self/status` lines as key → whitespace-separated values.
+fn status_fields<'a>(lines: &[&'a str]) -> BTreeMap<&'a str, Vec<&'a str>> {
+    lines
+        .iter()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k, v.split_whitespace().collect()))
+        .collect()
 }
 
 fn describe(p: &Payload) -> String {

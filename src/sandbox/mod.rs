@@ -301,13 +301,8 @@ impl Sandbox {
         spec: &RunSpec,
         cancel: &CancellationToken,
     ) -> Result<RunOutcome, SandboxError> {
-        let cancel = combine(cancel, &self.shutdown);
-        // Ends the task `combine` spawned once this run is over, whichever way it ends.
-        let _end_link = cancel.clone().drop_guard();
-        let engine = tokio::select! {
-            engine = self.engine() => engine?,
-            _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
-        };
+        let (cancel, _end_link) = self.linked(cancel);
+        let engine = self.engine_unless(&cancel).await?;
         if self.pool_wanted.load(std::sync::atomic::Ordering::Relaxed) {
             // The engine may have come up only now (it did not answer at start); does nothing once active.
             self.pool.activate(engine.clone());
@@ -351,13 +346,31 @@ impl Sandbox {
         name: &str,
         cancel: &CancellationToken,
     ) -> Result<RunOutcome, SandboxError> {
-        let cancel = combine(cancel, &self.shutdown);
-        let _end_link = cancel.clone().drop_guard();
-        let engine = tokio::select! {
-            engine = self.engine() => engine?,
-            _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
-        };
+        let (cancel, _end_link) = self.linked(cancel);
+        let engine = self.engine_unless(&cancel).await?;
         self.sessions.call(engine, spec, &cancel, owner, name).await
+    }
+
+    /// `cancel` linked to the sandbox's shutdown, and the guard that ends the link (drop it when the run is
+    /// over, whichever way it ends).
+    fn linked(
+        &self,
+        cancel: &CancellationToken,
+    ) -> (CancellationToken, tokio_util::sync::DropGuard) {
+        let linked = combine(cancel, &self.shutdown);
+        let guard = linked.clone().drop_guard();
+        (linked, guard)
+    }
+
+    /// The engine, unless `cancel` comes first.
+    async fn engine_unless(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<&Arc<Engine>, SandboxError> {
+        tokio::select! {
+            engine = self.engine() => engine,
+            _ = cancel.cancelled() => Err(SandboxError::Cancelled),
+        }
     }
 
     /// Sessions open now.

@@ -95,17 +95,7 @@ pub async fn execute(
         "run"
     );
     let call = read_call(config, spec, cancel, &mut container, deadline, false).await;
-    let Started {
-        guard,
-        output,
-        stdin,
-        raw_stderr,
-        ..
-    } = container;
-    // Close the attach connection before removing: the engine will not finish removing a container while
-    // it is still trying to copy output to an attach client that stopped reading.
-    drop(output);
-    drop(stdin);
+    let (guard, raw_stderr) = container.detach();
     let container = super::ContainerUse {
         id: guard.id().to_string(),
         warm,

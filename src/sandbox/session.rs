@@ -299,16 +299,7 @@ impl Sessions {
             return Ok(None);
         }
         let ended_by_code = matches!(call.ending, Ending::Done { end: true, .. });
-        let Started {
-            guard,
-            output,
-            stdin,
-            raw_stderr,
-            ..
-        } = container;
-        // The attach connection closes before the removal (see `run::execute`).
-        drop(output);
-        drop(stdin);
+        let (guard, raw_stderr) = container.detach();
         let concluded = run::conclude(
             engine,
             &self.config,

@@ -147,6 +147,22 @@ pub async fn start(
 }
 
 impl Started {
+    /// Closes the attach connection and keeps what the removal and the report need: the guard and the
+    /// container's own stderr. Closed first, because the engine will not finish removing a container while it
+    /// is still trying to copy output to an attach client that stopped reading.
+    pub fn detach(self) -> (ContainerGuard, BoundedOutput) {
+        let Started {
+            guard,
+            output,
+            stdin,
+            raw_stderr,
+            ..
+        } = self;
+        drop(output);
+        drop(stdin);
+        (guard, raw_stderr)
+    }
+
     /// Reads until the runtime's `ready` frame: it has imported itself and waits for its run frame. Anything
     /// else first (output, a request, the end of the stream) means the container is of no use.
     pub async fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {

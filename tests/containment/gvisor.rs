@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mcp_bridge::bridge::Response;
 use mcp_bridge::response::{Payload, Status};
 
-use super::{Verdict, describe, ensure, errno_in, line_eq, one_line, success};
+use super::{Verdict, describe, ensure, errno_in, line_eq, one_line, status_fields, success};
 
 /// The gVisor outcome of a plain case, when it differs from runc's; `None`: check it as under runc.
 pub fn check(id: &str, p: &Payload) -> Option<Verdict> {
@@ -49,11 +49,7 @@ pub fn check(id: &str, p: &Payload) -> Option<Verdict> {
         // gVisor's /proc/self/status has no CapAmb line, and shows Seccomp 0: the bridge's seccomp profile is
         // replaced by gVisor's kernel (see SECURITY.md). Every capability set is still empty and the uid 65534.
         "PRIV-02" => success(p).and_then(|lines| {
-            let fields: BTreeMap<&str, Vec<&str>> = lines
-                .iter()
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k, v.split_whitespace().collect()))
-                .collect();
+            let fields = status_fields(&lines);
             for (key, expected) in [
                 ("Uid", vec!["65534"; 4]),
                 ("CapPrm", vec!["0000000000000000"]),

@@ -425,6 +425,20 @@ class _Session:
             except Exception:
                 pass
 
+    def wind_up(self, status):
+        """The code is finished: drain its output and return the status to report (a runtime failure here
+        makes a success 1). Only the original process returns: a child forked by the code that finished the
+        code too exits, since only the original process speaks to the host."""
+        if os.getpid() != self.pid:
+            self.flush()
+            os._exit(status)
+        try:
+            self.teardown()
+        except BaseException:
+            self.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
+            status = status or 1
+        return status
+
     def teardown(self):
         """Close our ends of the output pipes and wait (bounded) for the forwarders to drain them (the end of
         a run, or of a session's call: the next call gets new pipes)."""
@@ -439,15 +453,8 @@ class _Session:
 
 def _end_call(session, status):
     """A session's call is over: drain its output, then say ``done``; returns (the code asked to end the
-    session, the status). Only the original process returns: a forked child that finished the call exits."""
-    if os.getpid() != session.pid:
-        session.flush()
-        os._exit(status)
-    try:
-        session.teardown()
-    except BaseException:
-        session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
-        status = status or 1
+    session, the status)."""
+    status = session.wind_up(status)
     channel = session.channel
     for text in session.pending:
         channel.send_out("stderr", text)
@@ -517,16 +524,7 @@ def main(boot):
         session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
         status = 1
 
-    if os.getpid() != session.pid:
-        # A child forked by the code finished it too: only the original process speaks to the host.
-        session.flush()
-        os._exit(status)
-
-    try:
-        session.teardown()
-    except BaseException:
-        session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
-        status = status or 1
+    status = session.wind_up(status)
     try:
         for text in session.pending:
             channel.send_out("stderr", text)
