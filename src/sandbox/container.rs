@@ -33,12 +33,13 @@ const NOFILE: i64 = 1024;
 
 /// The host pids limit of a gVisor sandbox. There the container's host processes are gVisor's own (its kernel,
 /// a Go program whose threads grow with load, and its file proxy), not the code's, and a Go runtime that cannot
-/// start a thread dies, taking the sandbox down with exit 2: the code's process count is bounded inside gVisor
+/// start a thread dies, taking the sandbox down (a 400-fork bomb under the runc limit of 128 ended it with
+/// exit 2 instead of EAGAIN): the code's process count is bounded inside gVisor
 /// instead, by `RLIMIT_NPROC` ([`Config::pids`]), which gVisor counts per sandbox.
 const GVISOR_HOST_PIDS: i64 = 1024;
 
 /// Whether `config` runs sandboxes under gVisor.
-pub fn is_gvisor(config: &Config) -> bool {
+fn is_gvisor(config: &Config) -> bool {
     config.oci_runtime.as_deref() == Some("runsc")
 }
 

@@ -94,7 +94,7 @@ pub async fn execute(
         warm,
         "run"
     );
-    let call = read_call(config, spec, cancel, &mut container, deadline, false).await;
+    let call = read_call(config, spec, cancel, &mut container, deadline).await;
     let (guard, raw_stderr) = container.detach();
     let container = super::ContainerUse {
         id: guard.id().to_string(),
@@ -123,14 +123,13 @@ pub async fn execute(
 
 /// Reads one call's frames from `container` until the code has ended (the runtime's `done`, or the end of the
 /// output), the deadline, cancellation, a flood or a protocol error. Requests still in flight when it returns
-/// are aborted. `session` only changes what is logged: a session's `done` ends a call, not the container.
+/// are aborted. A single-use run and a session's call read alike; what the ending means is the caller's.
 pub async fn read_call(
     config: &Config,
     spec: &RunSpec,
     cancel: &CancellationToken,
     container: &mut Started,
     deadline: Instant,
-    session: bool,
 ) -> Call {
     let Started {
         output,
@@ -208,7 +207,7 @@ pub async fn read_call(
                     d,
                 }) => stderr.push(&d),
                 Ok(Frame::Done { exit, end }) => {
-                    tracing::debug!(run = spec.run_id, exit, end, session, "done frame");
+                    tracing::debug!(run = spec.run_id, exit, end, "done frame");
                     // The status is the code's own (PROTOCOL.md §4): waiting for PID 1's record as well would
                     // add the process's teardown to every run and tell nothing the code could not set itself.
                     break 'read Ending::Done { exit, end };

@@ -213,7 +213,7 @@ impl Sessions {
                     }
                 };
                 let Ok(Ok(permit)) = permit else {
-                    self.close(session, state, "its container could not start".into());
+                    self.close(session, state, "no session slot came free".into());
                     return Err(SandboxError::Session(format!(
                         "cannot open session '{name}': the containers of ended sessions were not removed within \
                          {} s; the engine may be overloaded",
@@ -274,7 +274,7 @@ impl Sessions {
             container = container.guard.id(),
             "session call"
         );
-        let call = run::read_call(&self.config, spec, cancel, &mut container, deadline, true).await;
+        let call = run::read_call(&self.config, spec, cancel, &mut container, deadline).await;
         let container_use = ContainerUse {
             id: container.guard.id().to_string(),
             warm: false,
