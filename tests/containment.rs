@@ -269,7 +269,7 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
             )
         }),
         // ptrace of an own child is allowed, but only the container's own PIDs exist: the bridge's PID 1 (which
-        // only reaps) and the runtime running the code.
+        // only reaps), the relay (which only forwards) and the runner running the code.
         "KRN-07" => success(p).and_then(|lines| {
             let [attach, pids] = lines.as_slice() else {
                 return Err(format!("expected 2 lines, got {lines:?}"));
@@ -282,8 +282,8 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
                 .and_then(|r| r.strip_suffix(']'))
                 .map(|r| r.split(", ").filter_map(|n| n.parse().ok()).collect())
                 .unwrap_or_default();
-            ensure(pids.len() == 2 && pids[0] == 1 && pids[1] < 100, || {
-                format!("expected PIDs [1, runtime], got {pids:?}")
+            ensure(pids.len() == 3 && pids[0] == 1 && pids[2] < 100, || {
+                format!("expected PIDs [1, relay, runner], got {pids:?}")
             })
         }),
         "KRN-08" => syscall_eperm(p, "finit_module"),
@@ -310,7 +310,7 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
             Ok(())
         }),
         // No leaked host fd (runc CVE-2024-21626): no fd names a path other than /dev/null, none can be
-        // chdir'ed into; cwd is the working directory the bridge sets. The runtime's own protocol and forwarding
+        // chdir'ed into; cwd is the working directory the bridge sets. The runner's frame socket and output
         // pipes, its event loop's epoll fd and self-pipe sockets are open too, so there are more than fds 0-2
         // (the case's `python3 -` had only those).
         "KRN-12" => success(p).and_then(|lines| {
@@ -345,8 +345,8 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
             })
         }),
         // The i386 ABI is outside the profile: the `int 0x80` getpid never returns a value. The profile's
-        // bad-arch action (runc keeps libseccomp's default) kills the calling thread with SIGSYS; PID 1's
-        // watchdog then kills the wedged runtime, so the run is an error at once, not a timeout, reported as the
+        // bad-arch action (runc keeps libseccomp's default) kills the calling thread with SIGSYS; the relay's
+        // watch then kills the wedged runner, so the run is an error at once, not a timeout, reported as the
         // blocked system call it was (128 + SIGSYS). The host-side check below makes sure nothing outlives the
         // container.
         "KRN-26" => {
@@ -437,19 +437,21 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
                 format!("host variables reached the sandbox: {leaked:?}")
             })
         }),
-        // Only the container's own processes: the bridge's PID 1 (which only reaps) and the runtime running the
-        // code, both `python3 -I -B -c <bootstrap>`.
+        // Only the container's own processes: the bridge's PID 1 (which only reaps), the relay (which only
+        // forwards) and the runner running the code, all `python3 -I -B -c <bootstrap>`.
         "INF-02" => success(p).and_then(|lines| {
-            let [init, runtime] = lines.as_slice() else {
-                return Err(format!("expected PID 1 and the runtime, got {lines:?}"));
+            let [init, relay, runner] = lines.as_slice() else {
+                return Err(format!(
+                    "expected PID 1, the relay and the runner, got {lines:?}"
+                ));
             };
             let python = |l: &str| {
                 l.split_once(' ')
                     .is_some_and(|(_, cmd)| cmd.starts_with("b'python3 -I -B -c "))
             };
             ensure(
-                init.starts_with("1 ") && python(init) && python(runtime),
-                || format!("expected PID 1 and the python3 runtime, got {lines:?}"),
+                init.starts_with("1 ") && python(init) && python(relay) && python(runner),
+                || format!("expected PID 1, the relay and the runner, all python3, got {lines:?}"),
             )
         }),
         // No credentials, engine state or home directories.
@@ -735,8 +737,8 @@ fn every_plain_case_has_a_check() {
     assert!(c.expected.contains("NoNewPrivs 1, Seccomp 2"));
 }
 
-/// Not in cases.json: the runtime's main thread exits (`SYS_exit`, not `exit_group`) while its output threads
-/// live, the state KRN-26's seccomp kill also leaves. PID 1's watchdog kills the wedged runtime: the run ends at
+/// Not in cases.json: the runner's main thread exits (`SYS_exit`, not `exit_group`) while another thread
+/// lives, the state KRN-26's seccomp kill also leaves. The relay's watch kills the wedged runner: the run ends at
 /// once as an error (137, no completion frame), long before its deadline, and leaves nothing behind.
 const LEADER_EXIT: &str = "import ctypes, threading, time
 threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()

@@ -1,12 +1,12 @@
-//! Hostile frames: code that finds the runtime's private protocol fd (it can: same process) and writes to it
-//! directly. The host must stay in control: a malformed frame stops the run with a protocol error, memory
+//! Hostile frames: code that finds the runner's frame socket (it can: same process) and writes to it directly;
+//! the relay forwards every whole line to the host. The host must stay in control: a malformed frame stops the run with a protocol error, memory
 //! bounded; a well-formed one is believed for nothing the code could not do itself (PROTOCOL.md §4).
 
 mod common;
 
 use mcp_bridge::response::Status;
 
-/// Finds the protocol fd (a writable pipe other than 1 and 2) and writes `payload` (bytes) to it.
+/// Finds the frame socket (the runner's only socket) and writes `payload` (bytes) to it.
 fn forge(payload: &str) -> String {
     format!(
         r#"
@@ -14,7 +14,7 @@ import os, stat
 payload = {payload}
 for fd in range(3, 64):
     try:
-        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
             continue
         data = payload() if callable(payload) else payload
         view = memoryview(data)
@@ -103,7 +103,7 @@ async fn a_forged_done_frame_ends_only_the_forgers_own_run() {
 import os, stat
 for fd in range(3, 64):
     try:
-        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+        if stat.S_ISSOCK(os.fstat(fd).st_mode):
             os.write(fd, b'{"t":"done","exit":0}\n')
             break
     except OSError:

@@ -179,12 +179,26 @@ sys.exit(4)
 
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
-async fn memory_exhaustion_says_the_limit_was_hit() {
+async fn memory_exhaustion_says_the_limit_was_hit_and_keeps_the_output_before_it() {
     common::engine().await;
-    let bridge = common::bridge(&[("MCP_BRIDGE_MEMORY", "64m")]);
+    memory_exhaustion(&[]).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine, the sandbox image and gVisor's runsc: run scripts/test, or cargo test -- --include-ignored"]
+async fn memory_exhaustion_under_gvisor_says_so_and_keeps_the_output_too() {
+    let docker = common::engine().await;
+    common::require_runtime(&docker, "runsc").await;
+    memory_exhaustion(&[("MCP_BRIDGE_RUNTIME", "runsc")]).await;
+}
+
+async fn memory_exhaustion(vars: &[(&str, &str)]) {
+    let bridge = common::bridge(&[&[("MCP_BRIDGE_MEMORY", "64m")], vars].concat());
     let response = run(
         &bridge,
-        "print('allocating', flush=True)\nb = bytearray(1 << 30)\nprint('ESCAPED')",
+        // No flush: the line reaches the output pipe (line buffering) but the interpreter, busy filling the
+        // bytearray, would never have forwarded it itself.
+        "import sys\nprint('allocating')\nsys.stderr.write('on stderr too\\n')\nb = bytearray(1 << 30)\nprint('ESCAPED')",
         60,
     )
     .await;
@@ -198,7 +212,12 @@ async fn memory_exhaustion_says_the_limit_was_hit() {
     assert!(error.contains("memory limit"), "{error}");
     assert!(error.contains("64 MiB"), "{error}");
     assert_eq!(response.payload.exit_code, Some(137));
-    assert!(!stdout(&response).contains(&"ESCAPED".to_string()));
+    assert_eq!(stdout(&response), ["allocating"]);
+    assert!(
+        stderr_text(&response).contains("on stderr too"),
+        "{}",
+        stderr_text(&response)
+    );
     common::finish(&bridge).await;
 }
 

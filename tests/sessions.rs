@@ -186,10 +186,12 @@ async fn a_timeout_or_a_memory_kill_ends_the_session_and_says_so() {
     let killed = call(
         &bridge,
         "big",
-        "blocks = []\nwhile True:\n    blocks.append(bytearray(16 << 20))",
+        "print('filling')\nblocks = []\nwhile True:\n    blocks.append(bytearray(16 << 20))",
     )
     .await;
     assert_eq!(killed.payload.status, Status::Error, "{:?}", killed.payload);
+    // What the code printed just before the kill is kept (the relay, not the killed runner, forwards it).
+    assert_eq!(stdout(&killed), ["filling"]);
     let ended = session(&killed)["ended"]
         .as_str()
         .unwrap_or_default()

@@ -19,6 +19,11 @@ const MODULES: &[(&str, bool, &str)] = &[
         false,
         include_str!("python/mcp_bridge_runtime.py"),
     ),
+    (
+        "mcp_bridge_relay",
+        false,
+        include_str!("python/mcp_bridge_relay.py"),
+    ),
     ("mcp", true, include_str!("python/mcp/__init__.py")),
     ("mcp.runtime", false, include_str!("python/mcp/runtime.py")),
     ("mcp._rpc", false, include_str!("python/mcp/_rpc.py")),

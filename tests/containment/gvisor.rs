@@ -62,9 +62,17 @@ pub fn check(id: &str, p: &Payload) -> Option<Verdict> {
             }
             Ok(())
         }),
-        // Refused by gVisor's kernel, with its own errno: user namespaces (EINVAL), keyrings (EACCES), perf
-        // (ENODEV).
-        "KRN-01" => line_eq(p, "unshare_user -1 Invalid argument"),
+        // gVisor's kernel gives a single-threaded process a user namespace of its own (a multi-threaded one gets
+        // EINVAL, as on Linux). The namespace and any capability in it are gVisor's, served in user space: the
+        // host kernel sees only gVisor's own calls, through gVisor's own seccomp filter. The bridge's profile,
+        // which refuses unshare under runc, does not apply under gVisor (SECURITY.md says why).
+        "KRN-01" => one_line(p).and_then(|l| {
+            ensure(
+                l == "unshare_user 0 OK" || l == "unshare_user -1 Invalid argument",
+                || format!("expected gVisor's own user namespace or its EINVAL, got {l:?}"),
+            )
+        }),
+        // Refused by gVisor's kernel, with its own errno: keyrings (EACCES), perf (ENODEV).
         "KRN-03" => line_eq(p, "keyctl -1 Permission denied"),
         "KRN-05" => line_eq(p, "perf -1 No such device"),
         // io_uring here is gVisor's own implementation in user space; the host kernel's io_uring, the attack
@@ -98,8 +106,8 @@ pub fn check(id: &str, p: &Payload) -> Option<Verdict> {
                 })
             }
         }
-        // The fds 3 and 4 are the runtime's private copies of the container's stdio, which gVisor names
-        // `host:[n]`; nothing else is open.
+        // Fd 3 is the runner's private copy of the container's stdin, which gVisor names `host:[n]`; the others
+        // are the output pipes, the frame socket to the relay and /dev/null; nothing else is open.
         "KRN-12" => success(p).and_then(|lines| {
             let fds = lines.first().copied().unwrap_or_default();
             let stray = fds
@@ -110,6 +118,7 @@ pub fn check(id: &str, p: &Payload) -> Option<Verdict> {
                 .map(|(_, target)| target.trim_matches('\''))
                 .filter(|target| {
                     !(target.starts_with("pipe:")
+                        || target.starts_with("socket:")
                         || target.starts_with("host:")
                         || *target == "/dev/null")
                 })

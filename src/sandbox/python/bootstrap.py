@@ -1,5 +1,6 @@
 # mcp-bridge sandbox bootstrap (PROTOCOL.md §1-2): PID 1 only reaps, guards the deadline and the host's stdin,
-# and reports the run's exit status; its child reads the boot frame on fd 0 and runs the runtime from memory.
+# and reports the run's exit status; its child reads the boot frame on fd 0 and runs the runtime from memory
+# (which forks once more: the relay, its parent, reports the status of the runner, which runs the code).
 import importlib
 import importlib.machinery
 import json
@@ -30,7 +31,8 @@ def _reap_as_pid1():
     (``syscall(SYS_exit)``, or the seccomp kill of a non-x86_64 syscall), PID 1 becomes a zombie leader that
     runc reports as stopped, so the engine's kill never reaches the live threads and they outlive the removed
     container. A healthy PID 1 that is killed takes the whole PID namespace with it. The engine's ``init``
-    would do this too, but it bind-mounts a host binary. Returns only in the child.
+    would do this too, but it bind-mounts a host binary. (The relay, the child's side of the runtime, ends a
+    wedged runner the same way.) Returns only in the child.
 
     PID 1 is also the one part of the container the code cannot reach: it turns itself non-dumpable before the
     fork (so ``/proc/1/fd/*`` and its memory are closed to every other process, all of which share its uid and
@@ -62,32 +64,11 @@ def _reap_as_pid1():
     stdin = select.poll()
     stdin.register(0, select.POLLHUP | select.POLLERR)
 
-    # The status to report when PID 1 ended a wedged child itself: a thread killed by the seccomp filter
-    # (SIGSYS) is reported as that, not as the SIGKILL that followed.
-    ended_because = []
-
     def watchdog(signum, frame):
         if deadline is not None and time.monotonic() - started >= deadline:
             os._exit(DEADLINE_STATUS)
         if stdin.poll(0):
             os._exit(HOST_GONE_STATUS)
-        # A zombie leader with live threads never becomes waitable: end it, so the run reports an error
-        # now instead of a timeout later.
-        try:
-            with open(f"/proc/{child}/stat", "rb") as stat:
-                fields = stat.read().rpartition(b")")[2].split()
-            state = fields[0]
-        except (OSError, IndexError):
-            return
-        if state == b"Z":
-            # Field 52 of stat (index 49 after the command): how the leader thread ended.
-            try:
-                leader_signal = int(fields[49]) & 0x7F
-            except (IndexError, ValueError):
-                leader_signal = 0
-            if leader_signal == signal.SIGSYS and not ended_because:
-                ended_because.append(128 + signal.SIGSYS)
-            os.kill(child, signal.SIGKILL)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, watchdog)
@@ -105,8 +86,6 @@ def _reap_as_pid1():
             code = os.waitstatus_to_exitcode(status)
             # A signal death (negative) becomes 128 + signal, as a shell reports it.
             code = code if code >= 0 else 128 - code
-            if ended_because and code == 128 + signal.SIGKILL:
-                code = ended_because[0]
             try:
                 os.write(2, b'\n{"t":"exit","code":%d}\n' % code)
             finally:

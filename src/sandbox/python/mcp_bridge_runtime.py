@@ -1,17 +1,16 @@
 """mcp-bridge sandbox runtime: runs the user's code and speaks the frame protocol (PROTOCOL.md §2).
 
-bootstrap.py loads this module from memory and calls ``main(boot)``, which imports the rest of the runtime,
-says ``ready`` and waits for the one run frame this container will ever get (a warm container waits here in
-the host's pool; a cold one finds the frame already sent), says ``started`` and runs the code. A run frame
-that names a session makes the container a session's: after each call it says ``done`` and waits for the next
-call in the same interpreter (PROTOCOL.md §2.1). Frames go to a private close-on-exec duplicate of the host's
-stdout. Fds 1 and 2 become pipes whose contents are forwarded as ``out`` frames, so nothing the code, a C
-extension or a child process writes can be taken for a frame.
-"""
+bootstrap.py loads this module from memory and calls ``main(boot)``, which forks: the parent becomes the relay
+(mcp_bridge_relay, the only writer of the host's stdout), the child (the runner) imports the rest of the
+runtime, says ``ready`` and waits for the one run frame this container will ever get (a warm container waits
+here in the host's pool; a cold one finds the frame already sent), says ``started`` and runs the code. A run
+frame that names a session makes the container a session's: after each call it says ``done`` and waits for the
+next call in the same interpreter (PROTOCOL.md §2.1). The runner's frames go to the relay over a socket. Fds 1
+and 2 become pipes whose read ends the relay holds and forwards as ``out`` frames, so nothing the code, a C
+extension or a child process writes can be taken for a frame, and output written just before a memory kill
+of the runner still arrives."""
 
-import ast
 import builtins
-import codecs
 import importlib
 import importlib.machinery
 import io
@@ -19,11 +18,13 @@ import json
 import linecache
 import os
 import queue
+import socket
 import sys
 import threading
-import time
 import traceback
 import types
+
+import mcp_bridge_relay as relay
 
 __all__ = ["main"]
 
@@ -33,14 +34,12 @@ FILENAME = "<sandbox>"
 SESSION_FILENAME = "<sandbox#{}>"
 # inspect.CO_COROUTINE, without importing inspect: set on code compiled with top-level await.
 CO_COROUTINE = 0x0080
+# ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, without importing ast (~12 ms of every container's start).
+PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000
 DEFAULT_MAX_FRAME = 4 * 1024 * 1024
 # A floor keeps the frame splitter finite: any single character fits in a frame of this size.
 MIN_MAX_FRAME = 256
-READ_SIZE = 65536
 RUN_HEADER_DIGITS = 12
-# How long the end of a run waits for the output pipes to reach EOF. A daemonised child can hold them open
-# for ever, so the wait is bounded.
-DRAIN_TIMEOUT = 0.5
 # How long leftover asyncio tasks get to handle their cancellation.
 CANCEL_TIMEOUT = 1.0
 # mcp.runtime helpers also available as bare names (the original bridge's manual promised them).
@@ -61,28 +60,19 @@ MODULE_ALIASES = {"user_tools": "mcp.user_tools"}
 
 
 class _Channel:
-    """Frame writer for the host: one compact JSON object per line, whole lines only, thread-safe."""
+    """Frame writer to the relay (PROTOCOL.md §2): one compact JSON object per line, thread-safe. The relay
+    forwards whole lines to the host, so frames of the runner and its own ``out`` frames never interleave."""
 
-    def __init__(self, fd, max_frame):
-        self._fd = fd
+    def __init__(self, sock, max_frame):
+        self._sock = sock
+        self._fd = sock.fileno()
         self._max_frame = max_frame
         self._lock = threading.Lock()
         self._closed = False
-        # Which call's output is forwarded: output a previous session call left behind (a child still holding
-        # its pipe) is dropped rather than shown as the next call's.
-        self.generation = 0
-
-    @staticmethod
-    def _encode(obj):
-        # allow_nan=False: NaN and infinities are not JSON, and the host would stop the run over a frame
-        # holding one; refused here, they are a ValueError the code can catch.
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
-        # "replace" turns lone surrogates into "?" so the host never receives invalid UTF-8.
-        return text.encode("utf-8", "replace")
 
     def _write(self, data):
-        # Caller holds the lock. A failed write means the host is gone: stop sending and keep running until
-        # the host kills the container (raising would kill a forwarder and block the code on a full pipe).
+        # Caller holds the lock. A failed write means the relay (and so the host) is gone: stop sending and
+        # keep running until the container ends (raising would fail the code over something it did not do).
         if self._closed:
             return
         view = memoryview(data)
@@ -92,36 +82,16 @@ class _Channel:
         except OSError:
             self._closed = True
 
-    def _out_frames(self, stream, text):
-        data = self._encode({"t": "out", "s": stream, "d": text})
-        if len(data) <= self._max_frame or len(text) <= 1:
-            yield data
-            return
-        # JSON escaping can grow a character to 6 bytes, so split by the encoded size, not the text length.
-        mid = len(text) // 2
-        yield from self._out_frames(stream, text[:mid])
-        yield from self._out_frames(stream, text[mid:])
-
-    def send_out(self, stream, text, generation=None):
-        """Send user output as one or more ``out`` frames, none longer than max_frame.
-
-        ``generation``: the call the output belongs to; output of an earlier call is dropped.
-        """
-        frames = list(self._out_frames(stream, text))
+    def send_out(self, stream, text):
+        """Send text as the current call's output on ``stream`` (``out`` frames, none over max_frame)."""
+        frames = list(relay.out_frames(stream, text, self._max_frame))
         with self._lock:
-            if generation is not None and generation != self.generation:
-                return
             for data in frames:
                 self._write(data)
 
-    def next_call(self):
-        """Stop forwarding the finished call's output (a session, before its ``done``)."""
-        with self._lock:
-            self.generation += 1
-
     def send(self, obj):
         """Send one frame (an rpc request); a frame over max_frame is refused here, not sent."""
-        data = self._encode(obj)
+        data = relay.encode(obj)
         if len(data) > self._max_frame:
             raise ValueError(
                 f"request too large: {len(data)} bytes encoded, the limit is {self._max_frame} "
@@ -130,9 +100,24 @@ class _Channel:
         with self._lock:
             self._write(data)
 
+    def pass_output(self, read_ends):
+        """Hand the read ends of a call's new output pipes to the relay, which forwards them from now on."""
+        with self._lock:
+            if not self._closed:
+                try:
+                    socket.send_fds(self._sock, [relay.PIPES + b"\n"], read_ends)
+                except OSError:
+                    self._closed = True
+
+    def end_output(self):
+        """The call's output is complete (fds 1/2 closed here): the relay forwards the rest of it now, and
+        drops whatever a lingering child writes to those pipes later."""
+        with self._lock:
+            self._write(relay.DRAIN + b"\n")
+
     def finish(self, obj):
-        """Send the last frame; anything sent afterwards (e.g. by a lingering forwarder) is dropped."""
-        data = self._encode(obj)
+        """Send the last frame; anything sent afterwards (e.g. by a lingering thread) is dropped."""
+        data = relay.encode(obj)
         with self._lock:
             self._write(data)
             self._closed = True
@@ -159,23 +144,6 @@ class _ModuleAlias:
         # The import system returns whatever sys.modules holds under the name once this returns: the real
         # module, so both names are one object.
         sys.modules[module.__name__] = importlib.import_module(self._aliases[module.__name__])
-
-
-def _forward(fd, stream, channel, generation):
-    """Copy a pipe's bytes to ``out`` frames until EOF, decoding UTF-8 with U+FFFD for invalid bytes."""
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    while True:
-        try:
-            data = os.read(fd, READ_SIZE)
-        except OSError:
-            data = b""
-        # The incremental decoder keeps a character split across two reads whole.
-        text = decoder.decode(data, final=not data)
-        if text:
-            channel.send_out(stream, text, generation)
-        if not data:
-            break
-    os.close(fd)
 
 
 def _text_stream(fd):
@@ -284,7 +252,6 @@ class _Session:
         # Host → container rpc_result frames (tool proxies), read by mcp._rpc.
         self.proto_in = proto_in
         self.pid = os.getpid()
-        self.forwarders = []
         self.stdout = None
         self.stderr = None
         # Texts that could not go through fd 2; sent as frames once the pipes are drained.
@@ -306,21 +273,20 @@ class _Session:
         self.open_output()
 
     def open_output(self):
-        """Fresh pipes on fds 1/2, each forwarded by a thread as the current call's output."""
-        self.forwarders = []
-        for fd, name in ((1, "stdout"), (2, "stderr")):
-            read_end, write_end = os.pipe()
-            # dup2 makes fd 1/2 inheritable (children share them); the read end stays close-on-exec.
-            os.dup2(write_end, fd)
-            os.close(write_end)
-            thread = threading.Thread(
-                target=_forward,
-                args=(read_end, name, self.channel, self.channel.generation),
-                name=f"mcp-bridge-{name}",
-                daemon=True,
-            )
-            thread.start()
-            self.forwarders.append(thread)
+        """Fresh pipes on fds 1/2, their read ends handed to the relay, which forwards them as this call's
+        output (a session's next call gets new ones, so nothing left writing to these reaches it)."""
+        read_ends = []
+        try:
+            for fd in (1, 2):
+                read_end, write_end = os.pipe()
+                read_ends.append(read_end)
+                # dup2 makes fd 1/2 inheritable (children share them); the read end is only the relay's.
+                os.dup2(write_end, fd)
+                os.close(write_end)
+            self.channel.pass_output(read_ends)
+        finally:
+            for read_end in read_ends:
+                os.close(read_end)
         self.stdout = _text_stream(1)
         self.stderr = _text_stream(2)
         sys.stdout = sys.__stdout__ = self.stdout
@@ -396,9 +362,7 @@ class _Session:
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
 
         try:
-            compiled = compile(
-                code, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
-            )
+            compiled = compile(code, filename, "exec", flags=PYCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
         except Exception as exc:
             # SyntaxError, plus ValueError/UnicodeEncodeError for NUL bytes or lone surrogates.
             self.report(exc, None)
@@ -440,15 +404,13 @@ class _Session:
         return status
 
     def teardown(self):
-        """Close our ends of the output pipes and wait (bounded) for the forwarders to drain them (the end of
-        a run, or of a session's call: the next call gets new pipes)."""
+        """Close our ends of the output pipes and have the relay forward the rest (the end of a run, or of a
+        session's call: the next call gets new pipes)."""
         self.flush()
         # dup2 onto 1 and 2 needs no new descriptor (the code may hold every one it may have).
         os.dup2(self.devnull, 1)
         os.dup2(self.devnull, 2)
-        deadline = time.monotonic() + DRAIN_TIMEOUT
-        for thread in self.forwarders:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self.channel.end_output()
 
 
 def _end_call(session, status):
@@ -459,7 +421,6 @@ def _end_call(session, status):
     for text in session.pending:
         channel.send_out("stderr", text)
     session.pending = []
-    channel.next_call()
     end = bool(importlib.import_module("mcp.runtime")._session_end_requested())
     channel.send({"t": "done", "exit": status, "end": end})
     return end, status
@@ -493,13 +454,34 @@ def _serve_session(session, run, manual):
         session.channel.send({"t": "started"})
 
 
+def _fork_relay(max_frame):
+    """Fork: the parent becomes the relay (mcp_bridge_relay, never returns), the child the runner; returns
+    the runner's end of the frame socket."""
+    relay_end, runner_end = socket.socketpair()
+    runner = os.fork()
+    if runner:
+        runner_end.close()
+        relay.relay(runner, relay_end, max_frame)
+    relay_end.close()
+    # The memory kill takes the process with the highest score: the runner (or a child of the code, which
+    # inherits this), never the relay that forwards the output printed before it. Only raising it needs no
+    # privilege; a runtime that cannot still runs (the kill then may take output with it, as without a relay).
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")
+    except OSError:
+        pass
+    return runner_end
+
+
 def main(boot):
-    """Get ready, read the run frame, run its code, stream its output as frames, send ``done`` and exit.
+    """Fork the relay, get ready, read the run frame, run its code, send its output and ``done``, and exit.
 
     Never returns.
     """
+    max_frame = _max_frame(boot)
     try:
-        channel = _Channel(os.dup(1), _max_frame(boot))
+        channel = _Channel(_fork_relay(max_frame), max_frame)
         proto_in = os.dup(0)
     except BaseException:
         # Without a frame channel nothing can be reported; 70 (EX_SOFTWARE) as in the bootstrap.

@@ -19,6 +19,7 @@ PY_DIR = Path(__file__).resolve().parent.parent
 # (module name, file, package): the same table the Rust side embeds.
 MODULE_TABLE = (
     ("mcp_bridge_runtime", "mcp_bridge_runtime.py", False),
+    ("mcp_bridge_relay", "mcp_bridge_relay.py", False),
     ("mcp", "mcp/__init__.py", True),
     ("mcp.runtime", "mcp/runtime.py", False),
     ("mcp._rpc", "mcp/_rpc.py", False),
@@ -405,6 +406,78 @@ print('pid', p.pid)
         )
         r = run_sandbox(code)
         self.assertEqual((r.stdout, r.exit), ("child\nparent\n", 0))
+
+
+class RelayTests(unittest.TestCase):
+    """The relay (mcp_bridge_relay): the parent that forwards the runner's frames and output."""
+
+    def test_output_written_just_before_a_kill_still_arrives(self):
+        code = (
+            "import os, signal, sys\n"
+            "print('before')\n"
+            "sys.stderr.write('also before\\n')\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n"
+        )
+        r = run_payload(payload_for(code))
+        self.assertEqual((r.stdout, r.stderr, r.exit, r.returncode), ("before\n", "also before\n", None, 137))
+
+    def test_the_runner_is_the_one_the_memory_kill_takes(self):
+        code = (
+            "import os\n"
+            "print(open('/proc/self/oom_score_adj').read().strip())\n"
+            "print(open(f'/proc/{os.getppid()}/oom_score_adj').read().strip())\n"
+        )
+        self.assertEqual(run_sandbox(code).stdout, "1000\n0\n")
+
+    def test_the_code_cannot_reach_into_the_relay(self):
+        code = (
+            "import os\n"
+            "for path in (f'/proc/{os.getppid()}/fd', f'/proc/{os.getppid()}/mem'):\n"
+            "    try:\n"
+            "        os.listdir(path) if path.endswith('fd') else open(path, 'rb').read(1)\n"
+            "        print('open', path)\n"
+            "    except PermissionError:\n"
+            "        print('denied')\n"
+            "import ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "print('attach', libc.ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())\n"
+        )
+        self.assertEqual(run_sandbox(code).stdout, "denied\ndenied\nattach -1 1\n")
+
+    def test_stray_signals_from_the_code_do_not_end_the_relay(self):
+        r = run_sandbox("import os, signal\nos.kill(os.getppid(), signal.SIGINT)\nprint('still here')")
+        self.assertEqual((r.stdout, r.exit), ("still here\n", 0))
+
+    def test_a_runner_whose_main_thread_exits_under_live_threads_is_ended(self):
+        # SYS_exit ends only the main thread: the runner becomes a zombie leader that never gets waitable.
+        code = (
+            "import ctypes, threading, time\n"
+            "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+            "print('exiting the main thread', flush=True)\n"
+            "ctypes.CDLL(None).syscall(60, 0)\n"
+        )
+        r = run_payload(payload_for(code))
+        self.assertEqual((r.stdout, r.exit, r.returncode), ("exiting the main thread\n", None, 137))
+        self.assertLess(r.elapsed, 10)
+
+    def test_a_frame_cut_short_by_a_kill_is_never_forwarded(self):
+        # The code writes half a frame to the runner's socket and dies: the host must not get half a line.
+        code = (
+            "import os, signal, socket\n"
+            "sock = next(fd for fd in range(3, 64) if _is_socket(fd))\n"
+            'os.write(sock, b\'{"t":"out","s":"stdout","d":"half\')\n'
+            "os.kill(os.getpid(), signal.SIGKILL)\n"
+        )
+        helper = (
+            "import os, stat\n"
+            "def _is_socket(fd):\n"
+            "    try:\n"
+            "        return stat.S_ISSOCK(os.fstat(fd).st_mode)\n"
+            "    except OSError:\n"
+            "        return False\n"
+        )
+        r = run_payload(payload_for(helper + code))
+        self.assertEqual((r.stdout, r.exit, r.returncode), ("", None, 137))
 
 
 class AsyncTests(unittest.TestCase):

@@ -1,0 +1,305 @@
+"""mcp-bridge sandbox relay: the one process that writes to the host's stdout (PROTOCOL.md §1-2).
+
+The runtime forks as soon as it boots. The child (the runner) runs the user's code; this parent never does. It
+copies the runner's frames from a socket to the host's stdout a whole line at a time, turns the code's output
+pipes into ``out`` frames, and exits with the runner's status. The runner gives itself the highest
+``oom_score_adj``, so the kernel's memory kill takes the runner (or a child of it) and never this relay: what
+the code printed just before the kill still reaches the host, and the kill is reported as such.
+
+The relay is non-dumpable, like PID 1: the code, with the same uid, can neither read its memory nor write it.
+It trusts the runner for nothing: every line it forwards is a claim the host checks (PROTOCOL.md §4).
+"""
+
+import codecs
+import json
+import os
+import select
+import signal
+import socket
+import time
+
+__all__ = ["encode", "out_frames", "relay"]
+
+READ_SIZE = 65536
+# How long the end of a call (or of the runner) waits for the output pipes to reach EOF: a daemonised child of
+# the code can hold them open for ever, so the wait is bounded.
+DRAIN_TIMEOUT = 0.5
+# How often the runner's state is looked at when nothing else happens (a wedged runner never exits).
+WATCH_INTERVAL = 0.25
+# Control lines from the runner, never forwarded: new output pipes (their read ends ride along as SCM_RIGHTS),
+# and "the call is over: forward the rest of its output now".
+PIPES = b'{"t":"pipes"}'
+DRAIN = b'{"t":"drain"}'
+PR_SET_DUMPABLE = 4
+# The relay's own failure: nothing it was given could be reported (EX_SOFTWARE, as in the bootstrap).
+RELAY_FAILED = 70
+
+
+def encode(obj):
+    """One frame as a compact JSON line (bytes); lone surrogates become "?" so the host gets valid UTF-8.
+
+    ``allow_nan=False``: NaN and infinities are not JSON, and the host would stop the run over a frame holding
+    one; refused here, they are a ValueError the code can catch.
+    """
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
+    return text.encode("utf-8", "replace")
+
+
+def out_frames(stream, text, max_frame):
+    """``text`` written to ``stream`` as ``out`` frames, none longer than ``max_frame`` bytes."""
+    data = encode({"t": "out", "s": stream, "d": text})
+    if len(data) <= max_frame or len(text) <= 1:
+        yield data
+        return
+    # JSON escaping can grow a character to 6 bytes, so split by the encoded size, not the text length.
+    mid = len(text) // 2
+    yield from out_frames(stream, text[:mid], max_frame)
+    yield from out_frames(stream, text[mid:], max_frame)
+
+
+class _Output:
+    """One of the code's output pipes. ``live`` until its call ends; a retired pipe is read and dropped, so
+    output a lingering child of an earlier call writes is never taken for the next call's."""
+
+    __slots__ = ("fd", "stream", "decoder", "live")
+
+    def __init__(self, fd, stream):
+        self.fd = fd
+        self.stream = stream
+        # Incremental: a character split across two reads stays whole; invalid bytes become U+FFFD.
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.live = True
+
+
+class _Relay:
+    def __init__(self, runner, sock, max_frame):
+        self.runner = runner
+        self.sock = sock
+        self.max_frame = max_frame
+        self.poller = select.poll()
+        self.outputs = {}
+        # fd sets received with PIPES lines, oldest first.
+        self.passed_fds = []
+        # The runner's current line, in chunks (a 4 MB frame arrives in many reads).
+        self.line = []
+        self.line_size = 0
+        self.host_open = True
+        self.status = None
+        # Set when the runner's main thread was killed by the seccomp filter and the relay ended the rest.
+        self.ended_because = None
+        self.next_watch = time.monotonic() + WATCH_INTERVAL
+        # Every fd is read non-blocking: one poll's events can be stale by the time they are handled (a drain
+        # in between may have read everything).
+        self.sock.setblocking(False)
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        self.wake = wake_read
+        # SIGCHLD (a Python handler, so the child is not auto-reaped) wakes the poll through this pipe.
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        self.poller.register(self.wake, select.POLLIN)
+        self.poller.register(self.sock, select.POLLIN)
+
+    def write(self, data):
+        """Write to the host. A failed write means the host is gone: stop writing; PID 1 sees the hang-up."""
+        if not self.host_open:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(1, view) :]
+        except OSError:
+            self.host_open = False
+
+    def run(self):
+        """Relay until the runner has exited, then forward what it left and return its status."""
+        while self.status is None:
+            timeout = max(0.0, self.next_watch - time.monotonic())
+            for fd, _ in self.poller.poll(timeout * 1000):
+                if fd == self.wake:
+                    try:
+                        os.read(self.wake, READ_SIZE)
+                    except BlockingIOError:
+                        pass
+                    self.reap()
+                elif fd == self.sock.fileno():
+                    self.from_runner()
+                elif fd in self.outputs:
+                    self.from_output(self.outputs[fd])
+            if time.monotonic() >= self.next_watch:
+                self.next_watch = time.monotonic() + WATCH_INTERVAL
+                self.watch()
+        # The runner is gone: its last frames are in the socket, its last output in the pipes. A partial frame
+        # (killed mid-write) is dropped: the host must never receive half a line.
+        while self.from_runner():
+            pass
+        self.drain()
+        return self.status
+
+    def reap(self):
+        if self.status is not None:
+            return
+        try:
+            pid, status = os.waitpid(self.runner, os.WNOHANG)
+        except ChildProcessError:
+            # Not ours to wait for any more (cannot happen unless something reaped it): nothing to report.
+            self.status = RELAY_FAILED
+            return
+        if pid == self.runner:
+            code = os.waitstatus_to_exitcode(status)
+            # A signal death (negative) becomes 128 + signal, as a shell reports it.
+            code = code if code >= 0 else 128 - code
+            if self.ended_because is not None and code == 128 + signal.SIGKILL:
+                code = self.ended_because
+            self.status = code
+
+    def watch(self):
+        """End a runner whose main thread died while other threads live (a zombie leader never becomes
+        waitable, so the run would otherwise last until its deadline); it may also have exited unnoticed."""
+        self.reap()
+        if self.status is not None:
+            return
+        try:
+            with open(f"/proc/{self.runner}/stat", "rb") as stat:
+                fields = stat.read().rpartition(b")")[2].split()
+        except OSError:
+            return
+        if fields[:1] != [b"Z"]:
+            return
+        # Field 52 of stat (index 49 after the command): how the leader thread ended. SIGSYS is the seccomp
+        # filter's kill, reported as such rather than as the SIGKILL that follows.
+        try:
+            leader_signal = int(fields[49]) & 0x7F
+        except (IndexError, ValueError):
+            leader_signal = 0
+        if leader_signal == signal.SIGSYS and self.ended_because is None:
+            self.ended_because = 128 + signal.SIGSYS
+        os.kill(self.runner, signal.SIGKILL)
+
+    def from_runner(self):
+        """Forward the runner's complete lines; False once nothing more can be read now."""
+        try:
+            data, fds, _, _ = socket.recv_fds(self.sock, READ_SIZE, 2)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data, fds = b"", []
+        if fds:
+            # The kernel ends a read at a message that carries descriptors: they belong to its last line.
+            self.passed_fds.append(fds)
+        if not data:
+            if self.sock.fileno() >= 0:
+                self.poller.unregister(self.sock)
+                self.sock.close()
+            return False
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            self.line.append(data[start : end + 1])
+            line = b"".join(self.line)
+            self.line = []
+            self.line_size = 0
+            self.runner_line(line)
+            start = end + 1
+        if start < len(data):
+            self.line.append(data[start:])
+            self.line_size += len(data) - start
+            if self.line_size > self.max_frame:
+                # No newline within a frame's length: passed on as it is, for the host to refuse.
+                self.write(b"".join(self.line))
+                self.line = []
+                self.line_size = 0
+        return True
+
+    def runner_line(self, line):
+        body = line.rstrip(b"\n")
+        if body == PIPES:
+            fds = self.passed_fds.pop(0) if self.passed_fds else []
+            if len(fds) == 2 and self.readable(fds):
+                self.retire()
+                for fd, stream in zip(fds, ("stdout", "stderr"), strict=True):
+                    self.outputs[fd] = _Output(fd, stream)
+                    self.poller.register(fd, select.POLLIN)
+            else:
+                for fd in fds:
+                    os.close(fd)
+        elif body == DRAIN:
+            self.drain()
+        else:
+            self.write(line)
+
+    @staticmethod
+    def readable(fds):
+        """Whether passed fds can be forwarded (made non-blocking); other fds the code sent are refused."""
+        try:
+            for fd in fds:
+                os.set_blocking(fd, False)
+        except OSError:
+            return False
+        return True
+
+    def from_output(self, output):
+        try:
+            data = os.read(output.fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        text = output.decoder.decode(data, final=not data)
+        if text and output.live:
+            for frame in out_frames(output.stream, text, self.max_frame):
+                self.write(frame)
+        if not data:
+            self.poller.unregister(output.fd)
+            del self.outputs[output.fd]
+            os.close(output.fd)
+
+    def drain(self):
+        """Forward the live pipes until EOF (bounded by DRAIN_TIMEOUT), then retire them."""
+        live = select.poll()
+        for output in self.outputs.values():
+            if output.live:
+                live.register(output.fd, select.POLLIN)
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while any(output.live for output in self.outputs.values()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for fd, _ in live.poll(remaining * 1000):
+                output = self.outputs.get(fd)
+                if output is not None:
+                    self.from_output(output)
+                if fd not in self.outputs:
+                    live.unregister(fd)
+        self.retire()
+
+    def retire(self):
+        for output in self.outputs.values():
+            output.live = False
+
+
+def _make_undumpable():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+
+
+def relay(runner, sock, max_frame):
+    """The relay's whole life (in the parent, right after the fork): never returns."""
+    status = RELAY_FAILED
+    try:
+        # Stray signals from the code (same uid) must not end the relay with a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _make_undumpable()
+        status = _Relay(runner, sock, max_frame).run()
+    except BaseException as exc:
+        # A relay that cannot relay must not leave the runner going: the run ends, and says why on stderr
+        # (which the host shows for a run that failed).
+        try:
+            os.kill(runner, signal.SIGKILL)
+        except OSError:
+            pass
+        os.write(2, f"mcp-bridge: the sandbox relay failed: {exc!r}\n".encode())
+    os._exit(status)
