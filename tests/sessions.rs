@@ -94,6 +94,9 @@ async fn a_session_keeps_globals_imports_and_files_and_survives_an_exception() {
         "the frame in call 1's code is named: {traceback}"
     );
     assert!(!traceback.contains("mcp_bridge_runtime"), "{traceback}");
+    // Source lines of both calls: the runtime kept them until the traceback imported linecache.
+    assert!(traceback.contains("    return 2 * v\n"), "{traceback}");
+    assert!(traceback.contains("    twice(None) + [1]\n"), "{traceback}");
     assert_eq!(session(&third)["call"], 3);
     assert!(session(&third).get("ended").is_none());
 
@@ -103,6 +106,18 @@ async fn a_session_keeps_globals_imports_and_files_and_survives_an_exception() {
     assert_eq!(stdout(&fourth), ["exiting"]);
     let fifth = call(&bridge, "work", "print(x, runtime.session_name())").await;
     assert_eq!(stdout(&fifth), ["42 work"], "{:?}", fifth.payload);
+    // linecache is imported by now: a later call's lines go straight into it.
+    let sixth = call(
+        &bridge,
+        "work",
+        "def late():\n    raise KeyError('late')\nlate()",
+    )
+    .await;
+    let traceback = stderr_text(&sixth);
+    assert!(
+        traceback.contains("File \"<sandbox#6>\", line 2, in late\n    raise KeyError('late')\n"),
+        "{traceback}"
+    );
 
     // Ended from inside: the container goes, and the next call starts afresh, told why.
     let ending = call(&bridge, "work", "runtime.end_session()\nprint('bye')").await;

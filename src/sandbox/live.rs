@@ -13,7 +13,6 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::task::TaskTracker;
 
 use super::container::{LABEL, LABEL_OWNER};
-
 use super::engine::owner_of;
 
 /// The longest pause between two attempts to remove a container.
@@ -65,9 +64,10 @@ impl Reaper {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Force-removes (SIGKILL + remove) a container and returns once the engine confirms it is gone, retrying
-    /// (with back-off up to [`REMOVE_RETRY_MAX`]) for as long as it takes: the run's concurrency slot is held
-    /// until then, so a container the engine failed to remove is never forgotten while it may still run.
+    /// Force-removes (SIGKILL + remove) a container and returns once the engine confirms it is gone (its
+    /// `DELETE` answered, or an inspect says 404), retrying (with back-off up to [`REMOVE_RETRY_MAX`]) for as long
+    /// as it takes: the run's concurrency slot is held until then, so a container the engine failed to remove is
+    /// never forgotten while it may still run.
     pub async fn remove(&self, id: &str) {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
@@ -80,8 +80,10 @@ impl Reaper {
                 .remove_container(id, Some(options.clone()))
                 .await
             {
-                Ok(()) => {}
-                Err(bollard::errors::Error::DockerResponseServerError {
+                // The engine answers a `DELETE` once the container is gone: no inspect needed to confirm it
+                // (one API call less per container, which the pool's throughput feels).
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
                 }) => break,
                 // 409: a removal is already in progress; wait for it below.

@@ -312,7 +312,11 @@ impl Sandbox {
         loop {
             let outcome = match self.container_for(&cancel, warm_allowed).await? {
                 Container::Warm(started) => {
-                    run::execute(engine, &self.config, spec, &cancel, *started, true).await
+                    let outcome =
+                        run::execute(engine, &self.config, spec, &cancel, *started, true).await;
+                    // The run is over: its replacement need not wait for the refill delay.
+                    self.pool.refill();
+                    outcome
                 }
                 Container::Cold(permit) => {
                     let purpose = start::Purpose::Run {

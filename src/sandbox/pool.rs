@@ -3,7 +3,9 @@
 //! A warm container is created and started ahead of need with exactly the cold path's body (same flags, limits,
 //! seccomp, user: `container.rs`), given the boot frame, and kept once its runtime says `ready` — imported and
 //! waiting for its one run frame. A run takes it, sends the run frame, and the container is removed after that
-//! run like any other: no container ever sees two runs. Taking one starts its replacement in the background.
+//! run like any other: no container ever sees two runs. Its replacement starts in the background once that run
+//! is over, or [`REFILL_DELAY`] after it was taken if the run is still going: starting a container keeps the
+//! engine busy for a few hundred ms of CPU, which a quick run would otherwise pay for in latency on a small host.
 //!
 //! Refills never starve live runs: a refill takes a concurrency slot only when one is free right now
 //! (`try_acquire`; the semaphore hands freed slots to waiting runs first), and at most [`MAX_STARTING`] are
@@ -29,6 +31,10 @@ use crate::config::Config;
 /// Containers being started for the pool at once: enough to refill behind a burst, few enough that the
 /// engine's time goes to live runs.
 const MAX_STARTING: usize = 2;
+
+/// How long after a run took a warm container its replacement starts, if the run has not ended by then (its
+/// end starts it at once: [`Pool::refill`]).
+const REFILL_DELAY: Duration = Duration::from_millis(250);
 
 /// How long a warm container may take from create to `ready` before it is given up.
 const READY_LIMIT: Duration = Duration::from_secs(30);
@@ -128,14 +134,21 @@ impl Pool {
         self.warmed.notified()
     }
 
-    /// A ready container, if one is waiting; its replacement starts in the background.
+    /// A ready container, if one is waiting. Its replacement starts in the background when the run calls
+    /// [`Pool::refill`] at its end, or after [`REFILL_DELAY`], whichever comes first.
     pub async fn take(self: &Arc<Self>) -> Option<Started> {
         loop {
             let idle = self.lock().idle.pop_front()?;
             idle.take.cancel();
             // None: its watcher retired it at this very moment; try the next one.
             if let Ok(Some(started)) = idle.watcher.await {
-                self.refill();
+                let pool = self.clone();
+                self.background.spawn(async move {
+                    tokio::select! {
+                        _ = tokio::time::sleep(REFILL_DELAY) => pool.refill(),
+                        _ = pool.shutdown.cancelled() => {}
+                    }
+                });
                 return Some(started);
             }
         }

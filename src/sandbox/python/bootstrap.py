@@ -1,9 +1,9 @@
 # mcp-bridge sandbox bootstrap (PROTOCOL.md §1-2): PID 1 only reaps, guards the deadline and the host's stdin,
 # and reports the run's exit status; its child reads the boot frame on fd 0 and runs the runtime from memory
 # (which forks once more: the relay, its parent, reports the status of the runner, which runs the code).
+import _json
 import importlib
 import importlib.machinery
-import json
 import os
 import signal
 import sys
@@ -31,8 +31,8 @@ def _reap_as_pid1():
     (``syscall(SYS_exit)``, or the seccomp kill of a non-x86_64 syscall), PID 1 becomes a zombie leader that
     runc reports as stopped, so the engine's kill never reaches the live threads and they outlive the removed
     container. A healthy PID 1 that is killed takes the whole PID namespace with it. The engine's ``init``
-    would do this too, but it bind-mounts a host binary. (The relay, the child's side of the runtime, ends a
-    wedged runner the same way.) Returns only in the child.
+    would do this too, but it bind-mounts a host binary. (A runner wedged the same way is the relay's to end:
+    the relay is PID 1's child and the runner's parent.) Returns only in the child.
 
     PID 1 is also the one part of the container the code cannot reach: it turns itself non-dumpable before the
     fork (so ``/proc/1/fd/*`` and its memory are closed to every other process, all of which share its uid and
@@ -106,7 +106,16 @@ def _read(n):
     return bytes(buf)
 
 
-boot = json.loads(_read(int(_read(12))))
+class _Strict:
+    # What json's C scanner reads from a JSONDecoder; the json module itself imports re (~15 ms at start).
+    # mcp_bridge_relay decodes frames the same way; the boot frame is read before any module is loaded.
+    strict = True
+    object_hook = object_pairs_hook = parse_constant = None
+    parse_float = float
+    parse_int = int
+
+
+boot = _json.make_scanner(_Strict)(_read(int(_read(12))).decode("utf-8"), 0)[0]
 modules = boot["modules"]
 
 

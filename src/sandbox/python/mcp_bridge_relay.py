@@ -10,15 +10,19 @@ The relay is non-dumpable, like PID 1: the code, with the same uid, can neither 
 It trusts the runner for nothing: every line it forwards is a claim the host checks (PROTOCOL.md §4).
 """
 
+# The C halves of json and socket: the Python modules import re, enum and selectors, ~20 ms of CPU at every
+# container's start (a pool container boots before it is needed, but the engine, the bridge and the other
+# containers share the same cores). Frames need only what these give.
+import _json
+import _socket
+import array
 import codecs
-import json
 import os
 import select
 import signal
-import socket
 import time
 
-__all__ = ["encode", "out_frames", "relay"]
+__all__ = ["decode", "encode", "out_frames", "relay", "recv_fds", "send_fds"]
 
 READ_SIZE = 65536
 # How long the end of a call (or of the runner) waits for the output pipes to reach EOF: a daemonised child of
@@ -35,14 +39,74 @@ PR_SET_DUMPABLE = 4
 RELAY_FAILED = 70
 
 
-def encode(obj):
-    """One frame as a compact JSON line (bytes); lone surrogates become "?" so the host gets valid UTF-8.
+JSON_WHITESPACE = " \t\n\r"
 
-    ``allow_nan=False``: NaN and infinities are not JSON, and the host would stop the run over a frame holding
-    one; refused here, they are a ValueError the code can catch.
+
+def _not_json(obj):
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+class _Strict:
+    """What the C scanner reads from a ``json.JSONDecoder``: standard JSON into plain dicts, lists, str,
+    int, float, bool and None; NaN and Infinity refused."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = staticmethod(_no_constant)
+
+
+_scan = _json.make_scanner(_Strict)
+
+
+def decode(data):
+    """The one JSON value in ``data`` (str, or UTF-8 bytes), as ``json.loads`` gives it; ValueError when
+    ``data`` is not exactly one JSON value."""
+    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+    start = len(text) - len(text.lstrip(JSON_WHITESPACE))
+    try:
+        value, end = _scan(text, start)
+    except StopIteration as stop:
+        raise ValueError(f"not JSON: no value at character {stop.value}") from None
+    if text[end:].strip(JSON_WHITESPACE):
+        raise ValueError(f"not JSON: extra data at character {end}")
+    return value
+
+
+def encode(obj):
+    """One frame as a compact JSON line (bytes), as ``json.dumps(obj, separators=(",", ":"),
+    ensure_ascii=False, allow_nan=False)`` writes it; lone surrogates become "?" so the host gets valid UTF-8.
+
+    NaN and infinities are not JSON, and the host would stop the run over a frame holding one; refused here,
+    they are a ValueError the code can catch (as is a circular structure; a value JSON has no type for is a
+    TypeError).
     """
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
-    return text.encode("utf-8", "replace")
+    # A new encoder each time: its circular-reference markers must start empty.
+    # Arguments: markers, default, string encoder, indent, separators, sort_keys, skipkeys, allow_nan.
+    encoder = _json.make_encoder({}, _not_json, _json.encode_basestring, None, ":", ",", False, False, False)
+    chunks = encoder(obj, 0)
+    return ("".join(chunks) + "\n").encode("utf-8", "replace")
+
+
+def send_fds(sock, data, fds):
+    """``data`` on ``sock`` with ``fds`` attached (SCM_RIGHTS), as ``socket.send_fds``."""
+    return sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))])
+
+
+def recv_fds(sock, size, max_fds):
+    """Up to ``size`` bytes from ``sock`` and the descriptors that came with them, as ``socket.recv_fds``."""
+    fds = array.array("i")
+    data, ancillary, _, _ = sock.recvmsg(size, _socket.CMSG_LEN(max_fds * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    return data, list(fds)
 
 
 def out_frames(stream, text, max_frame):
@@ -180,7 +244,7 @@ class _Relay:
     def from_runner(self):
         """Forward the runner's complete lines; False once nothing more can be read now."""
         try:
-            data, fds, _, _ = socket.recv_fds(self.sock, READ_SIZE, 2)
+            data, fds = recv_fds(self.sock, READ_SIZE, 2)
         except BlockingIOError:
             return False
         except OSError:

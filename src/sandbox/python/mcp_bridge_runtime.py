@@ -10,18 +10,14 @@ and 2 become pipes whose read ends the relay holds and forwards as ``out`` frame
 extension or a child process writes can be taken for a frame, and output written just before a memory kill
 of the runner still arrives."""
 
+import _socket
 import builtins
 import importlib
 import importlib.machinery
 import io
-import json
-import linecache
 import os
-import queue
-import socket
 import sys
 import threading
-import traceback
 import types
 
 import mcp_bridge_relay as relay
@@ -105,7 +101,7 @@ class _Channel:
         with self._lock:
             if not self._closed:
                 try:
-                    socket.send_fds(self._sock, [relay.PIPES + b"\n"], read_ends)
+                    relay.send_fds(self._sock, relay.PIPES + b"\n", read_ends)
                 except OSError:
                     self._closed = True
 
@@ -146,6 +142,54 @@ class _ModuleAlias:
         sys.modules[module.__name__] = importlib.import_module(self._aliases[module.__name__])
 
 
+class _SourceLines:
+    """The source of each call's code, in ``linecache`` so tracebacks and ``inspect.getsource`` show it.
+
+    linecache (with the tokenize and re it imports, ~10 ms of CPU) is imported only when something reads it —
+    a traceback, inspect, the code itself: until then the lines wait here, and this meta path finder hands
+    them over as linecache is imported.
+    """
+
+    def __init__(self):
+        self._waiting = {}
+
+    def add(self, filename, code):
+        # mtime None: linecache.checkcache() keeps the entry.
+        entry = (len(code), None, code.splitlines(True), filename)
+        cache = getattr(sys.modules.get("linecache"), "cache", None)
+        if isinstance(cache, dict):
+            cache[filename] = entry
+        else:
+            self._waiting[filename] = entry
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "linecache" or not self._waiting:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        waiting, load = self._waiting, spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            module.cache.update(waiting)
+            waiting.clear()
+
+        # The loader is this import's own object: replacing its method changes nothing else.
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+_SOURCES = _SourceLines()
+
+
+def _runtime_error():
+    """The exception being handled, as a failure of the runtime itself (not of the code)."""
+    import traceback
+
+    return "mcp-bridge sandbox runtime error:\n" + traceback.format_exc()
+
+
 def _text_stream(fd):
     # Line buffering keeps print() and raw os.write(fd) output in order; closefd=False because the fd
     # belongs to the process, not to this object.
@@ -180,7 +224,7 @@ def _read_exact(fd, n):
 
 def _read_run_frame(fd):
     """The run frame (PROTOCOL.md §2): a 12-digit length, then that many bytes of JSON."""
-    run = json.loads(_read_exact(fd, int(_read_exact(fd, RUN_HEADER_DIGITS))))
+    run = relay.decode(_read_exact(fd, int(_read_exact(fd, RUN_HEADER_DIGITS))))
     if not isinstance(run, dict):
         raise TypeError(f"the run frame must be an object, not {type(run).__name__}")
     return run
@@ -239,6 +283,8 @@ def _run_in_loop(compiled, namespace):
             _shutdown_loop(loop)
         except Exception:
             # A cleanup failure must not replace the outcome of the code itself.
+            import traceback
+
             traceback.print_exc()
         asyncio.set_event_loop(None)
 
@@ -302,6 +348,8 @@ class _Session:
 
     def report(self, exc, tb):
         """Print an exception the way the interpreter would, to the real stderr."""
+        import traceback
+
         self.flush()
         self.write_stderr("".join(traceback.format_exception(type(exc), exc, tb)))
 
@@ -351,6 +399,7 @@ class _Session:
             # Saved tools are never loaded here: the code imports the ones it wants (mcp.user_tools), so a
             # broken or hostile saved tool cannot touch a run that does not ask for it.
             sys.meta_path.insert(0, _ModuleAlias(MODULE_ALIASES))
+            sys.meta_path.insert(0, _SOURCES)
         namespace = self.main_module.__dict__
         # A session's later call may name more servers: their proxies join the ones already there.
         tools.install(runtime._loaded, namespace)
@@ -358,8 +407,7 @@ class _Session:
             namespace[name] = getattr(runtime, name)
         sys.modules["__main__"] = self.main_module
         filename = FILENAME if session is None else SESSION_FILENAME.format(self.calls)
-        # mtime None: linecache.checkcache() keeps the entry; tracebacks and inspect.getsource see the code.
-        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        _SOURCES.add(filename, code)
 
         try:
             compiled = compile(code, filename, "exec", flags=PYCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
@@ -399,7 +447,7 @@ class _Session:
         try:
             self.teardown()
         except BaseException:
-            self.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
+            self.pending.append(_runtime_error())
             status = status or 1
         return status
 
@@ -432,6 +480,8 @@ def _serve_session(session, run, manual):
     Later run frames come as ``{"t":"run",…}`` lines on the same stream as the rpc replies, so the request
     client's reader hands them over. Never returns.
     """
+    import queue
+
     runs = queue.SimpleQueue()
     rpc = importlib.import_module("mcp._rpc")
     client = rpc.RpcClient(session.channel.send, session.proto_in, on_run=runs.put)
@@ -441,7 +491,7 @@ def _serve_session(session, run, manual):
         try:
             status = session.execute(run, manual, client=client, session=name)
         except BaseException:
-            session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
+            session.pending.append(_runtime_error())
             status = 1
         end, status = _end_call(session, status)
         if end:
@@ -457,7 +507,7 @@ def _serve_session(session, run, manual):
 def _fork_relay(max_frame):
     """Fork: the parent becomes the relay (mcp_bridge_relay, never returns), the child the runner; returns
     the runner's end of the frame socket."""
-    relay_end, runner_end = socket.socketpair()
+    relay_end, runner_end = _socket.socketpair()
     runner = os.fork()
     if runner:
         runner_end.close()
@@ -503,7 +553,7 @@ def main(boot):
             _serve_session(session, run, boot.get("manual"))
         status = session.execute(run, boot.get("manual"))
     except BaseException:
-        session.pending.append("mcp-bridge sandbox runtime error:\n" + traceback.format_exc())
+        session.pending.append(_runtime_error())
         status = 1
 
     status = session.wind_up(status)

@@ -6,9 +6,10 @@ are independent, so ``asyncio.gather`` over several tool calls runs them concurr
 """
 
 import itertools
-import json
 import os
 import threading
+
+import mcp_bridge_relay as _frames
 
 READ_SIZE = 1 << 20
 
@@ -75,7 +76,7 @@ class RpcClient:
 
     def _deliver(self, line):
         try:
-            reply = json.loads(line)
+            reply = _frames.decode(line)
             if self._on_run is not None and reply.get("t") == "run":
                 self._on_run(reply)
                 return

@@ -4,7 +4,6 @@ The names match the original bridge's ``mcp.runtime`` so existing snippets keep 
 server metadata and the request channel before the user's code starts.
 """
 
-import json
 import sys
 
 from . import _rpc
@@ -110,6 +109,9 @@ class ToolResult(_AttrDict):
         if structured is not None:
             return structured
         try:
+            # json itself (imported when needed): servers' JSON text may hold NaN, which json.loads reads.
+            import json
+
             return _wrap(json.loads(self.text))
         except ValueError:
             return None
@@ -359,6 +361,8 @@ def _limit(limit):
 
 def _json_value(value):
     # Values go as JSON; like the original bridge, anything JSON cannot hold is stored as its str().
+    import json
+
     return json.loads(json.dumps(value, default=str))
 
 

@@ -620,6 +620,81 @@ class BootTests(unittest.TestCase):
         self.assertIn("mcp-bridge sandbox runtime error", r.stderr)
         self.assertIn("KeyError", r.stderr)
 
+    def test_a_run_imports_none_of_the_heavy_modules(self):
+        # re, enum-heavy socket, tokenize...: tens of ms of CPU in every container, paid only by code that
+        # uses them.
+        heavy = ("json", "linecache", "queue", "re", "socket", "tokenize", "traceback")
+        code = f"import sys\nprint(sorted(m for m in {heavy!r} if m in sys.modules))"
+        self.assertEqual(run_sandbox(code).stdout, "[]\n")
+
+    def test_the_code_is_in_linecache_once_the_code_imports_it(self):
+        # linecache is imported late (by the code here): the lines of the code compiled before reach it.
+        code = (
+            "import linecache, traceback\n"
+            "def f():\n"
+            "    raise KeyError('k')\n"
+            "try:\n"
+            "    f()\n"
+            "except KeyError:\n"
+            "    print(traceback.format_exc())\n"
+            "print(linecache.getline('<sandbox>', 2), end='')\n"
+        )
+        r = run_sandbox(code)
+        self.assertIn("    raise KeyError('k')\n", r.stdout)
+        self.assertIn("    f()\n", r.stdout)
+        self.assertTrue(r.stdout.endswith("def f():\n"), r.stdout)
+
+
+class FrameCodecTests(unittest.TestCase):
+    """mcp_bridge_relay's JSON (json's C half, without the json module): what json.dumps / json.loads give."""
+
+    VALUES = (
+        {"t": "out", "s": "stdout", "d": 'é ✓ \n\t"\\ \x00 \u2028'},
+        [1, -2, 3.5, 1e300, 10**30, True, False, None, "", [], {}],
+        {"nested": [{"a": [[{}]]}], "1": 2},
+        "text",
+        0,
+    )
+
+    def setUp(self):
+        sys.path.insert(0, str(PY_DIR))
+        self.addCleanup(sys.path.remove, str(PY_DIR))
+        import mcp_bridge_relay
+
+        self.relay = mcp_bridge_relay
+
+    def test_encode_writes_what_json_dumps_writes(self):
+        for value in self.VALUES:
+            expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
+            self.assertEqual(self.relay.encode(value), expected.encode("utf-8"))
+        self.assertEqual(self.relay.encode({1: 2, None: 3}), b'{"1":2,"null":3}\n')
+        self.assertEqual(self.relay.encode("\ud800"), b'"?"\n')
+
+    def test_encode_refuses_what_json_refuses(self):
+        loop = []
+        loop.append(loop)
+        for value, error in (
+            (float("nan"), ValueError),
+            (float("inf"), ValueError),
+            (loop, ValueError),
+            ({"k": object()}, TypeError),
+            (b"bytes", TypeError),
+        ):
+            with self.assertRaises(error):
+                self.relay.encode(value)
+        self.assertEqual(self.relay.encode([1]), b"[1]\n", "a failed encode leaves nothing behind")
+
+    def test_decode_reads_what_json_loads_reads(self):
+        for value in self.VALUES:
+            text = json.dumps(value)
+            self.assertEqual(self.relay.decode(text), json.loads(text))
+            self.assertEqual(self.relay.decode(f" \n{text}\r\n".encode()), value)
+
+    def test_decode_refuses_anything_but_one_json_value(self):
+        for text in ("", "  ", "{", '{"a":}', "[1] [2]", "NaN", "Infinity", "[1,]", '"\x01"', b"\xff"):
+            with self.assertRaises(ValueError, msg=repr(text)):
+                self.relay.decode(text)
+
 
 def _kill(pid):
     try:
