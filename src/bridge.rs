@@ -76,7 +76,7 @@ impl Bridge {
             plugins.clone(),
             config.output_mode.clone(),
         ));
-        let arguments = ArgumentChecker::new(&config)?;
+        let arguments = ArgumentChecker::new(&config);
         let upstreams = Arc::new(workspace.upstreams);
         let audit = workspace.settings.audit;
         let config = Arc::new(config);

@@ -2,6 +2,7 @@
 //! JSON arguments into a checked [`RunRequest`] with a clear, specific message for anything wrong. The MCP tool
 //! and `bridge run` both come through here, so they refuse exactly the same things.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use schemars::generate::SchemaSettings;
@@ -126,21 +127,33 @@ fn property<'a>(
 
 /// Checks `run_python` arguments: the schema, compiled once, and the limits a schema cannot express.
 pub struct ArgumentChecker {
-    schema: jsonschema::Validator,
+    schema: Map<String, Value>,
+    /// Compiled at the first call, not at start: until then jsonschema's code (and its regex engines) stays
+    /// out of an idle bridge's memory.
+    validator: OnceLock<Result<jsonschema::Validator, String>>,
     max_code_bytes: usize,
     default_timeout: Duration,
 }
 
 impl ArgumentChecker {
-    /// Compiles the input schema for these settings.
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let schema = jsonschema::validator_for(&Value::Object(input_schema(config)))
-            .map_err(|e| anyhow::anyhow!("compiling the run_python input schema: {e}"))?;
-        Ok(ArgumentChecker {
-            schema,
+    /// The checker for these settings.
+    pub fn new(config: &Config) -> Self {
+        ArgumentChecker {
+            schema: input_schema(config),
+            validator: OnceLock::new(),
             max_code_bytes: config.max_code_bytes,
             default_timeout: config.default_timeout,
-        })
+        }
+    }
+
+    fn validator(&self) -> Result<&jsonschema::Validator, String> {
+        self.validator
+            .get_or_init(|| {
+                jsonschema::validator_for(&Value::Object(self.schema.clone()))
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| format!("the bridge's run_python input schema does not compile: {e}"))
     }
 
     /// Checks raw arguments against the schema and the bridge's limits.
@@ -150,7 +163,7 @@ impl ArgumentChecker {
     pub fn parse(&self, arguments: &Map<String, Value>) -> Result<RunRequest, String> {
         let instance = Value::Object(arguments.clone());
         let problems: Vec<String> = self
-            .schema
+            .validator()?
             .iter_errors(&instance)
             .map(|error| {
                 let path = error.instance_path().to_string();
@@ -258,8 +271,24 @@ mod tests {
 
     fn check(arguments: Value) -> Result<RunRequest, String> {
         match arguments {
-            Value::Object(map) => ArgumentChecker::new(&config()).unwrap().parse(&map),
+            Value::Object(map) => ArgumentChecker::new(&config()).parse(&map),
             _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_schema_compiles_for_the_settings_a_user_can_give() {
+        // Compiled at the first call: a schema that did not compile would only show then.
+        for (timeout, max_timeout) in [("1", "1"), ("30", "120"), ("3600", "86400")] {
+            let config = Config::from_map(&std::collections::HashMap::from([
+                ("MCP_BRIDGE_TIMEOUT".to_string(), timeout.to_string()),
+                (
+                    "MCP_BRIDGE_MAX_TIMEOUT".to_string(),
+                    max_timeout.to_string(),
+                ),
+            ]))
+            .unwrap();
+            assert!(ArgumentChecker::new(&config).validator().is_ok());
         }
     }
 

@@ -18,6 +18,11 @@ try:
 except OSError as e:
     facts["network"] = e.errno
 facts["ifaces"] = [name for _, name in socket.if_nameindex()]
+facts["netns"] = os.readlink("/proc/self/ns/net")
+listener = socket.create_server(("127.0.0.1", 0))
+with socket.create_connection(listener.getsockname(), timeout=3) as client:
+    client.sendall(b"ping")
+    facts["loopback"] = listener.accept()[0].recv(4).decode()
 def try_write(path):
     try:
         with open(path, "w") as f:
@@ -73,6 +78,13 @@ async fn the_sandbox_is_locked_down() {
     assert_eq!(facts["Seccomp"], "2", "a seccomp filter is active");
     assert_eq!(facts["network"], 101, "ENETUNREACH: no network");
     assert_eq!(facts["ifaces"], serde_json::json!(["lo"]));
+    assert_eq!(facts["loopback"], "ping", "loopback is up");
+    let host_netns = std::fs::read_link("/proc/self/ns/net").expect("the test's network namespace");
+    assert_ne!(
+        facts["netns"].as_str(),
+        host_netns.to_str(),
+        "a network namespace of its own"
+    );
     assert_eq!(facts["write_usr"], 30, "EROFS: read-only root");
     assert!(
         facts["write_root"] == 30 || facts["write_root"] == 13,

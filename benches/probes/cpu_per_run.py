@@ -223,6 +223,7 @@ def boot():
     client = _Bridge(pool=CONCURRENCY)
     try:
         for container in _wait_for_warm(CONCURRENCY):
+            found = False
             for root in (
                 "/sys/fs/cgroup/unified/docker",
                 "/sys/fs/cgroup/system.slice",
@@ -233,6 +234,9 @@ def boot():
                     if stat.exists():
                         usage = int(stat.read_text().split()[1])
                         print(f"warm container {container[:12]}: {usage / 1000:.1f} ms of CPU to `ready`")
+                        found = True
+            if not found:
+                print(f"warm container {container[:12]}: no cgroup v2 cpu.stat found (cgroup v1 host?)")
     finally:
         client.close()
 

@@ -95,6 +95,7 @@ impl Floor {
         ContainerCreateBody {
             image: Some(self.image.clone()),
             cmd: Some(["python3", "-c", "print(1)"].map(String::from).to_vec()),
+            network_disabled: Some(true),
             user: Some("65534:65534".into()),
             working_dir: Some("/workspace".into()),
             env: Some(

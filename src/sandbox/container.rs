@@ -102,6 +102,10 @@ pub fn create_body(
                 .map(String::from)
                 .to_vec(),
         ),
+        // With the network disabled too (not only `NetworkMode: none`), the engine gives the container its new,
+        // empty network namespace (loopback only, brought up by runc) without running its libnetwork prestart
+        // hook: a re-exec of dockerd for every container, ~110 ms of CPU, a third of what a container costs.
+        network_disabled: Some(true),
         user: Some(config.container_user.clone()),
         working_dir: Some("/workspace".into()),
         env: Some(vec![
@@ -176,6 +180,14 @@ mod tests {
             BOOTSTRAP.contains("if os.getpid() == 1:"),
             "PID 1 only reaps"
         );
+    }
+
+    #[test]
+    fn no_network_and_no_engine_networking() {
+        let body = body();
+        assert_eq!(body.network_disabled, Some(true), "no libnetwork hook");
+        let mode = body.host_config.and_then(|h| h.network_mode);
+        assert_eq!(mode.as_deref(), Some("none"));
     }
 
     #[test]

@@ -14,12 +14,12 @@ It trusts the runner for nothing: every line it forwards is a claim the host che
 # container's start (a pool container boots before it is needed, but the engine, the bridge and the other
 # containers share the same cores). Frames need only what these give.
 import _json
+import _signal  # not signal: its enums import enum, ~2 ms of CPU in every container
 import _socket
-import array
 import codecs
 import os
 import select
-import signal
+import sys
 import time
 
 __all__ = ["decode", "encode", "out_frames", "relay", "recv_fds", "send_fds"]
@@ -94,19 +94,28 @@ def encode(obj):
     return ("".join(chunks) + "\n").encode("utf-8", "replace")
 
 
+# SCM_RIGHTS carries C ints. Packed by hand: the array module imports collections.abc (~2.5 ms of CPU).
+_FD_SIZE = 4
+
+
 def send_fds(sock, data, fds):
     """``data`` on ``sock`` with ``fds`` attached (SCM_RIGHTS), as ``socket.send_fds``."""
-    return sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))])
+    packed = b"".join(fd.to_bytes(_FD_SIZE, sys.byteorder, signed=True) for fd in fds)
+    return sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)])
 
 
 def recv_fds(sock, size, max_fds):
     """Up to ``size`` bytes from ``sock`` and the descriptors that came with them, as ``socket.recv_fds``."""
-    fds = array.array("i")
-    data, ancillary, _, _ = sock.recvmsg(size, _socket.CMSG_LEN(max_fds * fds.itemsize))
+    fds = []
+    data, ancillary, _, _ = sock.recvmsg(size, _socket.CMSG_LEN(max_fds * _FD_SIZE))
     for level, kind, payload in ancillary:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-    return data, list(fds)
+            whole = len(payload) - len(payload) % _FD_SIZE
+            fds.extend(
+                int.from_bytes(payload[i : i + _FD_SIZE], sys.byteorder, signed=True)
+                for i in range(0, whole, _FD_SIZE)
+            )
+    return data, fds
 
 
 def out_frames(stream, text, max_frame):
@@ -160,8 +169,8 @@ class _Relay:
         os.set_blocking(wake_write, False)
         self.wake = wake_read
         # SIGCHLD (a Python handler, so the child is not auto-reaped) wakes the poll through this pipe.
-        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        _signal.signal(_signal.SIGCHLD, lambda signum, frame: None)
+        _signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         self.poller.register(self.wake, select.POLLIN)
         self.poller.register(self.sock, select.POLLIN)
 
@@ -214,7 +223,7 @@ class _Relay:
             code = os.waitstatus_to_exitcode(status)
             # A signal death (negative) becomes 128 + signal, as a shell reports it.
             code = code if code >= 0 else 128 - code
-            if self.ended_because is not None and code == 128 + signal.SIGKILL:
+            if self.ended_because is not None and code == 128 + _signal.SIGKILL:
                 code = self.ended_because
             self.status = code
 
@@ -237,9 +246,9 @@ class _Relay:
             leader_signal = int(fields[49]) & 0x7F
         except (IndexError, ValueError):
             leader_signal = 0
-        if leader_signal == signal.SIGSYS and self.ended_because is None:
-            self.ended_because = 128 + signal.SIGSYS
-        os.kill(self.runner, signal.SIGKILL)
+        if leader_signal == _signal.SIGSYS and self.ended_because is None:
+            self.ended_because = 128 + _signal.SIGSYS
+        os.kill(self.runner, _signal.SIGKILL)
 
     def from_runner(self):
         """Forward the runner's complete lines; False once nothing more can be read now."""
@@ -342,12 +351,26 @@ class _Relay:
             output.live = False
 
 
-def _make_undumpable():
-    import ctypes
+def _prctl(option, value):
+    """prctl(2) through ``_ctypes`` (bootstrap.py has the same for PID 1, which runs before any module loads):
+    ``ctypes`` itself costs ~5 ms of CPU to import, in every container."""
+    import _ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    class _Int(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class _Function(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+        _restype_ = _Int
+
+    prctl = _Function(_ctypes.dlsym(_ctypes.dlopen(None), "prctl"))
+    if prctl(option, value, 0, 0, 0) != 0:
+        errno = _ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+def _make_undumpable():
+    _prctl(PR_SET_DUMPABLE, 0)
 
 
 def relay(runner, sock, max_frame):
@@ -355,14 +378,14 @@ def relay(runner, sock, max_frame):
     status = RELAY_FAILED
     try:
         # Stray signals from the code (same uid) must not end the relay with a traceback.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
         _make_undumpable()
         status = _Relay(runner, sock, max_frame).run()
     except BaseException as exc:
         # A relay that cannot relay must not leave the runner going: the run ends, and says why on stderr
         # (which the host shows for a run that failed).
         try:
-            os.kill(runner, signal.SIGKILL)
+            os.kill(runner, _signal.SIGKILL)
         except OSError:
             pass
         os.write(2, f"mcp-bridge: the sandbox relay failed: {exc!r}\n".encode())

@@ -11,13 +11,13 @@ extension or a child process writes can be taken for a frame, and output written
 of the runner still arrives."""
 
 import _socket
+import _thread
 import builtins
 import importlib
 import importlib.machinery
 import io
 import os
 import sys
-import threading
 import types
 
 import mcp_bridge_relay as relay
@@ -63,7 +63,8 @@ class _Channel:
         self._sock = sock
         self._fd = sock.fileno()
         self._max_frame = max_frame
-        self._lock = threading.Lock()
+        # _thread, not threading: threading imports functools and collections, a few ms in every container.
+        self._lock = _thread.allocate_lock()
         self._closed = False
 
     def _write(self, data):

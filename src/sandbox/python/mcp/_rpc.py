@@ -5,9 +5,9 @@ each reply to whoever waits for it: an asyncio future (``call``) or a blocked th
 are independent, so ``asyncio.gather`` over several tool calls runs them concurrently on the host.
 """
 
+import _thread
 import itertools
 import os
-import threading
 
 import mcp_bridge_relay as _frames
 
@@ -34,7 +34,8 @@ class RpcClient:
         self._fd = fd
         self._on_run = on_run
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+        # _thread, not threading: a run that calls no tool never imports threading (functools, collections).
+        self._lock = _thread.allocate_lock()
         self._waiting = {}
         self._closed = None
         self._reader = None
@@ -47,6 +48,8 @@ class RpcClient:
     def _start_reader(self):
         # Caller holds the lock.
         if self._reader is None:
+            import threading
+
             self._reader = threading.Thread(target=self._read_replies, name="mcp-bridge-rpc", daemon=True)
             self._reader.start()
 
@@ -135,6 +138,8 @@ class RpcClient:
 
     def call_sync(self, method, params):
         """Send a request and block until its result (raises RpcFailure)."""
+        import threading
+
         done = threading.Event()
         box = []
 

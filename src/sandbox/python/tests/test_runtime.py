@@ -621,9 +621,24 @@ class BootTests(unittest.TestCase):
         self.assertIn("KeyError", r.stderr)
 
     def test_a_run_imports_none_of_the_heavy_modules(self):
-        # re, enum-heavy socket, tokenize...: tens of ms of CPU in every container, paid only by code that
-        # uses them.
-        heavy = ("json", "linecache", "queue", "re", "socket", "tokenize", "traceback")
+        # re, enum-heavy socket and signal, tokenize, ctypes...: tens of ms of CPU in every container, paid
+        # only by code that uses them.
+        heavy = (
+            "array",
+            "collections",
+            "ctypes",
+            "enum",
+            "functools",
+            "json",
+            "linecache",
+            "queue",
+            "re",
+            "signal",
+            "socket",
+            "threading",
+            "tokenize",
+            "traceback",
+        )
         code = f"import sys\nprint(sorted(m for m in {heavy!r} if m in sys.modules))"
         self.assertEqual(run_sandbox(code).stdout, "[]\n")
 
