@@ -311,12 +311,9 @@ impl Sandbox {
         let mut warm_allowed = true;
         loop {
             let outcome = match self.container_for(&cancel, warm_allowed).await? {
+                // Its replacement starts once this container is gone (`Reaper::on_release`), not here.
                 Container::Warm(started) => {
-                    let outcome =
-                        run::execute(engine, &self.config, spec, &cancel, *started, true).await;
-                    // The run is over: its replacement need not wait for the refill delay.
-                    self.pool.refill();
-                    outcome
+                    run::execute(engine, &self.config, spec, &cancel, *started, true).await
                 }
                 Container::Cold(permit) => {
                     let purpose = start::Purpose::Run {
