@@ -7,7 +7,7 @@
 //! container is gone (exited by itself and removed: the removal's `on_release`), or [`REFILL_DELAY`] after it
 //! was taken if the run is still going. Starting a container keeps the engine busy for tens of ms of CPU: begun
 //! while a quick run's answer is still on its way (or while the used container's teardown runs), it put
-//! milliseconds on that answer on a 2-core host (pooled p95 11.3 → 6.3 ms; BENCHMARKS.md).
+//! milliseconds on that answer on a 2-core host (pooled p95 10.3 → 7.3 ms between two speed runs; BENCHMARKS.md).
 //!
 //! Refills never starve live runs: a refill takes a concurrency slot only when one is free right now
 //! (`try_acquire`; the semaphore hands freed slots to waiting runs first), and at most [`MAX_STARTING`] are
