@@ -5,7 +5,7 @@
 //! waiting for its one run frame. A run takes it, sends the run frame, and the container is removed after that
 //! run like any other: no container ever sees two runs. Its replacement starts in the background once the used
 //! container is gone (exited by itself and removed: the removal's `on_release`), or [`REFILL_DELAY`] after it
-//! was taken if the run is still going. Starting a container keeps the engine busy for tens of ms of CPU: begun
+//! was taken if the run is still going. Starting a container keeps the engine busy for ~100 ms of CPU: begun
 //! while a quick run's answer is still on its way (or while the used container's teardown runs), it put
 //! milliseconds on that answer on a 2-core host (pooled p95 10.3 → 7.3 ms between two speed runs; BENCHMARKS.md).
 //!
