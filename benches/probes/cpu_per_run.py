@@ -138,13 +138,16 @@ class _Bridge:
 def _warm_containers():
     filters = urllib.parse.quote(json.dumps({"label": [LABEL]}))
     found = _docker("GET", f"/containers/json?filters={filters}")
-    return [c["Id"] for c in found]
+    # Warm ones only (src/sandbox/start.rs names them), not a used one on its way out.
+    return [c["Id"] for c in found if any(name.startswith("/mcp-bridge-warm-") for name in c["Names"])]
 
 
-def _wait_for_warm(count, seconds=60):
+def _wait_for_warm(count, seconds=60, besides=()):
+    """The ids of ``count`` warm containers, once there are that many not in ``besides`` (used ones on their
+    way out keep their names for a moment)."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        ids = _warm_containers()
+        ids = [found for found in _warm_containers() if found not in besides]
         if len(ids) >= count:
             time.sleep(1)  # their runtimes say `ready` within a second of running
             return ids
@@ -219,26 +222,39 @@ def bridge(seconds):
         client.close()
 
 
-def boot():
+def _boot_cpu_ms(container):
+    """CPU the container's cgroup has used so far, in ms; None on a cgroup v1 host."""
+    for root in ("/sys/fs/cgroup/unified/docker", "/sys/fs/cgroup/system.slice", "/sys/fs/cgroup/docker"):
+        for name in (container, f"docker-{container}.scope"):
+            stat = Path(root, name, "cpu.stat")
+            if stat.exists():
+                return int(stat.read_text().split()[1]) / 1000
+    return None
+
+
+def boot(rounds=6):
+    """Every warm container of a pool of two over ``rounds`` refills. The first ones compile the runtime for
+    the image's interpreter and send it with `ready` (PROTOCOL.md §2.2); the later ones load that bytecode."""
     client = _Bridge(pool=CONCURRENCY)
+    seen, later = set(), []
     try:
-        for container in _wait_for_warm(CONCURRENCY):
-            found = False
-            for root in (
-                "/sys/fs/cgroup/unified/docker",
-                "/sys/fs/cgroup/system.slice",
-                "/sys/fs/cgroup/docker",
-            ):
-                for name in (container, f"docker-{container}.scope"):
-                    stat = Path(root, name, "cpu.stat")
-                    if stat.exists():
-                        usage = int(stat.read_text().split()[1])
-                        print(f"warm container {container[:12]}: {usage / 1000:.1f} ms of CPU to `ready`")
-                        found = True
-            if not found:
-                print(f"warm container {container[:12]}: no cgroup v2 cpu.stat found (cgroup v1 host?)")
+        for round_number in range(rounds):
+            for container in _wait_for_warm(CONCURRENCY, besides=seen):
+                seen.add(container)
+                usage = _boot_cpu_ms(container)
+                if usage is None:
+                    print(f"warm container {container[:12]}: no cgroup v2 cpu.stat found (cgroup v1 host?)")
+                    continue
+                print(f"warm container {container[:12]}: {usage:.1f} ms of CPU to `ready`")
+                if round_number > 0:
+                    later.append(usage)
+            for _ in range(CONCURRENCY):
+                client.run_print_1()
     finally:
         client.close()
+    if later:
+        later.sort()
+        print(f"after the first refill: median {later[len(later) // 2]:.1f} ms over {len(later)} containers")
 
 
 if __name__ == "__main__":

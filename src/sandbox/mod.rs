@@ -184,6 +184,8 @@ struct Engine {
     owner: String,
     /// How the bridge's seccomp profile reaches this engine.
     seccomp: seccomp::Delivery,
+    /// The boot frames for this engine's containers (with the runtime's bytecode once learnt).
+    boot: boot::BootFrames,
 }
 
 /// Runs code in containers; shared by every request of a bridge process.
@@ -277,6 +279,7 @@ impl Sandbox {
                     reaper,
                     docker,
                     owner: engine::owner_id(),
+                    boot: boot::BootFrames::default(),
                 }))
             })
             .await
