@@ -108,12 +108,18 @@ impl Reaper {
         self.lock().remove(id);
     }
 
-    /// Waits (at most [`EXIT_GRACE`]) for a container that is ending by itself to exit, then removes it as
-    /// [`Reaper::remove`] does.
-    pub async fn remove_once_exited(&self, id: &str) {
+    /// Waits (at most [`EXIT_GRACE`]) for a container that is ending by itself to exit; true once the engine
+    /// says it has (it runs nothing any more).
+    async fn exited(&self, id: &str) -> bool {
         let exited = self.docker.wait_container(id, None);
-        let _ = tokio::time::timeout(EXIT_GRACE, exited.into_future()).await;
-        self.remove(id).await;
+        // bollard reports an exit with a non-zero status as this error: exited all the same.
+        matches!(
+            tokio::time::timeout(EXIT_GRACE, exited.into_future()).await,
+            Ok((
+                Some(Ok(_) | Err(bollard::errors::Error::DockerContainerWaitError { .. })),
+                _
+            ))
+        )
     }
 
     /// Removes every container still tracked (shutdown) and waits for background removals.
@@ -200,8 +206,10 @@ impl ContainerGuard {
     }
 
     /// Removes the container in the background (tracked, so shutdown waits for it) once its processes have
-    /// exited by themselves (its runtime said `done`), or after a short grace; the concurrency slot is held
-    /// until it is gone.
+    /// exited by themselves (its runtime said `done`), or after a short grace. The concurrency slot comes free
+    /// as soon as the engine says the container has exited — it runs nothing any more, and the slot's next
+    /// container (a pool refill) is created while this one is deleted — or, if it has not exited, once it is
+    /// gone.
     pub fn remove_later(mut self) {
         self.spawn_removal(true);
     }
@@ -217,13 +225,15 @@ impl ContainerGuard {
                 let reaper = self.reaper.clone();
                 self.reaper.background.spawn_on(
                     async move {
-                        if ending_by_itself {
-                            reaper.remove_once_exited(&id).await;
-                        } else {
-                            reaper.remove(&id).await;
+                        let mut permit = permit;
+                        if ending_by_itself && reaper.exited(&id).await {
+                            drop(permit.take());
+                            (reaper.on_release)();
                         }
-                        drop(permit);
-                        (reaper.on_release)();
+                        reaper.remove(&id).await;
+                        if permit.take().is_some() {
+                            (reaper.on_release)();
+                        }
                     },
                     &handle,
                 );
