@@ -128,44 +128,6 @@ async fn a_drained_pool_falls_back_to_cold_starts() {
     common::finish(&bridge).await;
 }
 
-/// Where two of the runtime's modules were loaded from: the bytecode a warm container compiled for the image's
-/// interpreter, or (`None`) their source.
-const LOADED_FROM: &str = "import sys\n\
-    print(*(sys.modules[m].__spec__.cached for m in ('mcp_bridge_runtime', 'mcp.runtime')))";
-
-#[tokio::test]
-#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
-async fn the_first_warm_container_compiles_the_runtime_and_later_warm_and_cold_ones_load_it() {
-    common::engine().await;
-    let _turn = SERIAL.lock().await;
-    let bridge = pooled(1, &[("MCP_BRIDGE_MAX_CONCURRENCY", "4")]).await;
-    let first = run(&bridge, LOADED_FROM, 30).await;
-    assert_eq!(stdout(&first), ["None None"], "{:?}", first.payload);
-    wait_for_pool(&bridge, 1).await;
-    // Three at once with one warm container: one or two run warm, the rest cold; all load the bytecode.
-    let code = format!("{LOADED_FROM}\nimport time\ntime.sleep(1)");
-    let runs = (0..3).map(|_| {
-        let (bridge, code) = (bridge.clone(), code.clone());
-        async move { run(&bridge, &code, 30).await }
-    });
-    let responses = futures::future::join_all(runs).await;
-    for response in &responses {
-        assert_eq!(
-            stdout(response),
-            ["<mcp-bridge>/bytecode <mcp-bridge>/bytecode"],
-            "{:?}",
-            response.payload
-        );
-    }
-    assert!(
-        responses
-            .iter()
-            .any(|r| r.container.as_ref().is_some_and(|c| !c.warm)),
-        "a cold container too"
-    );
-    common::finish(&bridge).await;
-}
-
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_cancelled_pooled_run_removes_its_container_and_the_pool_refills() {

@@ -233,8 +233,8 @@ def _boot_cpu_ms(container):
 
 
 def boot(rounds=6):
-    """Every warm container of a pool of two over ``rounds`` refills. The first ones compile the runtime for
-    the image's interpreter and send it with `ready` (PROTOCOL.md §2.2); the later ones load that bytecode."""
+    """Every warm container of a pool of two over ``rounds`` refills; the median leaves out the first two,
+    started with the bridge itself while it was still busy starting up."""
     client = _Bridge(pool=CONCURRENCY)
     seen, later = set(), []
     try:

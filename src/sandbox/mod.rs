@@ -184,8 +184,6 @@ struct Engine {
     owner: String,
     /// How the bridge's seccomp profile reaches this engine.
     seccomp: seccomp::Delivery,
-    /// The boot frames for this engine's containers (with the runtime's bytecode once learnt).
-    boot: boot::BootFrames,
 }
 
 /// Runs code in containers; shared by every request of a bridge process.
@@ -279,7 +277,6 @@ impl Sandbox {
                     reaper,
                     docker,
                     owner: engine::owner_id(),
-                    boot: boot::BootFrames::default(),
                 }))
             })
             .await

@@ -9,9 +9,6 @@
 //! while a quick run's answer is still on its way (or while the used container's teardown runs), it put
 //! milliseconds on that answer on a 2-core host (pooled p95 10.3 → 7.3 ms between two speed runs; BENCHMARKS.md).
 //!
-//! The first warm containers also compile the runtime for the image's interpreter (asked by their boot frame;
-//! `boot.rs`, PROTOCOL.md §2.2): every later container, warm or cold, loads that bytecode instead.
-//!
 //! Refills never starve live runs: a refill takes a concurrency slot only when one is free right now
 //! (`try_acquire`; the semaphore hands freed slots to waiting runs first), and at most [`MAX_STARTING`] are
 //! under way at once. Each idle container holds its slot, so the pool counts in `MCP_BRIDGE_MAX_CONCURRENCY`.
@@ -199,17 +196,7 @@ impl Pool {
         };
         let result = match start::start(&engine, &self.config, purpose, permit).await {
             Ok(mut started) => match started.wait_ready(READY_LIMIT).await {
-                Ok(compiled) => {
-                    if let Some(compiled) = compiled {
-                        match engine.boot.learn(compiled) {
-                            Ok(()) => tracing::debug!("boot frames carry the runtime's bytecode"),
-                            Err(problem) => tracing::warn!(
-                                "a warm container's compiled runtime was refused ({problem}); containers keep compiling it themselves"
-                            ),
-                        }
-                    }
-                    Ok(started)
-                }
+                Ok(()) => Ok(started),
                 // Dropping it removes the container.
                 Err(reason) => Err(reason),
             },

@@ -197,7 +197,7 @@ pub async fn read_call(
             match frame {
                 Ok(Frame::Started) => code_started = true,
                 // A cold container's runtime says it is ready before it reads the run frame already sent.
-                Ok(Frame::Ready { .. }) => {}
+                Ok(Frame::Ready) => {}
                 Ok(Frame::Out {
                     s: Stream::Stdout,
                     d,

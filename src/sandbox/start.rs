@@ -16,8 +16,8 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use super::frames::{FrameReader, StderrReader};
 use super::live::ContainerGuard;
 use super::output::BoundedOutput;
-use super::protocol::{CompiledRuntime, Frame, MAX_FRAME};
-use super::{Engine, SandboxError, container};
+use super::protocol::{Frame, MAX_FRAME};
+use super::{Engine, SandboxError, boot, container};
 use crate::config::Config;
 
 /// Bytes of the container's own stderr (bootstrap failures, interpreter crashes) kept.
@@ -44,8 +44,6 @@ pub struct Started {
     pub received: u64,
     /// When the engine started it.
     pub started_at: tokio::time::Instant,
-    /// Whether its boot frame asked for the runtime's bytecode (PROTOCOL.md §2.2).
-    asked_to_compile: bool,
 }
 
 /// What a container is started for.
@@ -86,7 +84,6 @@ pub async fn start(
     permit: OwnedSemaphorePermit,
 ) -> Result<Started, SandboxError> {
     let docker = &engine.docker;
-    let (boot_frame, asked_to_compile) = engine.boot.frame(matches!(purpose, Purpose::Warm { .. }));
     // The container's own deadline (a backstop for a bridge that died): the run's timeout, or for a warm
     // container the longest it may wait plus the longest run it may get.
     let (label, lifetime, run_frame) = match purpose {
@@ -126,7 +123,7 @@ pub async fn start(
         .attach_container(guard.id(), Some(attach))
         .await
         .map_err(|e| SandboxError::Engine(format!("attaching to the sandbox: {e}")))?;
-    let mut first = boot_frame.to_vec();
+    let mut first = boot::boot_frame().to_vec();
     if let Some(run_frame) = run_frame {
         first.extend_from_slice(&run_frame);
     }
@@ -146,7 +143,6 @@ pub async fn start(
         raw_stderr: BoundedOutput::new("sandbox stderr", RAW_STDERR_BUDGET),
         received: 0,
         started_at: tokio::time::Instant::now(),
-        asked_to_compile,
     })
 }
 
@@ -168,14 +164,13 @@ impl Started {
     }
 
     /// Reads until the runtime's `ready` frame: it has imported itself and waits for its run frame. Anything
-    /// else first (output, a request, the end of the stream) means the container is of no use. Returns the
-    /// runtime's bytecode if its boot frame asked for it (PROTOCOL.md §2.2).
-    pub async fn wait_ready(&mut self, limit: Duration) -> Result<Option<CompiledRuntime>, String> {
+    /// else first (output, a request, the end of the stream) means the container is of no use.
+    pub async fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             if let Some(frame) = self.frames.next_frame() {
                 return match frame {
-                    Ok(Frame::Ready { compiled }) => Ok(compiled.filter(|_| self.asked_to_compile)),
+                    Ok(Frame::Ready) => Ok(()),
                     Ok(other) => Err(format!("expected the ready frame, got {other:?}")),
                     Err(error) => Err(error.to_string()),
                 };

@@ -2,14 +2,10 @@
 //! container, carrying the runtime's modules; then the run frame, carrying the one run the container will ever
 //! serve. A warm container gets its boot frame when it starts and its run frame when a run takes it; a cold one
 //! gets both at once. A 12-digit length header lets the runtime read a body of any size with exact reads.
-//!
-//! The runtime's modules travel as source, and as bytecode too once a warm container has compiled them for the
-//! image's interpreter ([`CompiledRuntime`], PROTOCOL.md §2.2): every later container then skips compiling
-//! them, about a quarter of the CPU it spends before `ready`.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 /// Length of the zero-padded decimal header before the boot frame's JSON.
@@ -28,25 +24,6 @@ pub struct BootFrame<'a> {
     pub max_frame: usize,
     /// `runtime.capability_summary()`'s text.
     pub manual: &'a str,
-    /// Asks the runtime to compile every module and send the bytecode with its `ready` frame (§2.2).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub compile: bool,
-    /// The modules' bytecode, as an earlier container of this image compiled it (§2.2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub compiled: Option<&'a CompiledRuntime>,
-}
-
-/// The runtime's modules compiled by the image's own interpreter (PROTOCOL.md §2.2): what a warm container asked
-/// to (`compile` in its boot frame) sends with `ready`, before any run frame reaches it, and what later boot
-/// frames carry. The bootstrap uses it only when `magic` is its interpreter's own, and compiles the source of any
-/// module whose bytecode does not load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CompiledRuntime {
-    /// The interpreter's bytecode magic number (`importlib.util.MAGIC_NUMBER`), base64.
-    pub magic: String,
-    /// Each module's code object as `marshal.dumps` writes it, base64, by dotted name.
-    pub modules: BTreeMap<String, String>,
 }
 
 /// One module of the runtime.

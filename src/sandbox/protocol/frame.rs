@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::boot::CompiledRuntime;
 use super::params::RequestError;
 use super::request::Request;
 
@@ -21,13 +20,8 @@ pub enum Stream {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "t", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Frame {
-    /// `{"t":"ready"}`: the runtime has imported itself and waits for its run frame (a warm container). Asked
-    /// to by its boot frame, it carries the runtime's bytecode (`"compiled":{…}`, PROTOCOL.md §2.2).
-    Ready {
-        /// The modules compiled by the image's interpreter, when the boot frame asked for them.
-        #[serde(default)]
-        compiled: Option<CompiledRuntime>,
-    },
+    /// `{"t":"ready"}`: the runtime has imported itself and waits for its run frame (a warm container).
+    Ready,
     /// `{"t":"started"}`: the runtime has read its run frame; the code runs next. A container that ends before
     /// saying so never ran the code, so the run may go to another container.
     Started,

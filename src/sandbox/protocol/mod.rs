@@ -23,7 +23,7 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-pub use boot::{BOOT_HEADER_DIGITS, BootFrame, BootModule, CompiledRuntime, RunFrame};
+pub use boot::{BOOT_HEADER_DIGITS, BootFrame, BootModule, RunFrame};
 pub use frame::{Frame, RpcFrame, StderrRecord, Stream};
 pub use params::{RequestError, RequestProblem};
 pub use reply::{

@@ -328,29 +328,3 @@ fn the_exit_record_is_one_closed_shape() {
     assert!(serde_json::from_str::<StderrRecord>(r#"{"t":"exit","code":0,"x":1}"#).is_err());
     assert!(serde_json::from_str::<StderrRecord>(r#"{"t":"done","code":0}"#).is_err());
 }
-
-#[test]
-fn ready_may_carry_the_compiled_runtime_and_nothing_else() {
-    let ready: Frame = serde_json::from_str(r#"{"t":"ready"}"#).unwrap();
-    assert_eq!(ready, Frame::Ready { compiled: None });
-    let ready: Frame = serde_json::from_str(
-        r#"{"t":"ready","compiled":{"magic":"pw0NCg==","modules":{"mcp":"YwAAAA=="}}}"#,
-    )
-    .unwrap();
-    let Frame::Ready {
-        compiled: Some(compiled),
-    } = ready
-    else {
-        panic!("{ready:?}")
-    };
-    assert_eq!(compiled.magic, "pw0NCg==");
-    assert_eq!(compiled.modules["mcp"], "YwAAAA==");
-    for wrong in [
-        r#"{"t":"ready","compiled":{"magic":"x","modules":{},"extra":1}}"#,
-        r#"{"t":"ready","compiled":{"magic":"x"}}"#,
-        r#"{"t":"ready","compiled":{"magic":"x","modules":{"mcp":1}}}"#,
-        r#"{"t":"ready","other":1}"#,
-    ] {
-        assert!(serde_json::from_str::<Frame>(wrong).is_err(), "{wrong}");
-    }
-}

@@ -3,10 +3,8 @@
 # (which forks once more: the relay, its parent, reports the status of the runner, which runs the code).
 import _json
 import _signal  # not signal: its enums import enum, ~2 ms of CPU in every container
-import binascii
 import importlib
 import importlib.machinery
-import marshal
 import os
 import sys
 
@@ -133,34 +131,6 @@ class _Strict:
 
 boot = _json.make_scanner(_Strict)(_read(int(_read(12))).decode("utf-8"), 0)[0]
 modules = boot["modules"]
-# Module code objects are named like this (mcp_bridge_runtime's compile report too: PROTOCOL.md §2.2).
-MODULE_FILENAME = "<mcp-bridge>/"
-# What ``__spec__.cached`` of a module loaded from the boot frame's bytecode says.
-BYTECODE_ORIGIN = "<mcp-bridge>/bytecode"
-
-
-def _bytecode_for_this_interpreter():
-    """The boot frame's bytecode by module (PROTOCOL.md §2.2), if it was compiled by an interpreter with this
-    one's magic number; otherwise none, and every module is compiled from its source."""
-    compiled = boot.get("compiled")
-    try:
-        if binascii.a2b_base64(compiled["magic"]) == importlib._bootstrap_external.MAGIC_NUMBER:
-            return dict(compiled["modules"])
-    except Exception:  # noqa: BLE001 - absent or malformed: the source is always there
-        pass
-    return {}
-
-
-bytecode = _bytecode_for_this_interpreter()
-_CODE_TYPE = type(_read.__code__)
-
-
-def _load_bytecode(name):
-    try:
-        code = marshal.loads(binascii.a2b_base64(bytecode[name]))
-    except Exception:  # noqa: BLE001 - absent or malformed: compiled from source instead
-        return None
-    return code if isinstance(code, _CODE_TYPE) else None
 
 
 # No importlib.abc / importlib.util: they cost ~25 ms of start-up on every run, and the import system only
@@ -178,12 +148,7 @@ class _MemoryImporter:
         return modules[name]["source"]
 
     def exec_module(self, module):
-        name = module.__name__
-        code = _load_bytecode(name)
-        if code is None:
-            code = compile(modules[name]["source"], MODULE_FILENAME + name, "exec")
-        else:
-            module.__spec__.cached = BYTECODE_ORIGIN
+        code = compile(modules[module.__name__]["source"], "<mcp-bridge>/" + module.__name__, "exec")
         exec(code, module.__dict__)
 
 

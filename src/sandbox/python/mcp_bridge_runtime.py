@@ -12,12 +12,10 @@ of the runner still arrives."""
 
 import _socket
 import _thread
-import binascii
 import builtins
 import importlib
 import importlib.machinery
 import io
-import marshal
 import os
 import sys
 import types
@@ -27,8 +25,6 @@ import mcp_bridge_relay as relay
 __all__ = ["main"]
 
 FILENAME = "<sandbox>"
-# The runtime's own modules are named like this (bootstrap.py compiles them so too).
-MODULE_FILENAME = "<mcp-bridge>/{}"
 # Call n of a session compiles as "<sandbox#n>", so tracebacks through code defined by earlier calls show the
 # right lines.
 SESSION_FILENAME = "<sandbox#{}>"
@@ -529,23 +525,6 @@ def _fork_relay(max_frame):
     return runner_end
 
 
-def _base64(data):
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
-
-
-def _compiled_runtime(modules):
-    """Every module of the boot frame compiled by this interpreter, for ``ready`` when the boot frame asks
-    (PROTOCOL.md §2.2): later containers of this image load the bytecode instead of compiling the source. Made
-    before the run frame is read, so nothing a run brings can be in it."""
-    return {
-        "magic": _base64(importlib._bootstrap_external.MAGIC_NUMBER),
-        "modules": {
-            name: _base64(marshal.dumps(compile(module["source"], MODULE_FILENAME.format(name), "exec")))
-            for name, module in modules.items()
-        },
-    }
-
-
 def main(boot):
     """Fork the relay, get ready, read the run frame, run its code, send its output and ``done``, and exit.
 
@@ -564,10 +543,7 @@ def main(boot):
     try:
         session.redirect()
         session.prepare()
-        ready = {"t": "ready"}
-        if boot.get("compile") is True:
-            ready["compiled"] = _compiled_runtime(boot["modules"])
-        channel.send(ready)
+        channel.send({"t": "ready"})
         try:
             run = _read_run_frame(proto_in)
         except EOFError:

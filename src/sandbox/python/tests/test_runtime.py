@@ -4,10 +4,7 @@ The boot frame is built exactly like the Rust side builds it (PROTOCOL.md §1) a
 writes to stdout is checked against the frame rules (PROTOCOL.md §2).
 """
 
-import binascii
-import importlib.util
 import json
-import marshal
 import os
 import signal
 import subprocess
@@ -36,11 +33,7 @@ MANUAL = (PY_DIR / "MANUAL.md").read_text(encoding="utf-8")
 BOOTSTRAP = (PY_DIR / "bootstrap.py").read_text(encoding="utf-8")
 
 
-BOOT_FIELDS = ("max_frame", "manual", "compiled")
-# Where two runtime modules were loaded from: the boot frame's bytecode, or (None) their source.
-LOADED_FROM = (
-    "import sys\nprint(*(sys.modules[m].__spec__.cached for m in ('mcp_bridge_runtime', 'mcp.runtime')))"
-)
+BOOT_FIELDS = ("max_frame", "manual")
 
 
 def boot_body(**fields):
@@ -618,53 +611,6 @@ class BootTests(unittest.TestCase):
     def test_a_warm_runtime_let_go_exits_70_without_running_anything(self):
         r = run_payload(with_header(boot_body()))
         self.assertEqual((r.returncode, [f["t"] for f in r.frames]), (70, ["ready"]))
-
-    def _compiled_by_a_warm_runtime(self):
-        r = run_payload(with_header(boot_body(compile=True)))
-        self.assertEqual((r.returncode, [f["t"] for f in r.frames]), (70, ["ready"]))
-        return r.frames[0]["compiled"]
-
-    def test_asked_to_compile_a_warm_runtime_sends_every_module_compiled_with_ready(self):
-        compiled = self._compiled_by_a_warm_runtime()
-        self.assertEqual(binascii.a2b_base64(compiled["magic"]), importlib.util.MAGIC_NUMBER)
-        self.assertEqual(sorted(compiled["modules"]), sorted(name for name, _, _ in MODULE_TABLE))
-        for name, blob in compiled["modules"].items():
-            code = marshal.loads(binascii.a2b_base64(blob))
-            self.assertEqual(code.co_filename, f"<mcp-bridge>/{name}")
-        # Not asked, it sends a bare ready.
-        r = run_payload(with_header(boot_body()))
-        self.assertEqual(r.frames, [{"t": "ready"}])
-
-    def test_bytecode_made_for_this_interpreter_is_loaded_instead_of_the_source(self):
-        compiled = self._compiled_by_a_warm_runtime()
-        r = run_sandbox(LOADED_FROM, compiled=compiled)
-        self.assertEqual(r.stdout, "<mcp-bridge>/bytecode <mcp-bridge>/bytecode\n")
-        # The sources still serve tracebacks (linecache asks the module's loader).
-        r = run_sandbox(
-            "import linecache, mcp.runtime\n"
-            "print(linecache.getline('<mcp-bridge>/mcp.runtime', 1, vars(mcp.runtime)), end='')",
-            compiled=compiled,
-        )
-        self.assertEqual(r.stdout, (PY_DIR / "mcp/runtime.py").read_text().splitlines(True)[0])
-
-    def test_bytecode_of_another_interpreter_or_that_does_not_load_is_ignored(self):
-        compiled = self._compiled_by_a_warm_runtime()
-        other_magic = dict(compiled, magic=binascii.b2a_base64(b"\x00\x00\r\n", newline=False).decode())
-        spoilt = dict(compiled, modules=dict(compiled["modules"], **{"mcp.runtime": "bm90IGNvZGU="}))
-        spoilt["modules"]["mcp_bridge_runtime"] = binascii.b2a_base64(
-            marshal.dumps(42), newline=False
-        ).decode()
-        for boot, expected in [
-            (other_magic, "None None\n"),
-            (spoilt, "None None\n"),
-            ({"magic": 1}, "None None\n"),
-            ("nonsense", "None None\n"),
-        ]:
-            r = run_sandbox(LOADED_FROM, compiled=boot)
-            self.assertEqual((r.stdout, r.exit), (expected, 0), r.stderr)
-        # Only the spoilt modules are compiled from their source.
-        r = run_sandbox("import sys\nprint(sys.modules['mcp._rpc'].__spec__.cached)", compiled=spoilt)
-        self.assertEqual(r.stdout, "<mcp-bridge>/bytecode\n")
 
     def test_runtime_error_still_sends_done(self):
         body = json.loads(run_body("print(1)"))
