@@ -311,7 +311,7 @@ impl Sandbox {
         let mut warm_allowed = true;
         loop {
             let outcome = match self.container_for(&cancel, warm_allowed).await? {
-                // Its replacement starts once this container is gone (`Reaper::on_release`), not here.
+                // Its replacement starts once this container has exited (`Reaper::on_release`), not here.
                 Container::Warm(started) => {
                     run::execute(engine, &self.config, spec, &cancel, *started, true).await
                 }

@@ -28,7 +28,7 @@ use crate::config::Config;
 /// goes to a new session instead, with the reason said.
 pub const MAX_AGE: Duration = Duration::from_secs(8 * 60 * 60);
 
-/// How long a new session waits for an ended one's container to be removed (its slot is held until then).
+/// How long a new session waits for an ended one's container to exit or be removed (its slot is held until then).
 const REMOVAL_WAIT: Duration = Duration::from_secs(30);
 
 /// How many ended sessions are remembered, to tell the next call naming one why its state is gone.

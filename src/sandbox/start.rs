@@ -76,7 +76,8 @@ pub enum Purpose<'a> {
     },
 }
 
-/// Creates, attaches and starts a container. `permit` (a concurrency slot) is held until it is removed.
+/// Creates, attaches and starts a container. `permit` (a concurrency slot) is held until the container has
+/// exited, or, if it does not exit by itself, until it is removed ([`ContainerGuard`]).
 pub async fn start(
     engine: &Engine,
     config: &Config,
