@@ -12,9 +12,10 @@
 //!
 //! Then, for `BENCH_SUSTAIN_SECONDS` (default 60) each at concurrency `BENCH_CONCURRENCY` (default: the CPU
 //! count): fresh runs/s through the pool (pool = concurrency limit = that concurrency) and the floor's own
-//! create→start→remove containers/s at the same concurrency, taking turns in six windows, and session calls/s (one session per client
-//! task); 16 concurrent calls against the default settings (every one must succeed); the bridge's RSS idle
-//! with a pool of 2 and its peak under the sustained load; spawn → `initialize` answered.
+//! create→start→remove containers/s at the same concurrency, taking turns in six windows, and session calls/s
+//! (one session per client task); 16 concurrent calls against the default settings (every one must succeed);
+//! the bridge's RSS idle with a pool of 2 and its peak under the sustained load; spawn → `initialize`
+//! answered.
 //!
 //! Settings: `BENCH_ITERATIONS` (default 30), `BENCH_SUSTAIN_SECONDS`, `BENCH_CONCURRENCY`, `BENCH_RUNTIMES`
 //! (`runc,runsc` by default, the ones the engine has), `MCP_BRIDGE_IMAGE` (default

@@ -3,6 +3,7 @@
 //! orphan sweep at the next start.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +24,11 @@ const REMOVE_RETRY_MAX: Duration = Duration::from_secs(2);
 /// running costs the engine a kill (one more `runc` run per container, which on a busy host is throughput).
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
+/// At most this many containers that have exited but are not yet deleted have given back their concurrency
+/// slot; past it, a container's slot waits for its deletion again, so an engine slow to delete slows new
+/// containers down instead of piling up exited ones.
+const EXITED_UNDELETED_MAX: usize = 4;
+
 /// Called each time a removal gives back a concurrency slot.
 pub type OnRelease = Arc<dyn Fn() + Send + Sync>;
 
@@ -33,6 +39,8 @@ pub struct Reaper {
     live: Arc<Mutex<HashSet<String>>>,
     background: TaskTracker,
     on_release: OnRelease,
+    /// Containers whose slot came free at their exit and whose deletion is still under way.
+    exited_undeleted: Arc<ExitedUndeleted>,
 }
 
 impl Reaper {
@@ -44,10 +52,12 @@ impl Reaper {
             live: Arc::default(),
             background,
             on_release,
+            exited_undeleted: Arc::default(),
         }
     }
 
-    /// Starts tracking a created container. The permit (a concurrency slot) is released once it is removed.
+    /// Starts tracking a created container. The permit (a concurrency slot) is released once it is removed, or
+    /// once it has exited by itself ([`ContainerGuard::remove_later`]).
     pub fn track(&self, id: String, permit: OwnedSemaphorePermit) -> ContainerGuard {
         self.lock().insert(id.clone());
         ContainerGuard {
@@ -182,6 +192,27 @@ fn is_orphan(owner: &str, my_boot_id: &str, running: bool) -> bool {
     }
 }
 
+/// How many exited containers awaiting deletion have given back their slot (at most
+/// [`EXITED_UNDELETED_MAX`]).
+#[derive(Default)]
+struct ExitedUndeleted(AtomicUsize);
+
+impl ExitedUndeleted {
+    /// Counts one more whose slot comes free now; false (nothing counted) when the most already have.
+    fn admit(&self) -> bool {
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |pending| {
+                (pending < EXITED_UNDELETED_MAX).then_some(pending + 1)
+            })
+            .is_ok()
+    }
+
+    /// One admitted container is deleted.
+    fn deleted(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// One run's container: removed when the run is done with it, or when the guard is dropped (a cancelled
 /// request whose future was dropped mid-run still removes its container).
 pub struct ContainerGuard {
@@ -208,8 +239,8 @@ impl ContainerGuard {
     /// Removes the container in the background (tracked, so shutdown waits for it) once its processes have
     /// exited by themselves (its runtime said `done`), or after a short grace. The concurrency slot comes free
     /// as soon as the engine says the container has exited — it runs nothing any more, and the slot's next
-    /// container (a pool refill) is created while this one is deleted — or, if it has not exited, once it is
-    /// gone.
+    /// container (a pool refill) is created while this one is deleted — or, if it has not exited (or
+    /// [`EXITED_UNDELETED_MAX`] exited ones are still being deleted), once it is gone.
     pub fn remove_later(mut self) {
         self.spawn_removal(true);
     }
@@ -226,12 +257,18 @@ impl ContainerGuard {
                 self.reaper.background.spawn_on(
                     async move {
                         let mut permit = permit;
-                        if ending_by_itself && reaper.exited(&id).await {
+                        let released_at_exit = ending_by_itself
+                            && reaper.exited(&id).await
+                            && reaper.exited_undeleted.admit();
+                        if released_at_exit {
                             drop(permit.take());
                             (reaper.on_release)();
                         }
                         reaper.remove(&id).await;
-                        if permit.take().is_some() {
+                        if released_at_exit {
+                            reaper.exited_undeleted.deleted();
+                        } else {
+                            drop(permit);
                             (reaper.on_release)();
                         }
                     },
@@ -254,6 +291,20 @@ impl Drop for ContainerGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_most_a_few_exited_containers_awaiting_deletion_give_back_their_slot_early() {
+        let pending = ExitedUndeleted::default();
+        for _ in 0..EXITED_UNDELETED_MAX {
+            assert!(pending.admit());
+        }
+        assert!(
+            !pending.admit(),
+            "past the limit a slot waits for the deletion"
+        );
+        pending.deleted();
+        assert!(pending.admit());
+    }
 
     #[test]
     fn orphans_are_containers_of_dead_owners() {
