@@ -256,18 +256,16 @@ impl ContainerGuard {
                 let reaper = self.reaper.clone();
                 self.reaper.background.spawn_on(
                     async move {
-                        let mut permit = permit;
                         let released_at_exit = ending_by_itself
                             && reaper.exited(&id).await
                             && reaper.exited_undeleted.admit();
                         if released_at_exit {
-                            drop(permit.take());
+                            drop(permit);
                             (reaper.on_release)();
-                        }
-                        reaper.remove(&id).await;
-                        if released_at_exit {
+                            reaper.remove(&id).await;
                             reaper.exited_undeleted.deleted();
                         } else {
+                            reaper.remove(&id).await;
                             drop(permit);
                             (reaper.on_release)();
                         }
