@@ -268,8 +268,8 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
                 || format!("expected io_uring_setup to fail, got {l:?}"),
             )
         }),
-        // ptrace of an own child is allowed, but only the container's own PIDs exist: the bridge's PID 1 (which
-        // only reaps), the relay (which only forwards) and the runner running the code.
+        // ptrace of an own child is allowed, but only the container's own PIDs exist: PID 1, the bridge's relay
+        // (which forwards and reaps), and the runner running the code.
         "KRN-07" => success(p).and_then(|lines| {
             let [attach, pids] = lines.as_slice() else {
                 return Err(format!("expected 2 lines, got {lines:?}"));
@@ -282,8 +282,8 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
                 .and_then(|r| r.strip_suffix(']'))
                 .map(|r| r.split(", ").filter_map(|n| n.parse().ok()).collect())
                 .unwrap_or_default();
-            ensure(pids.len() == 3 && pids[0] == 1 && pids[2] < 100, || {
-                format!("expected PIDs [1, relay, runner], got {pids:?}")
+            ensure(pids.len() == 2 && pids[0] == 1 && pids[1] < 100, || {
+                format!("expected PIDs [1 (the relay), runner], got {pids:?}")
             })
         }),
         "KRN-08" => syscall_eperm(p, "finit_module"),
@@ -437,12 +437,12 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
                 format!("host variables reached the sandbox: {leaked:?}")
             })
         }),
-        // Only the container's own processes: the bridge's PID 1 (which only reaps), the relay (which only
-        // forwards) and the runner running the code, all `python3 -I -B -c <bootstrap>`.
+        // Only the container's own processes: PID 1, the bridge's relay (which forwards and reaps), and the
+        // runner running the code, both `python3 -I -B -c <bootstrap>`.
         "INF-02" => success(p).and_then(|lines| {
-            let [init, relay, runner] = lines.as_slice() else {
+            let [relay, runner] = lines.as_slice() else {
                 return Err(format!(
-                    "expected PID 1, the relay and the runner, got {lines:?}"
+                    "expected PID 1 (the relay) and the runner, got {lines:?}"
                 ));
             };
             let python = |l: &str| {
@@ -450,8 +450,12 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
                     .is_some_and(|(_, cmd)| cmd.starts_with("b'python3 -I -B -c "))
             };
             ensure(
-                init.starts_with("1 ") && python(init) && python(relay) && python(runner),
-                || format!("expected PID 1, the relay and the runner, all python3, got {lines:?}"),
+                relay.starts_with("1 ") && python(relay) && python(runner),
+                || {
+                    format!(
+                        "expected PID 1 (the relay) and the runner, both python3, got {lines:?}"
+                    )
+                },
             )
         }),
         // No credentials, engine state or home directories.

@@ -5,9 +5,9 @@
 //! (with swap equal to it, i.e. none), pids, CPU and nofile limits, writable `noexec` tmpfs for `/tmp` and
 //! `/workspace`, no host mounts of any kind, an environment of our own (nothing from the host), no TTY, no log
 //! driver — otherwise a flood of output fills the host disk through the json-file log even while we are
-//! attached — no core dumps, and the bridge's own entrypoint: a PID 1 that only reaps (`python/bootstrap.py`), so
-//! the code can never wedge the container's init, and that ends the container on its own at its deadline or when
-//! the bridge goes away.
+//! attached — no core dumps, and the bridge's own entrypoint (`python/bootstrap.py`): a PID 1 that becomes the
+//! relay and never runs user code, so the code can never wedge the container's init, and that ends the container
+//! on its own at its deadline or when the bridge goes away.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -177,8 +177,8 @@ mod tests {
         assert_eq!(entrypoint, ["python3", "-I", "-B", "-c", BOOTSTRAP, "40"]);
         assert_eq!(body.cmd, None, "the image's CMD is not appended");
         assert!(
-            BOOTSTRAP.contains("if os.getpid() == 1:"),
-            "PID 1 only reaps"
+            BOOTSTRAP.contains(".main(boot)"),
+            "PID 1 runs the runtime, whose fork leaves it the relay"
         );
     }
 

@@ -11,7 +11,7 @@
 //! - `archMap` replaced by `"architectures": ["SCMP_ARCH_X86_64"]` (KRN-26): upstream also admits the x86 and x32
 //!   ABIs, so `int 0x80` reaches the kernel's 32-bit syscall table. A syscall of any other ABI now hits
 //!   libseccomp's bad-arch action, which runc leaves at "kill the calling thread" (SIGSYS); the container's
-//!   reaping PID 1 (`container.rs`) keeps a killed main thread from wedging the container.
+//!   PID 1, the relay, never runs user code and ends a runner whose main thread was killed (`PROTOCOL.md` §1-2).
 //! - `socket` allowed only for AF_UNIX (1), AF_INET (2), AF_INET6 (10), and AF_NETLINK (16) with protocol
 //!   NETLINK_ROUTE (0), instead of "anything but AF_VSOCK (40)": on this engine AF_VSOCK reaches the VM host, and
 //!   every other family (AF_ALG, AF_PACKET, AF_BLUETOOTH, …) is kernel surface Python code does not need.

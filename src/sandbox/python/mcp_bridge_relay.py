@@ -6,8 +6,12 @@ pipes into ``out`` frames, and exits with the runner's status. The runner gives 
 ``oom_score_adj``, so the kernel's memory kill takes the runner (or a child of it) and never this relay: what
 the code printed just before the kill still reaches the host, and the kill is reported as such.
 
-The relay is non-dumpable, like PID 1: the code, with the same uid, can neither read its memory nor write it.
-It trusts the runner for nothing: every line it forwards is a claim the host checks (PROTOCOL.md §4).
+In a container the relay is PID 1 (the bootstrap's process, which forked the runner) and has PID 1's
+duties too (PROTOCOL.md §1): it reaps every orphan, ends the container at its deadline or when the host's
+stdin hangs up, and writes the exit record, the one line on the container's stderr the host trusts. It is
+non-dumpable: the code, with the same uid, can neither read its memory nor write it, nor open its fds; and as
+the PID namespace's init it gets no signal from the code that it has no handler for. It trusts the runner for
+nothing: every line it forwards is a claim the host checks (PROTOCOL.md §4).
 """
 
 # The C halves of json and socket: the Python modules import re, enum and selectors, ~20 ms of CPU at every
@@ -37,6 +41,13 @@ DRAIN = b'{"t":"drain"}'
 PR_SET_DUMPABLE = 4
 # The relay's own failure: nothing it was given could be reported (EX_SOFTWARE, as in the bootstrap).
 RELAY_FAILED = 70
+# Statuses of a relay that, as PID 1, ends the container itself (PROTOCOL.md §1).
+DEADLINE_STATUS = 124
+HOST_GONE_STATUS = 129
+UNPROTECTED_STATUS = 71
+# How often PID 1 looks at its deadline and the host's stdin, from a timer signal: it interrupts even a relay
+# blocked writing to a host that stopped reading.
+GUARD_INTERVAL = 0.25
 
 
 JSON_WHITESPACE = " \t\n\r"
@@ -145,8 +156,10 @@ class _Output:
 
 
 class _Relay:
-    def __init__(self, runner, sock, max_frame):
+    def __init__(self, runner, sock, max_frame, reap_all):
         self.runner = runner
+        # As PID 1, every orphan of the container is the relay's to reap, not only the runner.
+        self.reap_all = reap_all
         self.sock = sock
         self.max_frame = max_frame
         self.poller = select.poll()
@@ -211,21 +224,23 @@ class _Relay:
         return self.status
 
     def reap(self):
-        if self.status is not None:
-            return
-        try:
-            pid, status = os.waitpid(self.runner, os.WNOHANG)
-        except ChildProcessError:
-            # Not ours to wait for any more (cannot happen unless something reaped it): nothing to report.
-            self.status = RELAY_FAILED
-            return
-        if pid == self.runner:
-            code = os.waitstatus_to_exitcode(status)
-            # A signal death (negative) becomes 128 + signal, as a shell reports it.
-            code = code if code >= 0 else 128 - code
-            if self.ended_because is not None and code == 128 + _signal.SIGKILL:
-                code = self.ended_because
-            self.status = code
+        while True:
+            try:
+                pid, status = os.waitpid(-1 if self.reap_all else self.runner, os.WNOHANG)
+            except ChildProcessError:
+                if self.status is None:
+                    # Not ours to wait for (cannot happen unless something reaped it): nothing to report.
+                    self.status = RELAY_FAILED
+                return
+            if pid == 0:
+                return
+            if pid == self.runner:
+                code = os.waitstatus_to_exitcode(status)
+                # A signal death (negative) becomes 128 + signal, as a shell reports it.
+                code = code if code >= 0 else 128 - code
+                if self.ended_because is not None and code == 128 + _signal.SIGKILL:
+                    code = self.ended_because
+                self.status = code
 
     def watch(self):
         """End a runner whose main thread died while other threads live (a zombie leader never becomes
@@ -352,8 +367,7 @@ class _Relay:
 
 
 def _prctl(option, value):
-    """prctl(2) through ``_ctypes`` (bootstrap.py has the same for PID 1, which runs before any module loads):
-    ``ctypes`` itself costs ~5 ms of CPU to import, in every container."""
+    """prctl(2) through ``_ctypes``: ``ctypes`` itself costs ~5 ms of CPU to import, in every container."""
     import _ctypes
 
     class _Int(_ctypes._SimpleCData):
@@ -369,24 +383,73 @@ def _prctl(option, value):
         raise OSError(errno, os.strerror(errno))
 
 
-def _make_undumpable():
-    _prctl(PR_SET_DUMPABLE, 0)
+def _deadline_seconds():
+    """The container's own deadline, from ``python3 -c BOOTSTRAP <seconds>``; None when not given (tests)."""
+    try:
+        seconds = float(sys.argv[1])
+    except (IndexError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _guard_container(deadline):
+    """PID 1's watch (PROTOCOL.md §1): exit at once, ending every process of the container, when ``deadline``
+    seconds have passed or the host's stdin hangs up (the bridge closed it, or died). stdin is polled, never
+    read: it is the runner's."""
+    started = time.monotonic()
+    stdin = select.poll()
+    stdin.register(0, select.POLLHUP | select.POLLERR)
+
+    def guard(signum, frame):
+        if deadline is not None and time.monotonic() - started >= deadline:
+            os._exit(DEADLINE_STATUS)
+        if stdin.poll(0):
+            os._exit(HOST_GONE_STATUS)
+
+    _signal.signal(_signal.SIGALRM, guard)
+    _signal.setitimer(_signal.ITIMER_REAL, GUARD_INTERVAL, GUARD_INTERVAL)
+
+
+def _exit(status, init):
+    """Exit with ``status``; as PID 1, first write the exit record (after a newline, so it starts a line)."""
+    if init:
+        try:
+            os.write(2, b'\n{"t":"exit","code":%d}\n' % status)
+        finally:
+            os._exit(status)
+    os._exit(status)
+
+
+def _kill(runner):
+    try:
+        os.kill(runner, _signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def relay(runner, sock, max_frame):
     """The relay's whole life (in the parent, right after the fork): never returns."""
+    init = os.getpid() == 1
+    # Stray signals from the code (same uid) must not end the relay with a traceback.
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    try:
+        _prctl(PR_SET_DUMPABLE, 0)
+    except Exception as exc:
+        # Fail closed: a dumpable relay's fds are open to the code, which could forge frames and exit records.
+        _kill(runner)
+        os.write(
+            2,
+            f"mcp-bridge: the sandbox relay cannot make itself non-dumpable ({exc}); not running\n".encode(),
+        )
+        os._exit(UNPROTECTED_STATUS)
+    if init:
+        _guard_container(_deadline_seconds())
     status = RELAY_FAILED
     try:
-        # Stray signals from the code (same uid) must not end the relay with a traceback.
-        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
-        _make_undumpable()
-        status = _Relay(runner, sock, max_frame).run()
+        status = _Relay(runner, sock, max_frame, reap_all=init).run()
     except BaseException as exc:
         # A relay that cannot relay must not leave the runner going: the run ends, and says why on stderr
         # (which the host shows for a run that failed).
-        try:
-            os.kill(runner, _signal.SIGKILL)
-        except OSError:
-            pass
+        _kill(runner)
         os.write(2, f"mcp-bridge: the sandbox relay failed: {exc!r}\n".encode())
-    os._exit(status)
+    _exit(status, init)
