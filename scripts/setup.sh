@@ -86,10 +86,10 @@ if [ -z "$image" ]; then
         image=python:3.12-slim
     else
         image=mcp-bridge/sandbox:bookworm
-        docker image inspect "$image" >/dev/null 2>&1 || {
-            log "no registry for python:3.12-slim; building $image offline"
-            "$here/build-offline-image.sh" "$image"
-        }
+        docker image inspect "$image" >/dev/null 2>&1 \
+            || log "no registry for python:3.12-slim; building $image offline"
+        # Also when present: it adds the runtime's bytecode again if the runtime changed (seconds).
+        "$here/build-offline-image.sh" "$image"
     fi
 fi
 

@@ -418,3 +418,39 @@ async fn bad_input_gets_a_specific_error_and_changes_nothing() {
     }
     common::finish(&bridge).await;
 }
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn the_runtime_loads_from_the_images_bytecode_when_the_image_has_it() {
+    common::engine().await;
+    let bridge = common::bridge(&[]);
+    let probe = r#"
+import os, sys
+runtime = sorted(n for n, m in sys.modules.items()
+                 if type(getattr(m, "__loader__", None)).__name__ == "_MemoryImporter")
+print(os.path.isdir("/usr/lib/mcp-bridge/bytecode"))
+print([n for n in runtime if getattr(sys.modules[n], "__cached__", None)])
+print([n for n in runtime if not getattr(sys.modules[n], "__cached__", None)])
+"#;
+    let response = run(&bridge, probe, 30).await;
+    let lines = stdout(&response);
+    let [has_cache, cached, compiled] = lines.as_slice() else {
+        panic!("expected 3 lines: {lines:?} {}", stderr_text(&response));
+    };
+    if has_cache == "False" {
+        // An image not built by scripts/build-offline-image.sh has no cache: the runtime compiles itself.
+        assert!(
+            !common::image().starts_with("mcp-bridge/sandbox:"),
+            "the project's image has no bytecode cache: run scripts/build-offline-image.sh"
+        );
+        eprintln!("SKIPPED: {} has no bytecode cache", common::image());
+        return;
+    }
+    // Every runtime module imported so far came from the cache, so the keys the bridge sends and the ones
+    // scripts/runtime_bytecode.py wrote agree.
+    assert_eq!(compiled, "[]", "compiled from source: {compiled}");
+    assert!(
+        cached.contains("'mcp_bridge_runtime'") && cached.contains("'mcp_bridge_relay'"),
+        "{cached}"
+    );
+}

@@ -50,11 +50,25 @@ const MODULES: &[(&str, bool, &str)] = &[
 pub fn boot_frame() -> &'static [u8] {
     static FRAME: OnceLock<Vec<u8>> = OnceLock::new();
     FRAME.get_or_init(|| {
+        let keys: Vec<String> = MODULES
+            .iter()
+            .map(|&(name, _, source)| cache_key(name, source))
+            .collect();
         BootFrame {
             v: VERSION,
             modules: MODULES
                 .iter()
-                .map(|&(name, package, source)| (name, BootModule { source, package }))
+                .zip(&keys)
+                .map(|(&(name, package, source), cache)| {
+                    (
+                        name,
+                        BootModule {
+                            source,
+                            package,
+                            cache,
+                        },
+                    )
+                })
                 .collect(),
             entry: "mcp_bridge_runtime",
             max_frame: MAX_FRAME,
@@ -64,6 +78,18 @@ pub fn boot_frame() -> &'static [u8] {
         // Static sources and integers: encoding cannot fail, and its size is far below the header's limit.
         .unwrap_or_default()
     })
+}
+
+/// A module's name in the image's bytecode cache: the hex sha256 of its name, a NUL byte and its source, as
+/// `scripts/runtime_bytecode.py` names what it compiles.
+fn cache_key(name: &str, source: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(name)
+        .chain_update([0])
+        .chain_update(source)
+        .finalize();
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The run frame for `spec`, with its header: what a container is given to run (the first call of `session`).

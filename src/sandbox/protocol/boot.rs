@@ -33,6 +33,9 @@ pub struct BootModule<'a> {
     pub source: &'a str,
     /// Whether it is a package (may have submodules).
     pub package: bool,
+    /// Its entry in the image's bytecode cache: the hex sha256 of its name, a NUL byte and its source
+    /// (`scripts/runtime_bytecode.py` builds the cache).
+    pub cache: &'a str,
 }
 
 /// The run frame: what the runtime is to run, sent once it is warm (after its `ready` frame) or, on a cold

@@ -5,8 +5,13 @@
 import _json
 import importlib
 import importlib.machinery
+import marshal
 import os
 import sys
+
+# The image's bytecode of the runtime (scripts/runtime_bytecode.py, run when the image is built), by the key
+# the host sends for each module. Part of the image like the interpreter itself: nothing a sandbox wrote.
+BYTECODE_CACHE = "/usr/lib/mcp-bridge/bytecode/"
 
 
 def _read(n):
@@ -47,8 +52,33 @@ class _MemoryImporter:
         return modules[name]["source"]
 
     def exec_module(self, module):
-        code = compile(modules[module.__name__]["source"], "<mcp-bridge>/" + module.__name__, "exec")
+        name = module.__name__
+        code = _cached(module, modules[name].get("cache"))
+        if code is None:
+            code = compile(modules[name]["source"], "<mcp-bridge>/" + name, "exec")
         exec(code, module.__dict__)
+
+
+def _cached(module, key):
+    """The module's code from the image's cache (~10 ms of CPU less per container than compiling it); None
+    when the image has none for this exact source (another image, or a bridge with another runtime)."""
+    if not isinstance(key, str) or not key.isalnum():
+        return None
+    path = BYTECODE_CACHE + key + ".pyc"
+    try:
+        with open(path, "rb") as cached:
+            data = cached.read()
+    except OSError:
+        return None
+    # Bytecode of another interpreter version cannot run here.
+    if data[:4] != importlib._bootstrap_external.MAGIC_NUMBER:
+        return None
+    try:
+        code = marshal.loads(memoryview(data)[16:])
+    except (EOFError, ValueError, TypeError):
+        return None
+    module.__cached__ = path
+    return code
 
 
 sys.meta_path.insert(0, _MemoryImporter())
