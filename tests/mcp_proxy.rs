@@ -10,12 +10,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
-    ElicitationAction, ElicitationCapability, FormElicitationCapability, Implementation,
+    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, ElicitRequestParams,
+    ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability,
+    Implementation, InputRequest, ProtocolVersion,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData, RoleClient};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::process::Command;
@@ -33,10 +34,11 @@ fn everything_bin() -> PathBuf {
     bin
 }
 
-/// A client that answers elicitations: accept with `approve`, or decline when `None`.
+/// A client that answers elicitations: accept with `approve`, or decline when `None`; or, `silent`, never.
 #[derive(Clone)]
 struct Approver {
     approve: Option<bool>,
+    silent: bool,
     asked: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
@@ -44,7 +46,15 @@ impl Approver {
     fn new(approve: Option<bool>) -> Self {
         Approver {
             approve,
+            silent: false,
             asked: Arc::default(),
+        }
+    }
+
+    fn silent() -> Self {
+        Approver {
+            silent: true,
+            ..Approver::new(None)
         }
     }
 }
@@ -66,6 +76,9 @@ impl ClientHandler for Approver {
         if let ElicitRequestParams::FormElicitationParams { message, .. } = request {
             self.asked.lock().unwrap().push(message);
         }
+        if self.silent {
+            std::future::pending::<()>().await;
+        }
         Ok(match self.approve {
             Some(approve) => ElicitResult::new(ElicitationAction::Accept)
                 .with_content(json!({"approve": approve})),
@@ -77,6 +90,15 @@ impl ClientHandler for Approver {
 /// A scratch home/cwd with a servers file (`MCP_SERVERS_CONFIG`) and an optional bridge config file.
 struct Scratch {
     dir: TempDir,
+    /// Settings for the bridge on top of the scratch ones.
+    env: Vec<(&'static str, &'static str)>,
+}
+
+/// The 2026-07-28 lifecycle: `server/discover`, then stateless requests with `_meta` (no `initialize`).
+fn stateless() -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    }
 }
 
 impl Scratch {
@@ -91,7 +113,7 @@ impl Scratch {
         if let Some(text) = bridge_config {
             std::fs::write(dir.path().join("bridge.toml"), text).unwrap();
         }
-        Scratch { dir }
+        Scratch { dir, env: vec![] }
     }
 
     fn command(&self) -> Command {
@@ -110,16 +132,30 @@ impl Scratch {
         if path("bridge.toml").exists() {
             command.env("MCP_BRIDGE_CONFIG", path("bridge.toml"));
         }
+        command.envs(self.env.iter().copied());
         command
     }
 
     async fn connect<H: ClientHandler>(&self, handler: H) -> (RunningService<RoleClient, H>, u32) {
+        self.connect_with(handler, ClientLifecycleMode::Initialize)
+            .await
+    }
+
+    async fn connect_with<H: ClientHandler>(
+        &self,
+        handler: H,
+        lifecycle: ClientLifecycleMode,
+    ) -> (RunningService<RoleClient, H>, u32) {
         let (transport, _) = TokioChildProcess::builder(self.command())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let pid = transport.id().expect("bridge pid");
-        (handler.serve(transport).await.expect("initialize"), pid)
+        let client = handler
+            .serve_with_lifecycle(transport, lifecycle)
+            .await
+            .expect("initialize or discover");
+        (client, pid)
     }
 }
 
@@ -201,6 +237,115 @@ async fn an_ask_is_put_to_the_user_through_elicitation() {
         "{}",
         out[0]
     );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_2026_client_is_asked_through_input_required_and_answers_by_calling_again() {
+    common::engine().await;
+    let servers = json!({"stub": {"command": "python3", "args": [common::stub_script()]}});
+    let scratch = Scratch::new(servers, Some(ASK_ON_ECHO));
+    // rmcp's client answers each `input_required` round through `create_elicitation` and calls again.
+    for (approve, expected) in [
+        (Some(true), "hi"),
+        (
+            Some(false),
+            "denied: policy 'rules' asked (echo needs a human) and the user declined",
+        ),
+    ] {
+        let approver = Approver::new(approve);
+        let asked = approver.asked.clone();
+        let (client, _) = scratch.connect_with(approver, stateless()).await;
+        let version = &client.peer_info().expect("discovered").protocol_version;
+        assert_eq!(version.as_str(), "2026-07-28");
+        let out = stdout(&run(&client, &["stub"], TRY_ECHO).await);
+        assert_eq!(out, [expected], "approve={approve:?}");
+        let asked = asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(asked[0].contains("wants to call stub.echo"), "{asked:?}");
+        client.cancel().await.unwrap();
+    }
+    // A 2026 client that declares no elicitation: the deny of today, saying why.
+    let (client, _) = scratch.connect_with((), stateless()).await;
+    let out = stdout(&run(&client, &["stub"], TRY_ECHO).await);
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].ends_with(
+            "but this client cannot be asked (no MCP elicitation), so the call is denied"
+        ),
+        "{}",
+        out[0]
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_question_nobody_answers_is_a_denial_after_the_approval_timeout_in_both_eras() {
+    common::engine().await;
+    let servers = json!({"stub": {"command": "python3", "args": [common::stub_script()]}});
+    let mut scratch = Scratch::new(servers, Some(ASK_ON_ECHO));
+    scratch.env = vec![("MCP_BRIDGE_APPROVAL_TIMEOUT", "2")];
+    let expected = "denied: policy 'rules' asks: echo needs a human; but nobody answered within 2 s \
+                    (MCP_BRIDGE_APPROVAL_TIMEOUT), so the call is denied";
+
+    // Legacy: an elicitation request the client never answers.
+    let (client, _) = scratch.connect(Approver::silent()).await;
+    assert_eq!(stdout(&run(&client, &["stub"], TRY_ECHO).await), [expected]);
+    client.cancel().await.unwrap();
+
+    // 2026-07-28, on the wire: the call answers `input_required` with one approval form and an opaque state; the
+    // run waits meanwhile. Called again too late, the question has expired and the run's result says so.
+    let (client, _) = scratch
+        .connect_with(Approver::new(Some(true)), stateless())
+        .await;
+    let params = CallToolRequestParams::new("run_python").with_arguments(common::args(
+        json!({"code": TRY_ECHO, "servers": ["stub"], "timeout": 60}),
+    ));
+    let CallToolResponse::InputRequired(asked) =
+        client.call_tool_once(params.clone()).await.unwrap()
+    else {
+        panic!("expected input_required");
+    };
+    let requests = asked.input_requests.expect("input requests");
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let (key, InputRequest::Elicitation(question)) = requests.into_iter().next().unwrap() else {
+        panic!("expected an elicitation");
+    };
+    let ElicitRequestParams::FormElicitationParams {
+        message,
+        requested_schema,
+        ..
+    } = question.params
+    else {
+        panic!("expected a form");
+    };
+    assert!(message.contains("wants to call stub.echo"), "{message}");
+    let schema = serde_json::to_value(requested_schema).unwrap();
+    assert_eq!(schema["properties"]["approve"]["type"], "boolean");
+    let state = asked.request_state.expect("a request state");
+
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let answer =
+        ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true}));
+    let retry = params
+        .clone()
+        .with_input_responses([(key, serde_json::to_value(answer).unwrap())].into())
+        .with_request_state(state.clone());
+    let CallToolResponse::Complete(result) = client.call_tool_once(retry.clone()).await.unwrap()
+    else {
+        panic!("expected the run's result");
+    };
+    assert_eq!(stdout(&result.structured_content.unwrap()), [expected]);
+
+    // The result was collected: the state names nothing any more.
+    let CallToolResponse::Complete(stale) = client.call_tool_once(retry).await.unwrap() else {
+        panic!("expected a tool error");
+    };
+    assert_eq!(stale.is_error, Some(true));
+    let text = &stale.content[0].as_text().unwrap().text;
+    assert!(text.contains("names no run waiting for answers"), "{text}");
     client.cancel().await.unwrap();
 }
 

@@ -244,11 +244,13 @@ print(len(results), sorted({d["server"] for r in results for d in r}))
         );
     }
     assert_eq!(project.starts("github"), 1, "github started more than once");
-    assert_eq!(project.starts("broken"), 1, "broken started more than once");
+    // One start of a server whose lifecycle is not known yet launches it at most twice: when it ends the
+    // connection on `server/discover`, it is launched again for the `initialize` handshake.
+    assert_eq!(project.starts("broken"), 2, "broken started more than once");
     assert_eq!(project.starts("secret"), 0, "a denied server was started");
     // A later search neither retries the failing server (back-off) nor starts the denied one.
     assert_eq!(ok(&bridge, &["stub"], storm).await, ["25 ['github']"]);
-    assert_eq!(project.starts("broken"), 1);
+    assert_eq!(project.starts("broken"), 2);
     assert_eq!(project.starts("secret"), 0);
 
     let starts = project.audit_events("index-start");

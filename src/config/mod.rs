@@ -69,6 +69,9 @@ pub struct Config {
     pub session_idle: Duration,
     /// `MCP_BRIDGE_MAX_SESSIONS`: sessions open at once (default 8; 0 turns sessions off).
     pub max_sessions: usize,
+    /// `MCP_BRIDGE_APPROVAL_TIMEOUT`: how long a policy's question waits for the user's answer before it counts
+    /// as a denial (default 2 min).
+    pub approval_wait: Duration,
     /// `MCP_BRIDGE_POOL_MAX_IDLE`: how long a warm container waits for a run before it is replaced.
     pub pool_max_idle: Duration,
     /// `MCP_BRIDGE_MAX_OUTPUT`: bytes of stdout + stderr kept for the response; the rest is cut with a marker.
@@ -221,6 +224,18 @@ impl Config {
                 "must be at least 1 second (MCP_BRIDGE_MAX_SESSIONS=0 turns sessions off)",
             ));
         }
+        let approval_wait = duration(
+            get("MCP_BRIDGE_APPROVAL_TIMEOUT"),
+            "MCP_BRIDGE_APPROVAL_TIMEOUT",
+            120,
+        )?;
+        if approval_wait.is_zero() {
+            return Err(err(
+                "MCP_BRIDGE_APPROVAL_TIMEOUT",
+                "0",
+                "must be at least 1 second (a policy that should not ask can deny instead)",
+            ));
+        }
         let max_sessions = integer(
             get("MCP_BRIDGE_MAX_SESSIONS"),
             "MCP_BRIDGE_MAX_SESSIONS",
@@ -326,6 +341,7 @@ impl Config {
             pool_max_idle,
             session_idle,
             max_sessions,
+            approval_wait,
             max_output_bytes,
             output_limit_bytes,
             max_code_bytes,

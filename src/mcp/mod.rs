@@ -2,29 +2,38 @@
 //!
 //! [`BridgeServer`] is the rmcp handler; the work itself is [`Bridge::run_python`], shared with `bridge run`.
 
+mod approvals;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use rmcp::Peer;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, JsonObject, ListResourcesResult,
-    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig,
+    CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
+    ListResourcesResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
+    ServerConfig,
 };
-use rmcp::service::{ElicitationError, RequestContext};
+use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
-use tokio_util::sync::CancellationToken;
 
-use crate::bridge::Bridge;
+use crate::bridge::{Bridge, Response};
 use crate::proxy::Asker;
 use crate::{request, response, sandbox};
+use approvals::{ElicitingAsker, PendingRuns, Retry};
 
 /// Where the manual is served (the seed's URI, kept for compatibility).
 pub const CAPABILITIES_URI: &str = "resource://mcp-server-code-execution-mode/capabilities";
 
-/// The newest protocol revision the bridge negotiates.
-pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
+/// The newest protocol revision the bridge serves: 2026-07-28 (stateless requests, `server/discover`, approvals
+/// as `input_required` results), next to every older one (an `initialize` handshake, which settles on at most
+/// [`HANDSHAKE_VERSION`]).
+pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2026_07_28;
+
+/// The newest revision that still has an `initialize` handshake: what a client asking `initialize` for a newer
+/// one is answered with.
+pub const HANDSHAKE_VERSION: ProtocolVersion = ProtocolVersion::LATEST_WITH_INITIALIZE;
 
 const INSTRUCTIONS: &str = "Use run_python to run Python 3 code in an isolated, throwaway container: no network, \
 read-only filesystem except /tmp and /workspace, nothing kept between calls. Print what you want to see: stdout \
@@ -35,42 +44,14 @@ conversation. Pass `session` (a name) to keep variables, imports and files acros
 instead of a fresh container each time. Read the capabilities resource or print(runtime.capability_summary()) \
 for the manual.";
 
-/// The user's answer to a policy's question.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-struct Approval {
-    /// Allow this tool call?
-    approve: bool,
-}
-rmcp::elicit_safe!(Approval);
-
-/// Puts policy questions to the user through MCP elicitation (a form with one yes/no field).
-struct ElicitingAsker {
-    peer: Peer<RoleServer>,
-}
-
-impl Asker for ElicitingAsker {
-    fn ask(&self, prompt: String) -> futures::future::BoxFuture<'static, Result<bool, String>> {
-        let peer = self.peer.clone();
-        Box::pin(async move {
-            match peer.elicit::<Approval>(prompt).await {
-                Ok(Some(answer)) => Ok(answer.approve),
-                Ok(None) => Ok(false),
-                Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled) => Ok(false),
-                Err(ElicitationError::CapabilityNotSupported) => {
-                    Err("the MCP client does not support elicitation".into())
-                }
-                Err(other) => Err(format!("asking the user failed ({other})")),
-            }
-        })
-    }
-}
-
 /// The rmcp handler: one tool router over a shared [`Bridge`]. One handler serves one MCP connection, whose
 /// id owns the sessions its calls open.
 #[derive(Clone)]
 pub struct BridgeServer {
     bridge: Arc<Bridge>,
     connection: Arc<str>,
+    /// Runs of 2026-07-28 clients waiting for answers to their questions.
+    pending: Arc<PendingRuns>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -86,6 +67,7 @@ impl BridgeServer {
         BridgeServer {
             bridge,
             connection: uuid::Uuid::new_v4().simple().to_string().into(),
+            pending: Arc::default(),
             tool_router,
         }
     }
@@ -106,20 +88,67 @@ impl BridgeServer {
     async fn run_python(
         &self,
         arguments: JsonObject,
-        cancel: CancellationToken,
-        peer: Peer<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
-        let asker: Arc<dyn Asker> = Arc::new(ElicitingAsker { peer });
+        context: RequestContext<RoleServer>,
+        RequestState(state): RequestState,
+        InputResponses(answers): InputResponses,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let cancel = &context.ct;
+        if let Some(handle) = state {
+            let retry = Retry { handle, answers };
+            return self.pending.resume(retry, &arguments, cancel).await;
+        }
+        let asker: Option<Arc<dyn Asker>> = match era(&context) {
+            Era::Handshake => Some(Arc::new(ElicitingAsker {
+                peer: context.peer.clone(),
+                wait: self.bridge.config().approval_wait,
+            })),
+            Era::Stateless { can_elicit: true } => {
+                let (bridge, connection) = (self.bridge.clone(), self.connection.clone());
+                return self
+                    .pending
+                    .start(bridge, connection, arguments, cancel)
+                    .await;
+            }
+            Era::Stateless { can_elicit: false } => None,
+        };
         let response = self
             .bridge
-            .run_python_asking(&arguments, &cancel, Some(asker), Some(&self.connection))
+            .run_python_asking(&arguments, cancel, asker, Some(&self.connection))
             .await
             .map_err(|cancelled| ErrorData::internal_error(cancelled.to_string(), None))?;
-        let mut result = CallToolResult::success(vec![ContentBlock::text(response.text)]);
-        result.is_error = Some(response.payload.status != response::Status::Success);
-        result.structured_content = Some(response.payload.to_value());
-        Ok(result)
+        Ok(tool_result(response).into())
     }
+}
+
+/// How a request's client can be asked a question.
+enum Era {
+    /// It connected with `initialize`: elicitation requests, if it declared them.
+    Handshake,
+    /// A 2026-07-28 request: only through `input_required` results, if it declares elicitation.
+    Stateless { can_elicit: bool },
+}
+
+fn era(context: &RequestContext<RoleServer>) -> Era {
+    let stateless = context
+        .protocol_version()
+        .is_some_and(|version| !version.has_initialize());
+    if !stateless {
+        return Era::Handshake;
+    }
+    // A declared `elicitation` capability without modes means the form mode (the approval form).
+    let can_elicit = context
+        .client_capabilities()
+        .and_then(|capabilities| capabilities.elicitation)
+        .is_some_and(|elicitation| elicitation.form.is_some() || elicitation.url.is_none());
+    Era::Stateless { can_elicit }
+}
+
+/// The `run_python` result: the encoder's text, the structured payload, `isError` unless it succeeded.
+fn tool_result(response: Response) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(response.text)]);
+    result.is_error = Some(response.payload.status != response::Status::Success);
+    result.structured_content = Some(response.payload.to_value());
+    result
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -131,7 +160,7 @@ impl ServerHandler for BridgeServer {
                 .enable_resources()
                 .build(),
         );
-        info.protocol_version = PROTOCOL_VERSION;
+        info.protocol_version = HANDSHAKE_VERSION;
         info.server_info = Implementation::new("mcp-bridge", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(INSTRUCTIONS.to_string());
         info

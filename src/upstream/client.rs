@@ -1,6 +1,11 @@
 //! One upstream MCP server as an rmcp client: started on first use, kept warm, restarted after it dies, its
 //! tool list refreshed when it says `tools/list_changed`, and ended with the bridge.
 //!
+//! The first start finds out which lifecycle the server speaks: `server/discover` for MCP 2026-07-28 (then
+//! stateless requests), else the `initialize` handshake ([`Era`], remembered for its restarts). A 2026 server
+//! that answers a call with `input_required` carrying only state is called again with it; one that wants the
+//! user's input gets a refusal (the bridge does not forward questions from upstream servers).
+//!
 //! stdio servers run in their own process group (so `npx`'s node child ends with it) with a minimal inherited
 //! environment ([`INHERITED_ENV`]) plus the config's `env`. `url` entries speak streamable HTTP. What a server
 //! sends is bounded at the transport (`transport/`): a reply larger than
@@ -14,10 +19,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
+    DEFAULT_MRTR_MAX_ROUNDS, Implementation, JsonObject, ProtocolVersion, ServerNotification,
+    SubscriptionFilter, Tool,
+};
 use rmcp::service::{NotificationContext, Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
 
 use super::transport::{self, ChildTransport, stderr};
 use crate::servers::DiscoveredServer;
@@ -29,8 +38,12 @@ pub const INHERITED_ENV: &[&str] = &[
     "TMPDIR",
 ];
 
-/// How long a server gets from spawn to answering `initialize` and `tools/list` (`npx` may download first).
+/// How long a server gets from spawn to answering `initialize` (or `server/discover`) and `tools/list` (`npx`
+/// may download first).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest pause before calling a server again that answered with state only.
+const MRTR_MAX_BACKOFF: Duration = Duration::from_millis(250);
 
 /// Why an upstream could not serve a request. The text is what the sandbox (and so the model) sees.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -99,9 +112,40 @@ struct Handler {
 }
 
 impl ClientHandler for Handler {
+    fn get_info(&self) -> ClientConfig {
+        // `initialize` names the newest revision that has it; a 2026 server is reached through discovery.
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("mcp-bridge", env!("CARGO_PKG_VERSION")),
+        )
+        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         tracing::debug!(server = self.server, "tools/list_changed");
         self.tools_stale.store(true, Ordering::Release);
+    }
+}
+
+/// Which lifecycle a server speaks, learnt at its first start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Era {
+    /// MCP 2026-07-28: `server/discover`, then stateless requests.
+    Stateless,
+    /// The `initialize` handshake (revisions up to 2025-11-25).
+    Handshake,
+}
+
+/// How to start a server of `era` (unknown: try discovery, fall back to the handshake).
+fn lifecycle(era: Option<Era>) -> ClientLifecycleMode {
+    let preferred_versions = vec![ProtocolVersion::V_2026_07_28];
+    match era {
+        None => ClientLifecycleMode::Auto {
+            preferred_versions,
+            legacy_version: Some(ProtocolVersion::LATEST_WITH_INITIALIZE),
+        },
+        Some(Era::Stateless) => ClientLifecycleMode::Discover { preferred_versions },
+        Some(Era::Handshake) => ClientLifecycleMode::Initialize,
     }
 }
 
@@ -117,6 +161,8 @@ pub struct UpstreamClient {
     limits: UpstreamLimits,
     connection: tokio::sync::Mutex<Option<Connection>>,
     tools_stale: Arc<AtomicBool>,
+    /// The lifecycle it answered with last time.
+    era: Mutex<Option<Era>>,
     /// The stderr tail of the current (or last) process; each process gets its own, so a previous one's
     /// late lines never mix in.
     stderr_tail: Mutex<stderr::Tail>,
@@ -130,6 +176,7 @@ impl UpstreamClient {
             limits,
             connection: tokio::sync::Mutex::new(None),
             tools_stale: Arc::new(AtomicBool::new(false)),
+            era: Mutex::new(None),
             stderr_tail: Mutex::new(stderr::Tail::default()),
         }
     }
@@ -137,6 +184,13 @@ impl UpstreamClient {
     /// The server's configuration.
     pub fn server(&self) -> &DiscoveredServer {
         &self.server
+    }
+
+    /// The protocol revision of the live connection, if there is one (`None` while another request holds it).
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        let slot = self.connection.try_lock().ok()?;
+        let info = slot.as_ref()?.service.peer().peer_info()?;
+        Some(info.protocol_version.clone())
     }
 
     /// The bounds it enforces.
@@ -186,11 +240,47 @@ impl UpstreamClient {
     ) -> Result<CallToolResult, UpstreamError> {
         let (peer, _) = self.connected(false).await?;
         let what = format!("tools/call '{tool}'");
-        let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-        match peer.call_tool(params).await {
-            Ok(result) => Ok(result),
-            Err(error) => Err(self.request_failed(error, what, &peer).await),
+        let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+        let refused = |message: String| UpstreamError::Refused {
+            server: self.server.name.clone(),
+            what: what.clone(),
+            message,
+        };
+        for round in 1..=DEFAULT_MRTR_MAX_ROUNDS {
+            let asked = match peer.call_tool_once(params.clone()).await {
+                Ok(CallToolResponse::Complete(result)) => return Ok(result),
+                Ok(CallToolResponse::InputRequired(asked)) => asked,
+                Ok(_) => {
+                    return Err(refused(
+                        "it answered with a task, which the bridge does not follow".into(),
+                    ));
+                }
+                Err(error) => return Err(self.request_failed(error, what, &peer).await),
+            };
+            if asked
+                .input_requests
+                .as_ref()
+                .is_some_and(|requests| !requests.is_empty())
+            {
+                return Err(refused(
+                    "it asked for the user's input (elicitation, sampling or roots), which the bridge does \
+                     not pass on to its own client"
+                        .into(),
+                ));
+            }
+            // Only state: the server wants the same call again with it (a multi-step tool, load shedding).
+            let Some(state) = asked.request_state else {
+                return Err(refused(
+                    "it answered input_required with nothing to answer".into(),
+                ));
+            };
+            params = params.with_request_state(state);
+            tokio::time::sleep(Duration::from_millis(50 * round as u64).min(MRTR_MAX_BACKOFF))
+                .await;
         }
+        Err(refused(format!(
+            "it still answered input_required after {DEFAULT_MRTR_MAX_ROUNDS} rounds"
+        )))
     }
 
     /// Ends the server (its whole process group, for stdio servers).
@@ -252,18 +342,38 @@ impl UpstreamClient {
             server: self.server.name.clone(),
         };
         let started = tokio::time::timeout(START_TIMEOUT, async {
-            let service = match (&entry.command, &entry.url) {
-                (Some(command), _) => {
-                    let transport = self.spawn(command)?;
-                    handler.serve(transport).await.map_err(|e| e.to_string())?
-                }
-                (None, Some(url)) => {
-                    let config = transport::http_config(url, self.limits.max_message_bytes);
-                    let transport = StreamableHttpClientTransport::from_config(config);
-                    handler.serve(transport).await.map_err(|e| e.to_string())?
-                }
-                (None, None) => return Err("its entry has neither a command nor a url".to_string()),
+            let known = self.known_era();
+            let service = match self.connect(handler.clone(), lifecycle(known)).await {
+                Ok(service) => service,
+                // A server that closes the connection on `server/discover` instead of answering it with an
+                // error speaks only the handshake: started again with it.
+                Err(first) if known.is_none() => self
+                    .connect(handler, lifecycle(Some(Era::Handshake)))
+                    .await
+                    .map_err(|again| format!("{first}; started again with initialize: {again}"))?,
+                Err(error) => return Err(error),
             };
+            let era = match service.peer().peer_info() {
+                Some(info) if !info.protocol_version.has_initialize() => Era::Stateless,
+                _ => Era::Handshake,
+            };
+            if known != Some(era) {
+                tracing::info!(
+                    server = self.server.name,
+                    protocol = service
+                        .peer()
+                        .peer_info()
+                        .map(|i| i.protocol_version.to_string()),
+                    "connected to MCP server"
+                );
+            }
+            *self
+                .era
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(era);
+            if era == Era::Stateless {
+                self.listen_for_list_changes(service.peer().clone());
+            }
             let tools = service
                 .peer()
                 .list_all_tools()
@@ -278,7 +388,7 @@ impl UpstreamClient {
         let result = match started {
             Ok(result) => result,
             Err(_) => Err(format!(
-                "no answer to initialize and tools/list within {} s",
+                "no answer to initialize (or server/discover) and tools/list within {} s",
                 START_TIMEOUT.as_secs()
             )),
         };
@@ -297,6 +407,65 @@ impl UpstreamClient {
                 })
             }
         }
+    }
+
+    fn known_era(&self) -> Option<Era> {
+        *self
+            .era
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Opens a session in `lifecycle`: a new process for a stdio server, a new session for a `url` one.
+    async fn connect(
+        &self,
+        handler: Handler,
+        lifecycle: ClientLifecycleMode,
+    ) -> Result<RunningService<RoleClient, Handler>, String> {
+        let entry = &self.server.entry;
+        match (&entry.command, &entry.url) {
+            (Some(command), _) => {
+                let transport = self.spawn(command)?;
+                handler
+                    .serve_with_lifecycle(transport, lifecycle)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            (None, Some(url)) => {
+                let config = transport::http_config(url, self.limits.max_message_bytes);
+                let transport = StreamableHttpClientTransport::from_config(config);
+                handler
+                    .serve_with_lifecycle(transport, lifecycle)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            (None, None) => Err("its entry has neither a command nor a url".to_string()),
+        }
+    }
+
+    /// A 2026 server says `tools/list_changed` only on a subscription: one is kept open while the session
+    /// lasts. A server that refuses it still works; its list is then refreshed only on restart.
+    fn listen_for_list_changes(&self, peer: Peer<RoleClient>) {
+        let (stale, server) = (self.tools_stale.clone(), self.server.name.clone());
+        tokio::spawn(async move {
+            let filter = SubscriptionFilter::builder().tools_list_changed().build();
+            let mut subscription = match peer.listen(filter).await {
+                Ok(subscription) => subscription,
+                Err(error) => {
+                    tracing::debug!(server, "no tools/list_changed subscription: {error}");
+                    return;
+                }
+            };
+            while let Ok(Some(notification)) = subscription.next().await {
+                if matches!(
+                    notification,
+                    ServerNotification::ToolListChangedNotification(_)
+                ) {
+                    tracing::debug!(server, "tools/list_changed");
+                    stale.store(true, Ordering::Release);
+                }
+            }
+        });
     }
 
     fn spawn(&self, command: &str) -> Result<ChildTransport, String> {
