@@ -16,10 +16,21 @@ use crate::proxy::{ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::encode::{self, ResponseEncoder};
 use crate::response::{self, Payload};
-use crate::sandbox::{ContainerUse, RunSpec, Sandbox, SandboxError};
+use crate::sandbox::{ContainerUse, RunProgress, RunSpec, Sandbox, SandboxError};
 use crate::store::SandboxStore;
 use crate::upstream::catalog::{self, ToolCatalog};
 use crate::upstream::{UpstreamClient, Upstreams};
+
+/// Who a call comes from, beyond its arguments. The default is nobody: `bridge run`, tests.
+#[derive(Default, Clone)]
+pub struct Caller<'a> {
+    /// Puts a policy's questions to the user; without one an `ask` is a denial that says why.
+    pub asker: Option<Arc<dyn Asker>>,
+    /// The MCP connection, which owns the sessions its calls open (a call without one cannot name a session).
+    pub connection: Option<&'a str>,
+    /// Counts the run's output as it arrives, for the caller's progress reports.
+    pub progress: Option<Arc<RunProgress>>,
+}
 
 /// A finished call: the structured payload and the text rendered from it.
 #[derive(Debug, Clone)]
@@ -134,22 +145,21 @@ impl Bridge {
         arguments: &Map<String, Value>,
         cancel: &CancellationToken,
     ) -> Result<Response, Cancelled> {
-        self.run_python_asking(arguments, cancel, None, None).await
+        self.run_python_for(arguments, cancel, Caller::default())
+            .await
     }
 
-    /// [`Bridge::run_python`], with `asker` to put a policy's questions to the user, for the MCP connection
-    /// `connection`: the sessions a call names are that connection's own (a call without a connection cannot
-    /// name one).
-    pub async fn run_python_asking(
+    /// [`Bridge::run_python`] for `caller`: an MCP connection, which may be asked a policy's questions and
+    /// may want to hear how the run goes.
+    pub async fn run_python_for(
         &self,
         arguments: &Map<String, Value>,
         cancel: &CancellationToken,
-        asker: Option<Arc<dyn Asker>>,
-        connection: Option<&str>,
+        caller: Caller<'_>,
     ) -> Result<Response, Cancelled> {
         let (payload, run_id, container) = match self.arguments.parse(arguments) {
             Err(message) => (response::validation_error(message), None, None),
-            Ok(request) if request.session.is_some() && connection.is_none() => (
+            Ok(request) if request.session.is_some() && caller.connection.is_none() => (
                 response::validation_error(
                     "'session' needs a connection that stays open (`bridge serve`); here every call runs \
                      in a fresh container, so call without it",
@@ -157,7 +167,7 @@ impl Bridge {
                 None,
                 None,
             ),
-            Ok(request) => self.run_request(request, cancel, asker, connection).await?,
+            Ok(request) => self.run_request(request, cancel, caller).await?,
         };
         // An encoder is a plugin call: it runs on the blocking pool, never on an async worker.
         let (encoder, rendered) = (self.encoder.clone(), payload.clone());
@@ -180,9 +190,13 @@ impl Bridge {
         &self,
         request: RunRequest,
         cancel: &CancellationToken,
-        asker: Option<Arc<dyn Asker>>,
-        connection: Option<&str>,
+        caller: Caller<'_>,
     ) -> Result<(Payload, Option<String>, Option<ContainerUse>), Cancelled> {
+        let Caller {
+            asker,
+            connection,
+            progress,
+        } = caller;
         let blocking = self.plugins.blocking();
         if !blocking.is_empty() {
             let message = format!(
@@ -261,6 +275,7 @@ impl Bridge {
             timeout: request.timeout,
             server_info,
             rpc,
+            progress,
         };
         tracing::info!(
             run = spec.run_id,

@@ -6,9 +6,12 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ReadResourceRequestParams};
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{CallToolRequestParams, ProgressNotificationParam, ReadResourceRequestParams};
+use rmcp::service::NotificationContext;
 use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
@@ -348,4 +351,62 @@ async fn stdout_carries_only_protocol_even_when_code_floods_it() {
     assert_eq!(result["stdout"][1].as_str().unwrap().len(), 100_000);
     drop(stdin);
     child.wait().await.unwrap();
+}
+
+/// A client that keeps the progress notifications it hears.
+#[derive(Clone, Default)]
+struct ProgressListener {
+    heard: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for ProgressListener {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.heard.lock().unwrap().push(params);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_call_hears_how_long_its_run_has_gone_and_what_it_printed() {
+    common::engine().await;
+    let listener = ProgressListener::default();
+    let heard = listener.heard.clone();
+    let (transport, _) = TokioChildProcess::builder(bridge_command())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = listener.serve(transport).await.expect("initialize");
+    let code = "import time\nprint('one', flush=True)\ntime.sleep(2.6)\nprint('two')";
+
+    // rmcp's client puts a progress token on every request it sends.
+    let result = client.call_tool(call(code, 30)).await.unwrap();
+    assert_eq!(
+        result.structured_content.unwrap()["stdout"],
+        json!(["one", "two"])
+    );
+    let reports = heard.lock().unwrap().clone();
+    assert!(reports.len() >= 2, "{reports:?}");
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.progress_token == reports[0].progress_token),
+        "{reports:?}"
+    );
+    assert!(
+        reports.windows(2).all(|w| w[0].progress < w[1].progress),
+        "progress grows: {reports:?}"
+    );
+    assert_eq!(
+        reports[1].message.as_deref(),
+        Some("running for 2 s, 1 line of output so far")
+    );
+    // Nothing after the answer: the reports end with the call.
+    let count = reports.len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(heard.lock().unwrap().len(), count);
+    client.cancel().await.unwrap();
 }

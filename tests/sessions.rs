@@ -25,11 +25,13 @@ async fn call_on(
     let arguments =
         args(json!({"code": code, "session": session, "timeout": timeout, "servers": servers}));
     bridge
-        .run_python_asking(
+        .run_python_for(
             &arguments,
             &CancellationToken::new(),
-            None,
-            Some(connection),
+            mcp_bridge::bridge::Caller {
+                connection: Some(connection),
+                ..Default::default()
+            },
         )
         .await
         .expect("not cancelled")

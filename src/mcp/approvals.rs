@@ -24,7 +24,7 @@ use rmcp::{ErrorData, Peer, RoleServer};
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::bridge::{Bridge, Cancelled, Response};
+use crate::bridge::{Bridge, Caller, Cancelled, Response};
 use crate::proxy::Asker;
 
 /// The user's answer to a policy's question.
@@ -150,8 +150,13 @@ impl PendingRuns {
         });
         let (runs, task_run, task_handle) = (self.clone(), run.clone(), handle.clone());
         tokio::spawn(async move {
+            let caller = Caller {
+                asker: Some(asker),
+                connection: Some(&connection),
+                progress: None,
+            };
             let outcome = bridge
-                .run_python_asking(&arguments, &task_run.cancel, Some(asker), Some(&connection))
+                .run_python_for(&arguments, &task_run.cancel, caller)
                 .await;
             task_run.update(|state| state.outcome = Some(outcome));
             // An outcome nobody collects (the client stopped retrying) is dropped after a while.

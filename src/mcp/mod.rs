@@ -3,6 +3,7 @@
 //! [`BridgeServer`] is the rmcp handler; the work itself is [`Bridge::run_python`], shared with `bridge run`.
 
 mod approvals;
+mod progress;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 
-use crate::bridge::{Bridge, Response};
+use crate::bridge::{Bridge, Caller, Response};
 use crate::proxy::Asker;
 use crate::{request, response, sandbox};
 use approvals::{ElicitingAsker, PendingRuns, Retry};
@@ -111,9 +112,15 @@ impl BridgeServer {
             }
             Era::Stateless { can_elicit: false } => None,
         };
+        let (progress, _reporter) = progress::start(&context).unzip();
+        let caller = Caller {
+            asker,
+            connection: Some(&self.connection),
+            progress,
+        };
         let response = self
             .bridge
-            .run_python_asking(&arguments, cancel, asker, Some(&self.connection))
+            .run_python_for(&arguments, cancel, caller)
             .await
             .map_err(|cancelled| ErrorData::internal_error(cancelled.to_string(), None))?;
         Ok(tool_result(response).into())

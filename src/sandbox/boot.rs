@@ -142,6 +142,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             server_info: serde_json::Value::Null,
             rpc: std::sync::Arc::new(Refuse),
+            progress: None,
         };
         let body = |frame: &[u8]| -> serde_json::Value {
             let length: usize = std::str::from_utf8(&frame[..BOOT_HEADER_DIGITS])

@@ -66,6 +66,28 @@ pub struct RunSpec {
     pub server_info: serde_json::Value,
     /// Answers the run's tool requests.
     pub rpc: Arc<dyn RpcHandler>,
+    /// Counts the run's output as it arrives, for progress reports.
+    pub progress: Option<Arc<RunProgress>>,
+}
+
+/// How far a run has got, for progress reports while it goes on.
+#[derive(Debug, Default)]
+pub struct RunProgress {
+    output_lines: std::sync::atomic::AtomicU64,
+}
+
+impl RunProgress {
+    /// Counts the complete lines of a piece of the run's output.
+    pub fn saw_output(&self, text: &str) {
+        let lines = text.bytes().filter(|&byte| byte == b'\n').count() as u64;
+        self.output_lines
+            .fetch_add(lines, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Lines of output (stdout and stderr) so far.
+    pub fn output_lines(&self) -> u64 {
+        self.output_lines.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for RunSpec {

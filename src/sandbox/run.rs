@@ -198,14 +198,15 @@ pub async fn read_call(
                 Ok(Frame::Started) => code_started = true,
                 // A cold container's runtime says it is ready before it reads the run frame already sent.
                 Ok(Frame::Ready) => {}
-                Ok(Frame::Out {
-                    s: Stream::Stdout,
-                    d,
-                }) => stdout.push(&d),
-                Ok(Frame::Out {
-                    s: Stream::Stderr,
-                    d,
-                }) => stderr.push(&d),
+                Ok(Frame::Out { s, d }) => {
+                    if let Some(progress) = &spec.progress {
+                        progress.saw_output(&d);
+                    }
+                    match s {
+                        Stream::Stdout => stdout.push(&d),
+                        Stream::Stderr => stderr.push(&d),
+                    }
+                }
                 Ok(Frame::Done { exit, end }) => {
                     tracing::debug!(run = spec.run_id, exit, end, "done frame");
                     // The status is the code's own (PROTOCOL.md §4): waiting for PID 1's record as well would

@@ -142,7 +142,14 @@ pub async fn run_with(
 ) -> Response {
     let arguments = super::args(json!({"code": code, "servers": servers, "timeout": 60}));
     bridge
-        .run_python_asking(&arguments, &CancellationToken::new(), asker, None)
+        .run_python_for(
+            &arguments,
+            &CancellationToken::new(),
+            mcp_bridge::bridge::Caller {
+                asker,
+                ..Default::default()
+            },
+        )
         .await
         .expect("not cancelled")
 }
