@@ -28,7 +28,8 @@ add_runtime_layer() {
     local hash context
     hash="$( (cd "$runtime" && find . -name '*.py' -not -path './tests/*' -print0 | sort -z | xargs -0 sha256sum
         sha256sum "$here/runtime_bytecode.py" | cut -d' ' -f1) | sha256sum | cut -c1-16)"
-    if [ "$(docker image inspect -f '{{index .Config.Labels "org.mcp-bridge.runtime"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
+    if [ "${1:-}" != --force ] \
+        && [ "$(docker image inspect -f '{{index .Config.Labels "org.mcp-bridge.runtime"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
         log "$tag is up to date (runtime $hash)"
         return
     fi
@@ -77,6 +78,5 @@ tar -C "$rootfs" -c . | docker import \
     - "$base" >&2
 docker run --rm --network none "$base" python3 -c 'import sys, asyncio, json, ssl, sqlite3; print(sys.version)' >&2
 # A new base needs a new runtime layer even if the sources did not change.
-docker image rm "$tag" >/dev/null 2>&1 || true
-add_runtime_layer
+add_runtime_layer --force
 log "done: $tag"
