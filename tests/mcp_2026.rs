@@ -1,72 +1,13 @@
-//! MCP 2026-07-28 against `bridge serve` (a real child process over stdio), next to the older revisions: an rmcp
-//! client in the stateless lifecycle (`server/discover`, `_meta` on every request, no `initialize`), and raw
-//! JSON-RPC lines for what the wire must carry.
+//! MCP 2026-07-28 against `bridge serve` (a real child process over stdio), next to the older revisions, in raw
+//! JSON-RPC lines: what the wire must carry. (An rmcp client in both lifecycles: `tests/mcp_e2e.rs`.)
 
 mod common;
 
 use std::process::Stdio;
 
-use rmcp::model::{CallToolRequestParams, ProtocolVersion, ReadResourceRequestParams};
-use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientLifecycleMode, ClientServiceExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-
-fn bridge_command() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bridge"));
-    command
-        .arg("serve")
-        .env("MCP_BRIDGE_IMAGE", common::image())
-        .env("MCP_BRIDGE_LOG_LEVEL", "warn")
-        .kill_on_drop(true);
-    command
-}
-
-#[tokio::test]
-#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
-async fn a_2026_client_discovers_the_bridge_and_runs_code_without_initialize() {
-    common::engine().await;
-    let (transport, _) = TokioChildProcess::builder(bridge_command())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lifecycle = ClientLifecycleMode::Discover {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-    };
-    let client = ().serve_with_lifecycle(transport, lifecycle).await.expect("discover");
-
-    let info = client.peer_info().expect("discovered");
-    assert_eq!(info.protocol_version.as_str(), "2026-07-28");
-    let server = info.server_info.as_ref().expect("serverInfo");
-    assert_eq!(server.name, "mcp-bridge");
-    assert!(
-        info.instructions
-            .as_deref()
-            .unwrap_or("")
-            .contains("run_python")
-    );
-
-    let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 1);
-    assert_eq!(tools[0].name, "run_python");
-
-    let params = CallToolRequestParams::new("run_python")
-        .with_arguments(common::args(json!({"code": "print(6 * 7)"})));
-    let result = client.call_tool(params).await.unwrap();
-    assert_eq!(result.is_error, Some(false));
-    let structured = result.structured_content.expect("structuredContent");
-    assert_eq!(structured["stdout"], json!(["42"]));
-
-    let manual = client
-        .read_resource(ReadResourceRequestParams::new(
-            mcp_bridge::mcp::CAPABILITIES_URI,
-        ))
-        .await
-        .unwrap();
-    assert_eq!(manual.contents.len(), 1);
-    client.cancel().await.unwrap();
-}
+use tokio::process::{Child, ChildStdin, ChildStdout};
 
 /// A `bridge serve` driven by raw JSON-RPC lines.
 struct Wire {
@@ -77,7 +18,7 @@ struct Wire {
 
 impl Wire {
     fn start() -> Self {
-        let mut child = bridge_command()
+        let mut child = common::serve_command()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

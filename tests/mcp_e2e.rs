@@ -8,23 +8,15 @@ use std::time::Duration;
 
 use std::sync::{Arc, Mutex};
 
-use rmcp::model::{CallToolRequestParams, ProgressNotificationParam, ReadResourceRequestParams};
+use rmcp::model::{
+    CallToolRequestParams, ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams,
+};
 use rmcp::service::NotificationContext;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
-
-fn bridge_command() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bridge"));
-    command
-        .arg("serve")
-        .env("MCP_BRIDGE_IMAGE", common::image())
-        .env("MCP_BRIDGE_LOG_LEVEL", "warn")
-        .kill_on_drop(true);
-    command
-}
+use tokio::process::Child;
 
 fn call(code: &str, timeout: u64) -> CallToolRequestParams {
     CallToolRequestParams::new("run_python")
@@ -33,19 +25,36 @@ fn call(code: &str, timeout: u64) -> CallToolRequestParams {
 
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
-async fn an_mcp_client_sees_one_tool_and_gets_structured_results() {
+async fn an_mcp_client_sees_one_tool_and_gets_structured_results_in_either_lifecycle() {
     common::engine().await;
-    let (transport, _) = TokioChildProcess::builder(bridge_command())
+    let stateless = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    // The `initialize` handshake (a client asking for 2026-07-28 there is answered with the newest revision
+    // that has it), and 2026-07-28's `server/discover` with stateless requests after it.
+    for (lifecycle, version) in [
+        (ClientLifecycleMode::Initialize, "2025-11-25"),
+        (stateless, "2026-07-28"),
+    ] {
+        sees_one_tool_and_gets_structured_results(lifecycle, version).await;
+    }
+}
+
+async fn sees_one_tool_and_gets_structured_results(lifecycle: ClientLifecycleMode, version: &str) {
+    let (transport, _) = TokioChildProcess::builder(common::serve_command())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let client = ().serve(transport).await.expect("initialize");
+    let client =
+        ().serve_with_lifecycle(transport, lifecycle)
+            .await
+            .expect("initialize or discover");
 
     let info = client.peer_info().expect("server info");
     let server = info.server_info.as_ref().expect("serverInfo");
     assert_eq!(server.name, "mcp-bridge");
     assert_eq!(server.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(info.protocol_version.to_string(), "2025-11-25");
+    assert_eq!(info.protocol_version.as_str(), version);
     assert!(
         info.instructions
             .as_deref()
@@ -173,7 +182,7 @@ async fn an_mcp_client_sees_one_tool_and_gets_structured_results() {
 async fn a_cancelled_call_removes_its_container() {
     let docker = common::engine().await;
     // The cold path, so the run's container is the bridge's only one (tests/pool.rs cancels a pooled run).
-    let mut command = bridge_command();
+    let mut command = common::serve_command();
     command.env("MCP_BRIDGE_POOL_SIZE", "0");
     let (transport, _) = TokioChildProcess::builder(command)
         .stderr(Stdio::null())
@@ -207,7 +216,7 @@ async fn a_cancelled_call_removes_its_container() {
 
 /// A bridge driven by raw JSON-RPC lines, with a run in progress.
 async fn bridge_with_a_running_call() -> (Child, u32) {
-    let mut child = bridge_command()
+    let mut child = common::serve_command()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -294,7 +303,7 @@ async fn start_up_removes_containers_a_crashed_bridge_left() {
         "left behind"
     );
 
-    let (transport, _) = TokioChildProcess::builder(bridge_command())
+    let (transport, _) = TokioChildProcess::builder(common::serve_command())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -315,7 +324,7 @@ async fn start_up_removes_containers_a_crashed_bridge_left() {
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn stdout_carries_only_protocol_even_when_code_floods_it() {
     common::engine().await;
-    let mut child = bridge_command()
+    let mut child = common::serve_command()
         .env("MCP_BRIDGE_LOG_LEVEL", "debug")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -375,7 +384,7 @@ async fn a_call_hears_how_long_its_run_has_gone_and_what_it_printed() {
     common::engine().await;
     let listener = ProgressListener::default();
     let heard = listener.heard.clone();
-    let (transport, _) = TokioChildProcess::builder(bridge_command())
+    let (transport, _) = TokioChildProcess::builder(common::serve_command())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();

@@ -20,6 +20,17 @@ use mcp_bridge::config::Config;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
+/// `bridge serve` as a child process for a client to drive over stdio, with the test image and quiet logs.
+pub fn serve_command() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bridge"));
+    command
+        .arg("serve")
+        .env("MCP_BRIDGE_IMAGE", image())
+        .env("MCP_BRIDGE_LOG_LEVEL", "warn")
+        .kill_on_drop(true);
+    command
+}
+
 /// The sandbox image the tests use: `MCP_BRIDGE_IMAGE`, else the offline build (`scripts/build-offline-image.sh`).
 pub fn image() -> String {
     std::env::var("MCP_BRIDGE_IMAGE")
