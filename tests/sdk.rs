@@ -1,0 +1,77 @@
+//! A second, independent MCP implementation against `bridge serve`: the official Python SDK's client (PyPI
+//! `mcp` 2.3.0, installed by `scripts/test` into `tests/sdk/.deps`) over stdio, with the `initialize`
+//! handshake and with 2026-07-28's discovery. Each lists the tools, runs code, and answers a policy's `ask`
+//! (elicitation in the first, an `input_required` round trip in the second), driven by `tests/sdk/python_client.py`.
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+const ASK_ON_ECHO: &str = r#"
+[plugins.rules]
+enabled = true
+[plugins.rules.config]
+default = "allow"
+rules = [{ server = "stub", tool = "echo", action = "ask", reason = "echo needs a human" }]
+"#;
+
+#[tokio::test]
+#[ignore = "needs a Docker engine, the sandbox image and the Python SDK: run scripts/test, or cargo test -- --include-ignored"]
+async fn the_python_sdk_client_lists_runs_and_answers_an_ask_in_both_lifecycles() {
+    common::engine().await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let deps = root.join("tests/sdk/.deps");
+    if !deps.join("mcp").exists() {
+        common::missing(
+            "the Python MCP SDK in tests/sdk/.deps",
+            "python3 -m pip install --target tests/sdk/.deps mcp==2.3.0",
+        );
+    }
+    let scratch = tempfile::TempDir::new().unwrap();
+    let path = |p: &str| scratch.path().join(p);
+    std::fs::create_dir_all(path("home")).unwrap();
+    let servers =
+        json!({"mcpServers": {"stub": {"command": "python3", "args": [common::stub_script()]}}});
+    std::fs::write(path("servers.json"), servers.to_string()).unwrap();
+    std::fs::write(path("bridge.toml"), ASK_ON_ECHO).unwrap();
+
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28")] {
+        let output = tokio::process::Command::new("python3")
+            .arg(root.join("tests/sdk/python_client.py"))
+            .arg(env!("CARGO_BIN_EXE_bridge"))
+            .arg(mode)
+            .current_dir(scratch.path())
+            .env("PYTHONPATH", &deps)
+            .env("HOME", path("home"))
+            .env("MCP_SERVERS_CONFIG", path("servers.json"))
+            .env("MCP_BRIDGE_CONFIG", path("bridge.toml"))
+            .env("MCP_BRIDGE_STATE_DIR", path("state"))
+            .env("MCP_BRIDGE_CACHE_DIR", path("cache"))
+            .env("MCP_BRIDGE_IMAGE", common::image())
+            .env("MCP_BRIDGE_LOG_LEVEL", "warn")
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{mode}: {stderr}");
+        let seen: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{mode}: {e}: {stderr}"));
+        assert_eq!(seen["protocol"], protocol, "{mode}");
+        assert_eq!(seen["tools"], json!(["run_python"]), "{mode}");
+        assert_eq!(seen["stdout"], json!(["42"]), "{mode}");
+        // The policy asked once; the client approved.
+        assert_eq!(seen["asked_stdout"], json!(["hi"]), "{mode}: {seen}");
+        let asked = seen["asked"].as_array().unwrap();
+        assert_eq!(asked.len(), 1, "{mode}: {seen}");
+        assert!(
+            asked[0]
+                .as_str()
+                .unwrap()
+                .contains("wants to call stub.echo"),
+            "{mode}: {seen}"
+        );
+    }
+}
