@@ -181,14 +181,6 @@ fn stdout(payload: &Value) -> Vec<String> {
         .collect()
 }
 
-const ASK_ON_ECHO: &str = r#"
-[plugins.rules]
-enabled = true
-[plugins.rules.config]
-default = "allow"
-rules = [{ server = "stub", tool = "echo", action = "ask", reason = "echo needs a human" }]
-"#;
-
 const TRY_ECHO: &str = r#"
 try:
     print((await mcp_stub.echo(text="hi")).text)
@@ -201,7 +193,7 @@ except runtime.PolicyDenied as exc:
 async fn an_ask_is_put_to_the_user_through_elicitation() {
     common::engine().await;
     let servers = json!({"stub": {"command": "python3", "args": [common::stub_script()]}});
-    let scratch = Scratch::new(servers, Some(ASK_ON_ECHO));
+    let scratch = Scratch::new(servers, Some(common::ASK_ON_ECHO));
     for (approve, expected) in [
         (Some(true), "hi".to_string()),
         (
@@ -245,7 +237,7 @@ async fn an_ask_is_put_to_the_user_through_elicitation() {
 async fn a_2026_client_is_asked_through_input_required_and_answers_by_calling_again() {
     common::engine().await;
     let servers = json!({"stub": {"command": "python3", "args": [common::stub_script()]}});
-    let scratch = Scratch::new(servers, Some(ASK_ON_ECHO));
+    let scratch = Scratch::new(servers, Some(common::ASK_ON_ECHO));
     // rmcp's client answers each `input_required` round through `create_elicitation` and calls again.
     for (approve, expected) in [
         (Some(true), "hi"),
@@ -285,7 +277,7 @@ async fn a_2026_client_is_asked_through_input_required_and_answers_by_calling_ag
 async fn a_question_nobody_answers_is_a_denial_after_the_approval_timeout_in_both_eras() {
     common::engine().await;
     let servers = json!({"stub": {"command": "python3", "args": [common::stub_script()]}});
-    let mut scratch = Scratch::new(servers, Some(ASK_ON_ECHO));
+    let mut scratch = Scratch::new(servers, Some(common::ASK_ON_ECHO));
     scratch.env = vec![("MCP_BRIDGE_APPROVAL_TIMEOUT", "2")];
     let expected = "denied: policy 'rules' asks: echo needs a human; but nobody answered within 2 s \
                     (MCP_BRIDGE_APPROVAL_TIMEOUT), so the call is denied";

@@ -7,15 +7,8 @@ mod common;
 
 use std::path::Path;
 
+use common::project::Project;
 use serde_json::{Value, json};
-
-const ASK_ON_ECHO: &str = r#"
-[plugins.rules]
-enabled = true
-[plugins.rules.config]
-default = "allow"
-rules = [{ server = "stub", tool = "echo", action = "ask", reason = "echo needs a human" }]
-"#;
 
 #[tokio::test]
 #[ignore = "needs a Docker engine, the sandbox image and the Python SDK: run scripts/test, or cargo test -- --include-ignored"]
@@ -29,26 +22,15 @@ async fn the_python_sdk_client_lists_runs_and_answers_an_ask_in_both_lifecycles(
             "python3 -m pip install --target tests/sdk/.deps mcp==2.3.0",
         );
     }
-    let scratch = tempfile::TempDir::new().unwrap();
-    let path = |p: &str| scratch.path().join(p);
-    std::fs::create_dir_all(path("home")).unwrap();
-    let servers =
-        json!({"mcpServers": {"stub": {"command": "python3", "args": [common::stub_script()]}}});
-    std::fs::write(path("servers.json"), servers.to_string()).unwrap();
-    std::fs::write(path("bridge.toml"), ASK_ON_ECHO).unwrap();
-
+    let project = Project::stub().with_config(common::ASK_ON_ECHO);
     for (mode, protocol) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28")] {
         let output = tokio::process::Command::new("python3")
             .arg(root.join("tests/sdk/python_client.py"))
             .arg(env!("CARGO_BIN_EXE_bridge"))
             .arg(mode)
-            .current_dir(scratch.path())
+            .current_dir(project.path("."))
+            .envs(project.vars())
             .env("PYTHONPATH", &deps)
-            .env("HOME", path("home"))
-            .env("MCP_SERVERS_CONFIG", path("servers.json"))
-            .env("MCP_BRIDGE_CONFIG", path("bridge.toml"))
-            .env("MCP_BRIDGE_STATE_DIR", path("state"))
-            .env("MCP_BRIDGE_CACHE_DIR", path("cache"))
             .env("MCP_BRIDGE_IMAGE", common::image())
             .env("MCP_BRIDGE_LOG_LEVEL", "warn")
             .kill_on_drop(true)

@@ -31,6 +31,15 @@ pub fn serve_command() -> tokio::process::Command {
     command
 }
 
+/// A policy that asks before the stub server's `echo`.
+pub const ASK_ON_ECHO: &str = r#"
+[plugins.rules]
+enabled = true
+[plugins.rules.config]
+default = "allow"
+rules = [{ server = "stub", tool = "echo", action = "ask", reason = "echo needs a human" }]
+"#;
+
 /// The sandbox image the tests use: `MCP_BRIDGE_IMAGE`, else the offline build (`scripts/build-offline-image.sh`).
 pub fn image() -> String {
     std::env::var("MCP_BRIDGE_IMAGE")

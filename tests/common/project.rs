@@ -65,16 +65,21 @@ impl Project {
     }
 
     pub fn config(&self) -> mcp_bridge::config::Config {
-        let home = self.path("home").display().to_string();
-        let state = self.path("state").display().to_string();
-        let cache = self.path("cache").display().to_string();
-        let mut vars: Vec<(&str, &str)> = vec![
-            ("HOME", &home),
-            ("MCP_BRIDGE_STATE_DIR", &state),
-            ("MCP_BRIDGE_CACHE_DIR", &cache),
-        ];
-        vars.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let vars = self.vars();
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         super::config(&vars)
+    }
+
+    /// The project's settings as environment variables, for a `bridge` child process.
+    pub fn vars(&self) -> Vec<(String, String)> {
+        let path = |p: &str| self.path(p).display().to_string();
+        let mut vars = vec![
+            ("HOME".to_string(), path("home")),
+            ("MCP_BRIDGE_STATE_DIR".to_string(), path("state")),
+            ("MCP_BRIDGE_CACHE_DIR".to_string(), path("cache")),
+        ];
+        vars.extend(self.extra.iter().cloned());
+        vars
     }
 
     pub fn bridge(&self) -> Arc<Bridge> {
