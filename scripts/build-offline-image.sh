@@ -51,6 +51,14 @@ DOCKERFILE
     rm -rf "$context"
 }
 
+# An image this script made before it added the runtime layer is a base as it is: no new debootstrap.
+if ! docker image inspect "$base" >/dev/null 2>&1 && [ "${REBUILD:-0}" != 1 ] \
+    && docker image inspect "$tag" >/dev/null 2>&1 \
+    && [ -z "$(docker image inspect -f '{{index .Config.Labels "org.mcp-bridge.runtime"}}' "$tag")" ]; then
+    log "using the existing $tag as $base"
+    docker tag "$tag" "$base"
+fi
+
 if docker image inspect "$base" >/dev/null 2>&1 && [ "${REBUILD:-0}" != 1 ]; then
     add_runtime_layer
     exit 0
