@@ -254,8 +254,8 @@ pub async fn conclude(
 ) -> Result<RunEnd, Unfinished> {
     let end = match ending {
         Ending::Done { exit, .. } => {
-            // The code is finished (the runtime exits right after `done`); the caller need not wait for the
-            // removal.
+            // The code is finished (the runtime exits once the detach above closed its stdin); the caller need
+            // not wait for the removal.
             guard.remove_later();
             RunEnd::Exited(exit)
         }

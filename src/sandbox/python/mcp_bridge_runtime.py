@@ -496,6 +496,7 @@ def _serve_session(session, run, manual):
             status = 1
         end, status = _end_call(session, status)
         if end:
+            _await_host_hangup(session.proto_in)
             os._exit(status)
         run = runs.get()
         if not isinstance(run, dict):
@@ -503,6 +504,24 @@ def _serve_session(session, run, manual):
             os._exit(0)
         session.open_output()
         session.channel.send({"t": "started"})
+
+
+def _await_host_hangup(fd):
+    """Block until the host closes stdin, which it does once it has ``done``.
+
+    The runner's exit starts the container's teardown (the relay, as PID 1, follows it), and under gVisor that
+    teardown takes the CPU the engine needs to deliver ``done``: exiting at once put ~3 ms on a pooled run's
+    answer (BENCHMARKS.md). Bounded all the same: PID 1 ends the container when stdin hangs up or at the
+    deadline, whatever the code did to this descriptor; a read error ends the wait.
+    """
+    while True:
+        try:
+            if not os.read(fd, relay.READ_SIZE):
+                return
+        except InterruptedError:
+            continue
+        except OSError:
+            return
 
 
 def _fork_relay(max_frame):
@@ -562,6 +581,7 @@ def main(boot):
         for text in session.pending:
             channel.send_out("stderr", text)
         channel.finish({"t": "done", "exit": status})
+        _await_host_hangup(proto_in)
     finally:
         # os._exit: non-daemon threads, atexit handlers and children cannot keep the run alive.
         os._exit(status)

@@ -608,6 +608,32 @@ class BootTests(unittest.TestCase):
         self.assertIn({"t": "out", "s": "stdout", "d": "warm\n"}, frames)
         self.assertEqual(frames[-1], {"t": "done", "exit": 0})
 
+    def test_after_done_the_runtime_exits_with_its_status_once_stdin_closes(self):
+        # Exiting at once would start the container's teardown while `done` is on its way to the host.
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-B", "-c", BOOTSTRAP],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            proc.stdin.write(with_header(boot_body()) + with_header(run_body("raise SystemExit(3)")))
+            proc.stdin.flush()
+            frames = []
+            for line in iter(proc.stdout.readline, b""):
+                frames.append(json.loads(line))
+                if frames[-1]["t"] == "done":
+                    break
+            time.sleep(0.3)
+            self.assertIsNone(proc.poll(), "it waits for the host to let go")
+            proc.stdin.close()
+            self.assertEqual(proc.wait(timeout=30), 3)
+        finally:
+            proc.kill()
+            proc.stdout.close()
+            proc.stderr.close()
+        self.assertEqual(frames[-1], {"t": "done", "exit": 3})
+
     def test_a_warm_runtime_let_go_exits_70_without_running_anything(self):
         r = run_payload(with_header(boot_body()))
         self.assertEqual((r.returncode, [f["t"] for f in r.frames]), (70, ["ready"]))
