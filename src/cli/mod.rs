@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bridge::Bridge;
 use crate::config::Config;
 use crate::mcp::BridgeServer;
+use crate::mcp::http::{HttpOptions, Tokens};
 use crate::response::Status;
 use crate::sandbox::SandboxError;
 
@@ -36,11 +37,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve MCP over stdio (stdout carries only protocol; logs go to stderr).
+    /// Serve MCP over stdio (stdout carries only protocol; logs go to stderr), or over HTTP with --http.
     #[command(
-        after_help = "Example client config:\n  {\"mcpServers\": {\"python\": {\"command\": \"bridge\", \"args\": [\"serve\"]}}}"
+        after_help = "Example client config:\n  {\"mcpServers\": {\"python\": {\"command\": \"bridge\", \"args\": [\"serve\"]}}}\n\n\
+Over HTTP (MCP at /mcp, health at /healthz):\n  bridge serve --http 127.0.0.1:8765\n  \
+MCP_BRIDGE_HTTP_TOKEN=$(openssl rand -hex 32) bridge serve --http 0.0.0.0:8765 --allow-host bridge.example\n\
+  client: {\"url\": \"http://127.0.0.1:8765/mcp\", \"headers\": {\"Authorization\": \"Bearer <token>\"}}"
     )]
-    Serve,
+    Serve(ServeArgs),
     /// Run code through the same path as the run_python tool and print the response.
     #[command(
         after_help = "Examples:\n  bridge run -c 'print(1 + 1)'\n  bridge run script.py --timeout 60\n  \
@@ -63,6 +67,27 @@ failed (1 for an uncaught exception); 124 timeout; 2 invalid arguments; 1 other 
     /// List or delete the functions runs saved with save_tool().
     #[command(subcommand)]
     Tools(manage::ToolsCommand),
+}
+
+#[derive(Debug, Default, Args)]
+struct ServeArgs {
+    /// Serve MCP over Streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
+    /// A file of bearer tokens, one per line; each is one client (with --http).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MCP_BRIDGE_HTTP_TOKEN_FILE",
+        requires = "http"
+    )]
+    token_file: Option<PathBuf>,
+    /// A browser origin allowed to call the server, e.g. http://localhost:3000 (repeatable; with --http).
+    #[arg(long = "allow-origin", value_name = "ORIGIN", requires = "http")]
+    allowed_origins: Vec<String>,
+    /// A host name the server answers to besides loopback and its address (repeatable; with --http).
+    #[arg(long = "allow-host", value_name = "HOST", requires = "http")]
+    allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -94,10 +119,20 @@ pub async fn main() -> ExitCode {
         }
     };
     init_logging(&config.log_level);
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => match bridge(config) {
-            Ok(bridge) => serve(bridge).await.map(|()| ExitCode::SUCCESS),
-            Err(code) => Ok(code),
+    let result = match cli
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeArgs::default()))
+    {
+        Command::Serve(args) => match (http_options(&config, &args), bridge(config)) {
+            (Err(error), bridge) => {
+                if let Ok(bridge) = bridge {
+                    bridge.shutdown().await;
+                }
+                eprintln!("bridge: {error:#}");
+                Ok(ExitCode::from(2))
+            }
+            (Ok(http), Ok(bridge)) => serve(bridge, http).await.map(|()| ExitCode::SUCCESS),
+            (Ok(_), Err(code)) => Ok(code),
         },
         Command::Run(args) => match bridge(config) {
             Ok(bridge) => run(bridge, args).await,
@@ -138,7 +173,25 @@ fn bridge(config: Config) -> Result<Arc<Bridge>, ExitCode> {
     })
 }
 
-async fn serve(bridge: Arc<Bridge>) -> Result<()> {
+/// The HTTP settings of `serve --http`, checked before anything starts; None for stdio.
+fn http_options(config: &Config, args: &ServeArgs) -> Result<Option<HttpOptions>> {
+    let Some(addr) = args.http else {
+        return Ok(None);
+    };
+    // Read here, not kept in Config: a secret has no place in its Debug output.
+    let token = std::env::var("MCP_BRIDGE_HTTP_TOKEN").ok();
+    let tokens = Tokens::load(token.as_deref(), args.token_file.as_deref())?;
+    crate::mcp::http::check_exposure(addr, &tokens)?;
+    Ok(Some(HttpOptions {
+        addr,
+        tokens,
+        allowed_origins: args.allowed_origins.clone(),
+        allowed_hosts: args.allowed_hosts.clone(),
+        max_requests_per_client: config.http_max_requests,
+    }))
+}
+
+async fn serve(bridge: Arc<Bridge>, http: Option<HttpOptions>) -> Result<()> {
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     // The engine is contacted now rather than at the first run: the first run is faster, containers left by a
@@ -154,6 +207,21 @@ async fn serve(bridge: Arc<Bridge>) -> Result<()> {
             Err(error) => tracing::warn!("container engine not ready yet: {error}"),
         }
     });
+    if let Some(options) = http {
+        // Every way out goes through shutdown, which cancels the runs and removes every container.
+        let stop = CancellationToken::new();
+        let signalled = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = sigterm.recv() => tracing::info!("SIGTERM"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+            }
+            signalled.cancel();
+        });
+        let served = crate::mcp::http::serve(bridge.clone(), options, stop).await;
+        bridge.shutdown().await;
+        return served;
+    }
     // From here on every way out goes through shutdown, which removes the warm containers too.
     let handshake = BridgeServer::new(bridge.clone()).serve(rmcp::transport::stdio());
     let service = tokio::select! {

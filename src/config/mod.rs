@@ -72,6 +72,8 @@ pub struct Config {
     /// `MCP_BRIDGE_APPROVAL_TIMEOUT`: how long a policy's question waits for the user's answer before it counts
     /// as a denial (default 2 min).
     pub approval_wait: Duration,
+    /// `MCP_BRIDGE_HTTP_MAX_REQUESTS`: requests one HTTP client may have in flight (`serve --http`; default 64).
+    pub http_max_requests: usize,
     /// `MCP_BRIDGE_POOL_MAX_IDLE`: how long a warm container waits for a run before it is replaced.
     pub pool_max_idle: Duration,
     /// `MCP_BRIDGE_MAX_OUTPUT`: bytes of stdout + stderr kept for the response; the rest is cut with a marker.
@@ -236,6 +238,12 @@ impl Config {
                 "must be at least 1 second (a policy that should not ask can deny instead)",
             ));
         }
+        let http_max_requests = integer(
+            get("MCP_BRIDGE_HTTP_MAX_REQUESTS"),
+            "MCP_BRIDGE_HTTP_MAX_REQUESTS",
+            64,
+            1,
+        )? as usize;
         let max_sessions = integer(
             get("MCP_BRIDGE_MAX_SESSIONS"),
             "MCP_BRIDGE_MAX_SESSIONS",
@@ -342,6 +350,7 @@ impl Config {
             session_idle,
             max_sessions,
             approval_wait,
+            http_max_requests,
             max_output_bytes,
             output_limit_bytes,
             max_code_bytes,

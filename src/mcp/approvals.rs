@@ -74,8 +74,9 @@ impl Asker for ElicitingAsker {
     }
 }
 
-/// The runs of one connection that were started by a 2026-07-28 client able to answer questions, by the opaque
-/// handle each `input_required` result carries as its `requestState`.
+/// The runs started by 2026-07-28 clients able to answer questions, by the opaque handle each `input_required`
+/// result carries as its `requestState`. One set per stdio connection; over HTTP one set for the server, each run
+/// answerable only by the client that started it.
 #[derive(Default)]
 pub struct PendingRuns {
     runs: Mutex<HashMap<String, Arc<PendingRun>>>,
@@ -83,6 +84,8 @@ pub struct PendingRuns {
 
 /// A run going on in its own task, and what it is waiting for.
 struct PendingRun {
+    /// The connection (over HTTP: the client) that started it; nobody else's retry reaches it.
+    owner: Arc<str>,
     /// The call's arguments: a retry must be the same call.
     arguments: JsonObject,
     /// Cancels the run. Not the request's token: rmcp cancels that once the request is answered, and an
@@ -136,6 +139,7 @@ impl PendingRuns {
     ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
         let handle = uuid::Uuid::new_v4().simple().to_string();
         let run = Arc::new(PendingRun {
+            owner: connection.clone(),
             arguments: arguments.clone(),
             cancel: CancellationToken::new(),
             state: Mutex::default(),
@@ -169,11 +173,18 @@ impl PendingRuns {
     /// Hands a retry's answers to its run and waits for the next question or the result.
     pub async fn resume(
         &self,
+        connection: &str,
         retry: Retry,
         arguments: &JsonObject,
         request: &CancellationToken,
     ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
-        let Some(run) = self.lock().get(&retry.handle).cloned() else {
+        // Another client's run is answered exactly as a run that does not exist: its handle tells nothing.
+        let run = self
+            .lock()
+            .get(&retry.handle)
+            .filter(|run| *run.owner == *connection)
+            .cloned();
+        let Some(run) = run else {
             return Ok(refusal(
                 "this requestState names no run waiting for answers (it ended, was collected, or its \
                  questions expired); call run_python again without it",

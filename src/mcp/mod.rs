@@ -3,6 +3,7 @@
 //! [`BridgeServer`] is the rmcp handler; the work itself is [`Bridge::run_python`], shared with `bridge run`.
 
 mod approvals;
+pub mod http;
 mod progress;
 
 use std::borrow::Cow;
@@ -45,21 +46,43 @@ conversation. Pass `session` (a name) to keep variables, imports and files acros
 instead of a fresh container each time. Read the capabilities resource or print(runtime.capability_summary()) \
 for the manual.";
 
-/// The rmcp handler: one tool router over a shared [`Bridge`]. One handler serves one MCP connection, whose
-/// id owns the sessions its calls open.
+/// The rmcp handler: one tool router over a shared [`Bridge`]. Over stdio one handler serves the one MCP
+/// connection, whose id owns the sessions its calls open; over HTTP ([`http`]) the owner is the client each
+/// request comes from.
 #[derive(Clone)]
 pub struct BridgeServer {
     bridge: Arc<Bridge>,
-    connection: Arc<str>,
+    scope: Scope,
     /// Runs of 2026-07-28 clients waiting for answers to their questions.
     pending: Arc<PendingRuns>,
     tool_router: ToolRouter<Self>,
 }
 
+/// Who owns the sessions and pending approvals a call opens.
+#[derive(Clone)]
+enum Scope {
+    /// One stdio connection, by a random id.
+    Connection(Arc<str>),
+    /// Each request's HTTP client ([`http::HttpClient`]), and its MCP session if it has one.
+    Http,
+}
+
 #[tool_router]
 impl BridgeServer {
-    /// A handler over `bridge`; the tool's schema takes its limits from the bridge's settings.
+    /// A handler for one stdio connection over `bridge`; the tool's schema takes its limits from the bridge's
+    /// settings.
     pub fn new(bridge: Arc<Bridge>) -> Self {
+        let connection = uuid::Uuid::new_v4().simple().to_string().into();
+        Self::scoped(bridge, Scope::Connection(connection))
+    }
+
+    /// The handler behind `bridge serve --http`, cloned for each HTTP session and each sessionless request: they
+    /// share the pending approvals, which each request finds by its client.
+    pub fn for_http(bridge: Arc<Bridge>) -> Self {
+        Self::scoped(bridge, Scope::Http)
+    }
+
+    fn scoped(bridge: Arc<Bridge>, scope: Scope) -> Self {
         let mut tool_router = Self::tool_router();
         if let Some(route) = tool_router.map.get_mut("run_python") {
             route.attr.input_schema = Arc::new(request::input_schema(bridge.config()));
@@ -67,7 +90,7 @@ impl BridgeServer {
         }
         BridgeServer {
             bridge,
-            connection: uuid::Uuid::new_v4().simple().to_string().into(),
+            scope,
             pending: Arc::default(),
             tool_router,
         }
@@ -94,9 +117,13 @@ impl BridgeServer {
         InputResponses(answers): InputResponses,
     ) -> Result<CallToolResponse, ErrorData> {
         let cancel = &context.ct;
+        let connection = self.connection(&context)?;
         if let Some(handle) = state {
             let retry = Retry { handle, answers };
-            return self.pending.resume(retry, &arguments, cancel).await;
+            return self
+                .pending
+                .resume(&connection, retry, &arguments, cancel)
+                .await;
         }
         let asker: Option<Arc<dyn Asker>> = match era(&context) {
             Era::Handshake => Some(Arc::new(ElicitingAsker {
@@ -104,10 +131,9 @@ impl BridgeServer {
                 wait: self.bridge.config().approval_wait,
             })),
             Era::Stateless { can_elicit: true } => {
-                let (bridge, connection) = (self.bridge.clone(), self.connection.clone());
                 return self
                     .pending
-                    .start(bridge, connection, arguments, cancel)
+                    .start(self.bridge.clone(), connection, arguments, cancel)
                     .await;
             }
             Era::Stateless { can_elicit: false } => None,
@@ -115,7 +141,7 @@ impl BridgeServer {
         let (progress, _reporter) = progress::start(&context).unzip();
         let caller = Caller {
             asker,
-            connection: Some(&self.connection),
+            connection: Some(&connection),
             progress,
         };
         let response = self
@@ -124,6 +150,35 @@ impl BridgeServer {
             .await
             .map_err(|cancelled| ErrorData::internal_error(cancelled.to_string(), None))?;
         Ok(tool_result(response).into())
+    }
+}
+
+impl BridgeServer {
+    /// The owner of what this call opens: the stdio connection, or over HTTP the client (and its MCP session,
+    /// for a client that connected with `initialize`).
+    fn connection(&self, context: &RequestContext<RoleServer>) -> Result<Arc<str>, ErrorData> {
+        match &self.scope {
+            Scope::Connection(id) => Ok(id.clone()),
+            Scope::Http => {
+                let parts = context.extensions.get::<axum::http::request::Parts>();
+                let client = parts.and_then(|parts| parts.extensions.get::<http::HttpClient>());
+                let Some((parts, client)) = parts.zip(client) else {
+                    // The HTTP layer always sets both; a request without them is not served blind.
+                    return Err(ErrorData::internal_error(
+                        "the HTTP request carries no client identity",
+                        None,
+                    ));
+                };
+                let session = parts
+                    .headers
+                    .get(http::SESSION_HEADER)
+                    .and_then(|value| value.to_str().ok());
+                Ok(match session {
+                    Some(session) => format!("http:{}:{session}", client.id()).into(),
+                    None => format!("http:{}", client.id()).into(),
+                })
+            }
+        }
     }
 }
 

@@ -1,17 +1,22 @@
-"""The official Python MCP SDK's client (PyPI ``mcp``) against ``bridge serve`` over stdio: a second,
+"""The official Python MCP SDK's client (PyPI ``mcp``) against ``bridge serve`` over stdio or HTTP: a second,
 independent implementation of both lifecycles (the ``initialize`` handshake and 2026-07-28's discovery).
 
-    PYTHONPATH=tests/sdk/.deps python3 tests/sdk/python_client.py BRIDGE MODE
+    PYTHONPATH=tests/sdk/.deps python3 tests/sdk/python_client.py BRIDGE MODE [URL]
 
-MODE is ``legacy`` or ``2026-07-28``. The bridge's settings come from the environment (tests/sdk.rs sets a
-policy that asks before the stub server's ``echo``). Prints one JSON object with what the client saw; every
-elicitation is answered with an approval.
+MODE is ``legacy`` or ``2026-07-28``. Without URL the client starts ``BRIDGE serve`` and speaks stdio; with
+it, it speaks Streamable HTTP to a running ``bridge serve --http`` at URL, with the bearer token in
+``MCP_TEST_TOKEN``. The bridge's settings come from the environment (tests/sdk.rs sets a policy that asks
+before the stub server's ``echo``). Prints one JSON object with what the client saw; every elicitation is
+answered with an approval.
 """
 
 import asyncio
 import json
 import os
 import sys
+
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcp import Client, StdioServerParameters, types
 
@@ -23,14 +28,18 @@ except runtime.PolicyDenied as exc:
 """
 
 
-async def main(bridge, mode):
+async def main(bridge, mode, url=None):
     asked = []
 
     async def approve(context, params):
         asked.append(params.message)
         return types.ElicitResult(action="accept", content={"approve": True})
 
-    server = StdioServerParameters(command=bridge, args=["serve"], env=dict(os.environ))
+    if url is None:
+        server = StdioServerParameters(command=bridge, args=["serve"], env=dict(os.environ))
+    else:
+        headers = {"Authorization": f"Bearer {os.environ['MCP_TEST_TOKEN']}"}
+        server = streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
     async with Client(server, mode=mode, elicitation_callback=approve) as client:
         tools = await client.list_tools()
         printed = await client.call_tool("run_python", {"code": "print(6 * 7)"})
@@ -46,4 +55,4 @@ async def main(bridge, mode):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(*sys.argv[1:4]))

@@ -1,0 +1,477 @@
+//! `bridge serve --http`: a real `bridge` child listening on loopback, driven by rmcp's own Streamable HTTP
+//! client in both lifecycles (`initialize` with a session, and 2026-07-28 sessionless), and by plain HTTP
+//! requests for what a client library would never send (no token, a wrong one, a foreign `Origin`).
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction, ElicitationCapability, FormElicitationCapability, Implementation,
+    ProtocolVersion,
+};
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData, RoleClient};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+const OTHER_TOKEN: &str = "other-token-0123456789abcdef";
+
+/// A `bridge serve --http` child on a free loopback port, with a scratch home and the stub server configured.
+struct HttpBridge {
+    _dir: TempDir,
+    child: Child,
+    port: u16,
+}
+
+impl HttpBridge {
+    async fn start(extra: &[(&str, &str)], bridge_config: Option<&str>) -> Self {
+        let dir = TempDir::new().unwrap();
+        let path = |p: &str| dir.path().join(p);
+        std::fs::create_dir_all(path("home")).unwrap();
+        let servers = json!({"mcpServers": {"stub": {"command": "python3", "args": [common::stub_script()]}}});
+        std::fs::write(path("servers.json"), servers.to_string()).unwrap();
+        std::fs::write(
+            path("tokens"),
+            format!("# clients\n{TOKEN}\n\n{OTHER_TOKEN}\n"),
+        )
+        .unwrap();
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bridge"));
+        command
+            .args(["serve", "--http", &format!("127.0.0.1:{port}")])
+            .arg("--token-file")
+            .arg(path("tokens"))
+            .current_dir(dir.path())
+            .env("HOME", path("home"))
+            .env("MCP_SERVERS_CONFIG", path("servers.json"))
+            .env("MCP_BRIDGE_STATE_DIR", path("state"))
+            .env("MCP_BRIDGE_CACHE_DIR", path("cache"))
+            .env("MCP_BRIDGE_IMAGE", common::image())
+            .env("MCP_BRIDGE_LOG_LEVEL", "warn")
+            .env_remove("MCP_BRIDGE_HTTP_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(text) = bridge_config {
+            std::fs::write(path("bridge.toml"), text).unwrap();
+            command.env("MCP_BRIDGE_CONFIG", path("bridge.toml"));
+        }
+        command.envs(extra.iter().copied());
+        let child = command.spawn().unwrap();
+        let bridge = HttpBridge {
+            _dir: dir,
+            child,
+            port,
+        };
+        common::eventually("the bridge listens", || async {
+            reqwest::get(bridge.url("/healthz")).await.is_ok()
+        })
+        .await;
+        bridge
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn connect<H: ClientHandler>(
+        &self,
+        handler: H,
+        token: &str,
+        lifecycle: ClientLifecycleMode,
+    ) -> RunningService<RoleClient, H> {
+        let config =
+            StreamableHttpClientTransportConfig::with_uri(self.url("/mcp")).auth_header(token);
+        let transport = StreamableHttpClientTransport::from_config(config);
+        handler
+            .serve_with_lifecycle(transport, lifecycle)
+            .await
+            .expect("initialize or discover over HTTP")
+    }
+}
+
+fn stateless() -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    }
+}
+
+fn lifecycles() -> [(&'static str, ClientLifecycleMode); 2] {
+    [
+        ("initialize", ClientLifecycleMode::Initialize),
+        ("2026-07-28", stateless()),
+    ]
+}
+
+async fn call<H: ClientHandler>(client: &RunningService<RoleClient, H>, arguments: Value) -> Value {
+    let params = CallToolRequestParams::new("run_python").with_arguments(common::args(arguments));
+    let result = client.call_tool(params).await.expect("tools/call");
+    result.structured_content.expect("structuredContent")
+}
+
+fn stdout(payload: &Value) -> Vec<String> {
+    assert_eq!(payload["status"], "success", "{payload:#}");
+    payload["stdout"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Answers every elicitation with `approve`.
+#[derive(Clone)]
+struct Approver(bool);
+
+impl ClientHandler for Approver {
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        let mut elicitation = ElicitationCapability::new();
+        elicitation.form = Some(FormElicitationCapability::default());
+        capabilities.elicitation = Some(elicitation);
+        ClientConfig::new(capabilities, Implementation::new("approver", "1.0.0"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        _request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": self.0})))
+    }
+}
+
+const TRY_ECHO: &str = r#"
+try:
+    print((await mcp_stub.echo(text="hi")).text)
+except runtime.PolicyDenied as exc:
+    print("denied:", exc)
+"#;
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn rmcp_clients_in_both_lifecycles_list_run_and_are_asked_over_http() {
+    let docker = common::engine().await;
+    let bridge = HttpBridge::start(&[], Some(common::ASK_ON_ECHO)).await;
+    for (era, lifecycle) in lifecycles() {
+        let client = bridge.connect((), TOKEN, lifecycle.clone()).await;
+        let tools = client.list_all_tools().await.expect("tools/list");
+        assert_eq!(tools.len(), 1, "{era}");
+        assert_eq!(tools[0].name, "run_python", "{era}");
+        let out = stdout(&call(&client, json!({"code": "print(6 * 7)"})).await);
+        assert_eq!(out, ["42"], "{era}");
+        client.cancel().await.unwrap();
+
+        // A policy's ask: an elicitation for the initialize client, input_required for the 2026 one.
+        for (approve, expected) in [
+            (true, "hi"),
+            (
+                false,
+                "denied: policy 'rules' asked (echo needs a human) and the user declined",
+            ),
+        ] {
+            let client = bridge
+                .connect(Approver(approve), TOKEN, lifecycle.clone())
+                .await;
+            let out = stdout(&call(&client, json!({"code": TRY_ECHO, "servers": ["stub"]})).await);
+            assert_eq!(out, [expected], "{era} approve={approve}");
+            client.cancel().await.unwrap();
+        }
+    }
+    let pid = bridge.child.id().expect("pid");
+    common::eventually("the runs' containers are gone", || {
+        let docker = docker.clone();
+        async move {
+            common::containers_and_states_of_process(&docker, pid)
+                .await
+                .iter()
+                .all(|(_, state)| state == "running")
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_session_belongs_to_the_client_that_opened_it() {
+    common::engine().await;
+    let bridge = HttpBridge::start(&[], None).await;
+    for (era, lifecycle) in lifecycles() {
+        let owner = bridge.connect((), TOKEN, lifecycle.clone()).await;
+        let name = format!("s-{}", era.replace('-', ""));
+        let first = call(&owner, json!({"code": "secret = 'mine'", "session": name})).await;
+        assert_eq!(first["status"], "success", "{first:#}");
+        let again = call(&owner, json!({"code": "print(secret)", "session": name})).await;
+        // An initialize client keeps its MCP session; a 2026 client is known by its token alone.
+        assert_eq!(stdout(&again), ["mine"], "{era}");
+
+        let other = bridge.connect((), OTHER_TOKEN, lifecycle.clone()).await;
+        let theirs = call(
+            &other,
+            json!({"code": "print(globals().get('secret', 'not here'))", "session": name}),
+        )
+        .await;
+        assert_eq!(
+            stdout(&theirs),
+            ["not here"],
+            "{era}: another client got a session of its own"
+        );
+        owner.cancel().await.unwrap();
+        other.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn no_token_a_wrong_token_or_a_foreign_origin_runs_nothing() {
+    let docker = common::engine().await;
+    let settings = [
+        ("MCP_BRIDGE_POOL_SIZE", "0"),
+        ("MCP_BRIDGE_HTTP_MAX_REQUESTS", "1"),
+    ];
+    let bridge = HttpBridge::start(&settings, None).await;
+    let http = reqwest::Client::new();
+    let post_code = |token: Option<&str>, origin: Option<&str>, code: &str| {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "run_python", "arguments": {"code": code},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}}}});
+        let mut request = http
+            .post(bridge.url("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "run_python")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let post = |token, origin| post_code(token, origin, "print(1)");
+    let missing = post(None, None).await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(missing.headers()["www-authenticate"], "Bearer");
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("needs a bearer token")
+    );
+    let wrong = post(Some("not-the-token-0123456789"), None).await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("not one this server accepts")
+    );
+    let foreign = post(Some(TOKEN), Some("http://evil.example"))
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    // Nothing ran: no container was ever made for this bridge (its pool is off).
+    let pid = bridge.child.id().expect("pid");
+    assert!(common::containers_of_process(&docker, pid).await.is_empty());
+
+    // The same request with the token goes through.
+    let allowed = post(Some(TOKEN), None).await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    let text = allowed.text().await.unwrap();
+    assert!(
+        text.contains(r#"\"stdout\":[\"1\"]"#) || text.contains(r#""stdout":["1"]"#),
+        "{text}"
+    );
+
+    // One request in flight is this client's limit here: a second one at the same time gets 429.
+    let slow = tokio::spawn(post_code(
+        Some(TOKEN),
+        None,
+        "import time; time.sleep(3); print('slow')",
+    ));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let busy = post(Some(TOKEN), None).await.unwrap();
+    assert_eq!(busy.status(), 429);
+    assert!(
+        busy.text()
+            .await
+            .unwrap()
+            .contains("MCP_BRIDGE_HTTP_MAX_REQUESTS")
+    );
+    let slow = slow.await.unwrap().unwrap().text().await.unwrap();
+    assert!(slow.contains("slow"), "{slow}");
+
+    let health: Value = reqwest::get(bridge.url("/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn fifty_http_clients_at_once_each_get_their_own_result() {
+    common::engine().await;
+    let bridge = Arc::new(
+        HttpBridge::start(
+            &[
+                ("MCP_BRIDGE_MAX_CONCURRENCY", "4"),
+                ("MCP_BRIDGE_TIMEOUT", "120"),
+            ],
+            None,
+        )
+        .await,
+    );
+    let clients = (0..50).map(|n| {
+        let bridge = bridge.clone();
+        async move {
+            let lifecycle = if n % 2 == 0 {
+                ClientLifecycleMode::Initialize
+            } else {
+                stateless()
+            };
+            let client = bridge.connect((), TOKEN, lifecycle).await;
+            let payload = call(
+                &client,
+                json!({"code": format!("print('client', {n})"), "timeout": 120}),
+            )
+            .await;
+            client.cancel().await.unwrap();
+            (n, stdout(&payload))
+        }
+    });
+    let results =
+        tokio::time::timeout(Duration::from_secs(600), futures::future::join_all(clients))
+            .await
+            .expect("50 clients finish");
+    for (n, out) in results {
+        assert_eq!(out, [format!("client {n}")]);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn another_clients_mcp_session_id_reaches_nothing() {
+    common::engine().await;
+    let bridge = HttpBridge::start(&[("MCP_BRIDGE_POOL_SIZE", "0")], None).await;
+    let http = reqwest::Client::new();
+    let post = |token: &str, session: Option<&str>, body: Value| {
+        let mut request = http
+            .post(bridge.url("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {token}"))
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.send()
+    };
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let opened = post(TOKEN, None, initialize).await.unwrap();
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+    let theirs = post(OTHER_TOKEN, Some(&session), list.clone())
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 404);
+    assert!(theirs.text().await.unwrap().contains("no such MCP session"));
+    // The owner's own requests still reach it.
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert!(
+        post(TOKEN, Some(&session), initialized)
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let mine = post(TOKEN, Some(&session), list).await.unwrap();
+    assert_eq!(mine.status(), 200);
+    assert!(mine.text().await.unwrap().contains("run_python"));
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn sigterm_mid_run_cancels_it_removes_its_container_and_exits() {
+    let docker = common::engine().await;
+    let mut bridge = HttpBridge::start(&[("MCP_BRIDGE_POOL_SIZE", "0")], None).await;
+    let pid = bridge.child.id().expect("pid");
+    let client = bridge.connect((), TOKEN, stateless()).await;
+    let call = tokio::spawn(async move {
+        let params = CallToolRequestParams::new("run_python").with_arguments(common::args(
+            json!({"code": "import time; time.sleep(60)", "timeout": 90}),
+        ));
+        let outcome = client.call_tool(params).await;
+        (client, outcome)
+    });
+    common::eventually("the run's container is running", || {
+        let docker = docker.clone();
+        async move { !common::containers_of_process(&docker, pid).await.is_empty() }
+    })
+    .await;
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(20), bridge.child.wait())
+        .await
+        .expect("the bridge exits within 20 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(common::containers_of_process(&docker, pid).await.is_empty());
+    let (_client, outcome) = call.await.unwrap();
+    assert!(
+        outcome.is_err(),
+        "the call ended without a result: {outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_non_loopback_address_without_a_token_is_refused_before_anything_starts() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bridge"))
+        .args(["serve", "--http", "0.0.0.0:0"])
+        .env_remove("MCP_BRIDGE_HTTP_TOKEN")
+        .env_remove("MCP_BRIDGE_HTTP_TOKEN_FILE")
+        .env("MCP_BRIDGE_IMAGE", common::image())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to serve 0.0.0.0:0 without a token"),
+        "{stderr}"
+    );
+
+    let short = Command::new(env!("CARGO_BIN_EXE_bridge"))
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .env("MCP_BRIDGE_HTTP_TOKEN", "short")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 16 characters"));
+}
