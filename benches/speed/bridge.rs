@@ -1,4 +1,4 @@
-//! A release `bridge serve` child driven by an rmcp client over stdio.
+//! A release `bridge serve` child driven by an rmcp client over stdio, or over HTTP (`serve --http`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,8 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::{Peer, RoleClient, RunningService};
-use rmcp::transport::TokioChildProcess;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use serde_json::{Value, json};
 
 /// The bridge's own labels (src/sandbox/container.rs).
@@ -29,6 +30,8 @@ pub struct Bridge {
     pub pool_size: usize,
     /// Spawn → `initialize` answered.
     pub started_in: Duration,
+    /// The process, when the client does not own it (over HTTP).
+    _child: Option<tokio::process::Child>,
 }
 
 impl Bridge {
@@ -61,6 +64,62 @@ impl Bridge {
             pid,
             pool_size,
             started_in: started.elapsed(),
+            _child: None,
+        })
+    }
+
+    /// Spawns `bridge serve --http` on a free loopback port with `vars` (no token: loopback), its stderr to
+    /// `log`, and connects an rmcp client with `initialize`, as over stdio.
+    pub async fn spawn_http(binary: &Path, vars: &[(&str, String)], log: &Path) -> Result<Bridge> {
+        let log_file =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .context("a free port")?
+            .port();
+        let mut command = tokio::process::Command::new(binary);
+        command
+            .args(["serve", "--http", &format!("127.0.0.1:{port}")])
+            .env_remove("MCP_BRIDGE_HTTP_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log_file))
+            .kill_on_drop(true);
+        for (key, value) in vars {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("spawning {} serve --http", binary.display()))?;
+        let pid = child.id().context("the bridge exited at once")?;
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            ensure!(
+                started.elapsed() < REFILL_LIMIT,
+                "the bridge did not listen (see {})",
+                log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(url),
+        );
+        let client = ().serve(transport).await.with_context(|| {
+            format!(
+                "MCP handshake over HTTP with the bridge (see {})",
+                log.display()
+            )
+        })?;
+        Ok(Bridge {
+            client,
+            pid,
+            pool_size: 2,
+            started_in: started.elapsed(),
+            _child: Some(child),
         })
     }
 

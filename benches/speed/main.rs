@@ -7,6 +7,8 @@
 //!   waited for, untimed);
 //! - **pooled**: the same through a pool of 2 warm single-use containers (the refill is waited for, untimed);
 //! - **session call**: `print(1)` as the next call of an open session;
+//! - **pooled and session call over HTTP**: the same two against `bridge serve --http` on loopback, with rmcp's
+//!   Streamable HTTP client (`initialize`, an MCP session);
 //! - **bollard floor**: create → start → wait → remove of a container with the bridge's hardening running
 //!   `python3 -c "print(1)"`, no attach (`floor.rs`).
 //!
@@ -229,9 +231,18 @@ enum Kind {
     Pooled,
     Session,
     Floor,
+    HttpPooled,
+    HttpSession,
 }
 
-const KINDS: [Kind; 4] = [Kind::Cold, Kind::Pooled, Kind::Session, Kind::Floor];
+const KINDS: [Kind; 6] = [
+    Kind::Cold,
+    Kind::Pooled,
+    Kind::Session,
+    Kind::Floor,
+    Kind::HttpPooled,
+    Kind::HttpSession,
+];
 
 /// p50/p95 of cold, pooled and session calls and of the floor, round-robin; the idle RSS of the pooled bridge.
 async fn latency(
@@ -257,6 +268,14 @@ async fn latency(
         &settings.log(&format!("{}-pooled", runtime.name())),
     )
     .await?;
+    let http = Bridge::spawn_http(
+        &settings.binary,
+        &settings.vars(runtime, &[("MCP_BRIDGE_POOL_SIZE", POOL_SIZE.to_string())]),
+        &settings.log(&format!("{}-http", runtime.name())),
+    )
+    .await?;
+    http.pool_full(docker).await?;
+    bridge::call(&http.peer(), Some("bench")).await?;
     pooled.pool_full(docker).await?;
     // Idle: the pool full, nothing else happening.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -264,26 +283,25 @@ async fn latency(
     // The session's first call starts its container; later calls are what is timed.
     bridge::call(&pooled.peer(), Some("bench")).await?;
 
-    let mut samples: [Vec<f64>; 4] = Default::default();
+    let mut samples: [Vec<f64>; 6] = Default::default();
     for round in 0..WARMUP + settings.iterations {
         for i in 0..KINDS.len() {
             let kind = KINDS[(round + i) % KINDS.len()];
+            // Nothing else on the machine while a call is timed: both pools refilled after the last call (a
+            // cold run's container is waited for after its own call).
+            pooled.pool_full(docker).await?;
+            http.pool_full(docker).await?;
             let elapsed = match kind {
                 Kind::Cold => {
                     let elapsed = bridge::call(&cold.peer(), None).await?;
                     cold.settled(docker).await?;
                     elapsed
                 }
-                Kind::Pooled => {
-                    pooled.pool_full(docker).await?;
-                    bridge::call(&pooled.peer(), None).await?
-                }
-                Kind::Session => {
-                    // Nothing else on the machine: the last pooled call's refill is done.
-                    pooled.pool_full(docker).await?;
-                    bridge::call(&pooled.peer(), Some("bench")).await?
-                }
+                Kind::Pooled => bridge::call(&pooled.peer(), None).await?,
+                Kind::Session => bridge::call(&pooled.peer(), Some("bench")).await?,
                 Kind::Floor => floor.once(runtime).await?,
+                Kind::HttpPooled => bridge::call(&http.peer(), None).await?,
+                Kind::HttpSession => bridge::call(&http.peer(), Some("bench")).await?,
             };
             if round >= WARMUP {
                 samples[kind as usize].push(ms(elapsed));
@@ -291,8 +309,10 @@ async fn latency(
         }
     }
     pooled.pool_full(docker).await?;
+    http.pool_full(docker).await?;
     cold.stop().await;
     pooled.stop().await;
+    http.stop().await;
     let floor_p50 = Stats::of(&samples[Kind::Floor as usize]).p50;
     let ratio = |kind: Kind| {
         format!(
@@ -314,6 +334,18 @@ async fn latency(
             ratio(Kind::Pooled),
         ),
         Row::latency("print(1) session call", runtime, &samples[2], String::new()),
+        Row::latency(
+            "print(1) round trip, pooled, over HTTP",
+            runtime,
+            &samples[Kind::HttpPooled as usize],
+            ratio(Kind::HttpPooled),
+        ),
+        Row::latency(
+            "print(1) session call over HTTP",
+            runtime,
+            &samples[Kind::HttpSession as usize],
+            String::new(),
+        ),
         Row::latency(
             "bollard floor (create → start → wait → remove)",
             runtime,
