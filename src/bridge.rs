@@ -30,6 +30,9 @@ pub struct Caller<'a> {
     pub connection: Option<&'a str>,
     /// Counts the run's output as it arrives, for the caller's progress reports.
     pub progress: Option<Arc<RunProgress>>,
+    /// A larger limit on the call's `timeout` than `MCP_BRIDGE_MAX_TIMEOUT`: a run as a task
+    /// (`MCP_BRIDGE_MAX_TASK_TIMEOUT`).
+    pub max_timeout: Option<std::time::Duration>,
 }
 
 /// A finished call: the structured payload and the text rendered from it.
@@ -157,7 +160,10 @@ impl Bridge {
         cancel: &CancellationToken,
         caller: Caller<'_>,
     ) -> Result<Response, Cancelled> {
-        let (payload, run_id, container) = match self.arguments.parse(arguments) {
+        let (payload, run_id, container) = match self
+            .arguments
+            .parse_within(arguments, caller.max_timeout)
+        {
             Err(message) => (response::validation_error(message), None, None),
             Ok(request) if request.session.is_some() && caller.connection.is_none() => (
                 response::validation_error(
@@ -196,6 +202,7 @@ impl Bridge {
             asker,
             connection,
             progress,
+            ..
         } = caller;
         let blocking = self.plugins.blocking();
         if !blocking.is_empty() {

@@ -156,6 +156,31 @@ impl ArgumentChecker {
             .map_err(|e| format!("the bridge's run_python input schema does not compile: {e}"))
     }
 
+    /// [`ArgumentChecker::parse`], with `timeout` allowed up to `max_timeout` when given (a run as a task):
+    /// a larger whole number of seconds is checked here, the rest by the schema.
+    pub fn parse_within(
+        &self,
+        arguments: &Map<String, Value>,
+        max_timeout: Option<Duration>,
+    ) -> Result<RunRequest, String> {
+        let asked = arguments.get("timeout").and_then(Value::as_u64);
+        let (Some(max), Some(seconds @ 1..)) = (max_timeout, asked) else {
+            return self.parse(arguments);
+        };
+        if seconds > max.as_secs() {
+            return Err(format!(
+                "Input validation error: 'timeout': {seconds} is greater than the maximum of {} for a run as a \
+                 task (MCP_BRIDGE_MAX_TASK_TIMEOUT)",
+                max.as_secs()
+            ));
+        }
+        let mut rest = arguments.clone();
+        rest.remove("timeout");
+        let mut request = self.parse(&rest)?;
+        request.timeout = Duration::from_secs(seconds);
+        Ok(request)
+    }
+
     /// Checks raw arguments against the schema and the bridge's limits.
     ///
     /// Errors read like the seed's (`Input validation error: 500 is greater than the maximum of 120`) and name
@@ -274,6 +299,42 @@ mod tests {
             Value::Object(map) => ArgumentChecker::new(&config()).parse(&map),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn a_task_may_ask_for_more_time_up_to_its_own_limit() {
+        let checker = ArgumentChecker::new(&config());
+        let args = |value: Value| match value {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let hour = Some(Duration::from_secs(3600));
+        let long = args(json!({"code": "x=1", "timeout": 1800}));
+        assert!(checker.parse_within(&long, None).is_err());
+        assert_eq!(
+            checker.parse_within(&long, hour).unwrap().timeout,
+            Duration::from_secs(1800)
+        );
+        let too_long = checker
+            .parse_within(&args(json!({"code": "x=1", "timeout": 7200})), hour)
+            .unwrap_err();
+        assert!(
+            too_long.contains("MCP_BRIDGE_MAX_TASK_TIMEOUT"),
+            "{too_long}"
+        );
+        // Everything else is still the schema's to refuse.
+        let zero = checker
+            .parse_within(&args(json!({"code": "x=1", "timeout": 0})), hour)
+            .unwrap_err();
+        assert!(zero.contains("less than the minimum of 1"), "{zero}");
+        assert!(
+            checker
+                .parse_within(
+                    &args(json!({"code": "x=1", "timeout": 1800, "servers": "github"})),
+                    hour
+                )
+                .is_err()
+        );
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
-    ElicitationAction, ElicitationCapability, FormElicitationCapability, Implementation,
-    ProtocolVersion,
+    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, ElicitRequestParams,
+    ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability,
+    GetTaskParams, Implementation, ProtocolVersion, TaskPayload,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -447,6 +447,54 @@ async fn sigterm_mid_run_cancels_it_removes_its_container_and_exits() {
         outcome.is_err(),
         "the call ended without a result: {outcome:?}"
     );
+}
+
+/// A 2026-07-28 client that declares the tasks extension.
+#[derive(Clone)]
+struct TaskClient;
+
+impl ClientHandler for TaskClient {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = ClientCapabilities::builder().enable_tasks().build();
+        ClientConfig::new(capabilities, Implementation::new("task-client", "1.0.0"))
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_task_over_http_is_polled_to_its_result_and_only_by_its_client() {
+    common::engine().await;
+    let bridge = HttpBridge::start(&[], None).await;
+    let client = bridge.connect(TaskClient, TOKEN, stateless()).await;
+    let params = CallToolRequestParams::new("run_python").with_arguments(common::args(
+        json!({"code": "import time; time.sleep(2); print('late')"}),
+    ));
+    let CallToolResponse::Task(created) = client.call_tool_once(params).await.unwrap() else {
+        panic!("a 2 s run becomes a task")
+    };
+    let id = created.task.task_id;
+    let other = bridge.connect(TaskClient, OTHER_TOKEN, stateless()).await;
+    assert!(
+        other
+            .get_task(GetTaskParams::new(id.clone()))
+            .await
+            .is_err(),
+        "another client's task is unknown to it"
+    );
+    let result = loop {
+        let got = client
+            .get_task(GetTaskParams::new(id.clone()))
+            .await
+            .unwrap();
+        match got.task.payload {
+            TaskPayload::Working => tokio::time::sleep(Duration::from_millis(200)).await,
+            TaskPayload::Completed { result } => break result,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(result["structuredContent"]["stdout"], json!(["late"]));
+    client.cancel().await.unwrap();
+    other.cancel().await.unwrap();
 }
 
 #[tokio::test]

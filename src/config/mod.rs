@@ -52,6 +52,12 @@ pub struct Config {
     pub default_timeout: Duration,
     /// `MCP_BRIDGE_MAX_TIMEOUT`: the largest timeout a call may ask for (the schema's `maximum`).
     pub max_timeout: Duration,
+    /// `MCP_BRIDGE_MAX_TASK_TIMEOUT`: the largest timeout of a call run as a task (default 1 h; at least
+    /// `max_timeout`).
+    pub max_task_timeout: Duration,
+    /// `MCP_BRIDGE_TASK_AFTER`: a call from a client with the tasks extension that has not finished this soon
+    /// becomes a task (default 1 s; 0: at once).
+    pub task_after: Duration,
     /// `MCP_BRIDGE_MEMORY`: memory limit in bytes (swap is set equal, so no swap).
     pub memory_bytes: i64,
     /// `MCP_BRIDGE_PIDS`: process/thread limit.
@@ -166,6 +172,23 @@ impl Config {
                 ),
             ));
         }
+
+        let max_task_timeout = duration(
+            get("MCP_BRIDGE_MAX_TASK_TIMEOUT"),
+            "MCP_BRIDGE_MAX_TASK_TIMEOUT",
+            3600.max(max_timeout.as_secs()),
+        )?;
+        if max_task_timeout < max_timeout {
+            return Err(err(
+                "MCP_BRIDGE_MAX_TASK_TIMEOUT",
+                &format!("{}s", max_task_timeout.as_secs()),
+                &format!(
+                    "is below MCP_BRIDGE_MAX_TIMEOUT ({}s)",
+                    max_timeout.as_secs()
+                ),
+            ));
+        }
+        let task_after = duration(get("MCP_BRIDGE_TASK_AFTER"), "MCP_BRIDGE_TASK_AFTER", 1)?;
 
         let memory_bytes = byte_size(get("MCP_BRIDGE_MEMORY"), "MCP_BRIDGE_MEMORY", "512m")?;
         // Below ~6 MiB the engine refuses to create the container; say so here instead.
@@ -340,6 +363,8 @@ impl Config {
                 .to_string(),
             default_timeout,
             max_timeout,
+            max_task_timeout,
+            task_after,
             memory_bytes,
             pids,
             cpus,

@@ -35,7 +35,8 @@ struct Approval {
 }
 rmcp::elicit_safe!(Approval);
 
-fn unanswered(wait: Duration) -> String {
+/// Why a question counts as a denial when nobody answered it.
+pub(super) fn unanswered(wait: Duration) -> String {
     format!(
         "nobody answered within {} s (MCP_BRIDGE_APPROVAL_TIMEOUT)",
         wait.as_secs()
@@ -157,7 +158,7 @@ impl PendingRuns {
             let caller = Caller {
                 asker: Some(asker),
                 connection: Some(&connection),
-                progress: None,
+                ..Caller::default()
             };
             let outcome = bridge
                 .run_python_for(&arguments, &task_run.cancel, caller)
@@ -326,26 +327,28 @@ impl Drop for Withdraw {
 
 /// The unanswered questions as elicitation requests: a form with one yes/no field each.
 fn input_requests(state: &RunState) -> InputRequests {
-    let schema = ElicitationSchema::from_type::<Approval>().ok();
     state
         .questions
         .iter()
         .filter_map(|(key, question)| {
-            let params = ElicitRequestParams::FormElicitationParams {
-                meta: None,
-                message: question.prompt.clone(),
-                requested_schema: schema.clone()?,
-            };
-            Some((
-                key.clone(),
-                InputRequest::Elicitation(ElicitRequest::new(params)),
-            ))
+            Some((key.clone(), approval_request(question.prompt.clone())?))
         })
         .collect()
 }
 
+/// A policy's question as an elicitation request: a form with one yes/no field (None only if the form's
+/// schema cannot be built, which its fixed type rules out).
+pub(super) fn approval_request(prompt: String) -> Option<InputRequest> {
+    let params = ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: prompt,
+        requested_schema: ElicitationSchema::from_type::<Approval>().ok()?,
+    };
+    Some(InputRequest::Elicitation(ElicitRequest::new(params)))
+}
+
 /// Only an explicit acceptance with `approve: true` approves (an `ElicitResult`); anything else declines.
-fn approved(answer: &serde_json::Value) -> bool {
+pub(super) fn approved(answer: &serde_json::Value) -> bool {
     answer.get("action").and_then(|a| a.as_str()) == Some("accept")
         && answer
             .get("content")

@@ -5,6 +5,7 @@
 mod approvals;
 pub mod http;
 mod progress;
+mod tasks;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -12,10 +13,10 @@ use std::sync::Arc;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
-    ListResourcesResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
-    ServerConfig,
+    CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock, GetTaskParams, GetTaskResult,
+    Implementation, JsonObject, ListResourcesResult, PaginatedRequestParams, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ServerCapabilities, ServerConfig, UpdateTaskParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -24,6 +25,7 @@ use crate::bridge::{Bridge, Caller, Response};
 use crate::proxy::Asker;
 use crate::{request, response, sandbox};
 use approvals::{ElicitingAsker, PendingRuns, Retry};
+use tasks::Tasks;
 
 /// Where the manual is served (the seed's URI, kept for compatibility).
 pub const CAPABILITIES_URI: &str = "resource://mcp-server-code-execution-mode/capabilities";
@@ -55,6 +57,8 @@ pub struct BridgeServer {
     scope: Scope,
     /// Runs of 2026-07-28 clients waiting for answers to their questions.
     pending: Arc<PendingRuns>,
+    /// Calls run as tasks for clients with the tasks extension.
+    tasks: Arc<Tasks>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -92,6 +96,7 @@ impl BridgeServer {
             bridge,
             scope,
             pending: Arc::default(),
+            tasks: Arc::default(),
             tool_router,
         }
     }
@@ -130,19 +135,37 @@ impl BridgeServer {
                 peer: context.peer.clone(),
                 wait: self.bridge.config().approval_wait,
             })),
-            Era::Stateless { can_elicit: true } => {
+            Era::Stateless {
+                can_elicit,
+                tasks: true,
+            } => {
+                return self
+                    .tasks
+                    .call(
+                        self.bridge.clone(),
+                        connection,
+                        arguments,
+                        can_elicit,
+                        cancel,
+                    )
+                    .await;
+            }
+            Era::Stateless {
+                can_elicit: true, ..
+            } => {
                 return self
                     .pending
                     .start(self.bridge.clone(), connection, arguments, cancel)
                     .await;
             }
-            Era::Stateless { can_elicit: false } => None,
+            Era::Stateless { .. } => None,
         };
         let (progress, _reporter) = progress::start(&context).unzip();
         let caller = Caller {
             asker,
             connection: Some(&connection),
             progress,
+            ..Caller::default()
         };
         let response = self
             .bridge
@@ -186,8 +209,9 @@ impl BridgeServer {
 enum Era {
     /// It connected with `initialize`: elicitation requests, if it declared them.
     Handshake,
-    /// A 2026-07-28 request: only through `input_required` results, if it declares elicitation.
-    Stateless { can_elicit: bool },
+    /// A 2026-07-28 request: only through `input_required` results, if it declares elicitation; `tasks`: it
+    /// declares the tasks extension.
+    Stateless { can_elicit: bool, tasks: bool },
 }
 
 fn era(context: &RequestContext<RoleServer>) -> Era {
@@ -197,12 +221,14 @@ fn era(context: &RequestContext<RoleServer>) -> Era {
     if !stateless {
         return Era::Handshake;
     }
+    let capabilities = context.client_capabilities();
     // A declared `elicitation` capability without modes means the form mode (the approval form).
-    let can_elicit = context
-        .client_capabilities()
-        .and_then(|capabilities| capabilities.elicitation)
+    let can_elicit = capabilities
+        .as_ref()
+        .and_then(|capabilities| capabilities.elicitation.as_ref())
         .is_some_and(|elicitation| elicitation.form.is_some() || elicitation.url.is_none());
-    Era::Stateless { can_elicit }
+    let tasks = capabilities.is_some_and(|capabilities| capabilities.supports_tasks());
+    Era::Stateless { can_elicit, tasks }
 }
 
 /// The `run_python` result: the encoder's text, the structured payload, `isError` unless it succeeded.
@@ -220,6 +246,7 @@ impl ServerHandler for BridgeServer {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_tasks()
                 .build(),
         );
         info.protocol_version = HANDSHAKE_VERSION;
@@ -230,6 +257,35 @@ impl ServerHandler for BridgeServer {
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
         Cow::Borrowed(ProtocolVersion::known_up_to(&PROTOCOL_VERSION))
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let connection = self.connection(&context)?;
+        let task = self.tasks.get(&connection, &request.task_id)?;
+        Ok(GetTaskResult::new(task))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let connection = self.connection(&context)?;
+        self.tasks
+            .update(&connection, &request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let connection = self.connection(&context)?;
+        self.tasks.cancel(&connection, &request.task_id)
     }
 
     async fn list_resources(

@@ -225,8 +225,9 @@ pub struct Sandbox {
 impl Sandbox {
     /// Prepares a sandbox; nothing is contacted until the first run (or [`Sandbox::warm_up`]).
     pub fn new(config: Arc<Config>) -> Result<Self, SandboxError> {
-        // Requests outlive the longest run (waits included) with room to spare.
-        let request_timeout = config.max_timeout + Duration::from_secs(60);
+        // Requests outlive the longest run (a task's included, waits too) with room to spare.
+        let request_timeout =
+            config.max_task_timeout.max(config.max_timeout) + Duration::from_secs(60);
         let endpoint = engine::connect(config.runtime, request_timeout)?;
         let slots = Arc::new(Semaphore::new(config.max_concurrency));
         let shutdown = CancellationToken::new();
@@ -329,8 +330,10 @@ impl Sandbox {
             // The engine may have come up only now (it did not answer at start); does nothing once active.
             self.pool.activate(engine.clone());
         }
-        // A warm container that died before reading the run sends it here again, then only to a cold one.
-        let mut warm_allowed = true;
+        // A warm container that died before reading the run sends it here again, then only to a cold one. A
+        // run longer than MCP_BRIDGE_MAX_TIMEOUT (a task) goes cold too: a warm container's own deadline allows
+        // no more.
+        let mut warm_allowed = spec.timeout <= self.config.max_timeout;
         loop {
             let outcome = match self.container_for(&cancel, warm_allowed).await? {
                 // Its replacement starts once this container has exited (`Reaper::on_release`), not here.
