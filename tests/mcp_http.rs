@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, ElicitRequestParams,
-    ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability,
-    GetTaskParams, Implementation, ProtocolVersion, TaskPayload,
+    CallToolRequestParams, CallToolResponse, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction, GetTaskParams, ProtocolVersion, TaskPayload,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -136,11 +135,7 @@ struct Approver(bool);
 
 impl ClientHandler for Approver {
     fn get_info(&self) -> ClientConfig {
-        let mut capabilities = ClientCapabilities::default();
-        let mut elicitation = ElicitationCapability::new();
-        elicitation.form = Some(FormElicitationCapability::default());
-        capabilities.elicitation = Some(elicitation);
-        ClientConfig::new(capabilities, Implementation::new("approver", "1.0.0"))
+        common::client_config("approver", true, false)
     }
 
     async fn create_elicitation(
@@ -455,8 +450,7 @@ struct TaskClient;
 
 impl ClientHandler for TaskClient {
     fn get_info(&self) -> ClientConfig {
-        let capabilities = ClientCapabilities::builder().enable_tasks().build();
-        ClientConfig::new(capabilities, Implementation::new("task-client", "1.0.0"))
+        common::client_config("task-client", false, true)
     }
 }
 

@@ -10,9 +10,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, ElicitRequestParams,
-    ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability,
-    Implementation, InputRequest, ProtocolVersion,
+    CallToolRequestParams, CallToolResponse, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction, InputRequest, ProtocolVersion,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::TokioChildProcess;
@@ -61,11 +60,7 @@ impl Approver {
 
 impl ClientHandler for Approver {
     fn get_info(&self) -> ClientConfig {
-        let mut capabilities = ClientCapabilities::default();
-        let mut elicitation = ElicitationCapability::new();
-        elicitation.form = Some(FormElicitationCapability::default());
-        capabilities.elicitation = Some(elicitation);
-        ClientConfig::new(capabilities, Implementation::new("approver", "1.0.0"))
+        common::client_config("approver", true, false)
     }
 
     async fn create_elicitation(

@@ -9,8 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientCapabilities, ClientConfig,
-    ElicitationCapability, FormElicitationCapability, GetTaskParams, Implementation,
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientConfig, GetTaskParams,
     InputResponses, ProtocolVersion, TaskPayload, TaskStatus, UpdateTaskParams,
 };
 use rmcp::service::RunningService;
@@ -28,13 +27,7 @@ struct TaskClient {
 
 impl ClientHandler for TaskClient {
     fn get_info(&self) -> ClientConfig {
-        let mut capabilities = ClientCapabilities::builder().enable_tasks().build();
-        if self.elicit {
-            let mut elicitation = ElicitationCapability::new();
-            elicitation.form = Some(FormElicitationCapability::default());
-            capabilities.elicitation = Some(elicitation);
-        }
-        ClientConfig::new(capabilities, Implementation::new("task-client", "1.0.0"))
+        common::client_config("task-client", self.elicit, true)
     }
 }
 

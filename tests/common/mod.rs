@@ -31,6 +31,25 @@ pub fn serve_command() -> tokio::process::Command {
     command
 }
 
+/// What an MCP test client declares: form elicitation (`elicit`) and the tasks extension (`tasks`).
+pub fn client_config(name: &str, elicit: bool, tasks: bool) -> rmcp::model::ClientConfig {
+    use rmcp::model::{ClientCapabilities, ElicitationCapability, FormElicitationCapability};
+    let mut capabilities = if tasks {
+        ClientCapabilities::builder().enable_tasks().build()
+    } else {
+        ClientCapabilities::default()
+    };
+    if elicit {
+        let mut elicitation = ElicitationCapability::new();
+        elicitation.form = Some(FormElicitationCapability::default());
+        capabilities.elicitation = Some(elicitation);
+    }
+    rmcp::model::ClientConfig::new(
+        capabilities,
+        rmcp::model::Implementation::new(name, "1.0.0"),
+    )
+}
+
 /// A policy that asks before the stub server's `echo`.
 pub const ASK_ON_ECHO: &str = r#"
 [plugins.rules]
