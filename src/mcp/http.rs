@@ -49,7 +49,8 @@ pub const MCP_PATH: &str = "/mcp";
 /// Shortest token accepted: a guessable token is no protection.
 const MIN_TOKEN_LEN: usize = 16;
 
-/// How long a session's owner is remembered: longer than rmcp keeps an idle session (5 min) by far.
+/// How long a session's owner is remembered after its last request: longer than rmcp keeps an idle session
+/// (5 min) by far.
 const SESSION_OWNER_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// How long shutdown waits for open HTTP connections (SSE streams) to close before the containers go anyway.
@@ -168,6 +169,7 @@ struct Gate {
     max_in_flight: usize,
     in_flight: Mutex<HashMap<HttpClient, Arc<Semaphore>>>,
     /// Which client opened each legacy MCP session: another client's requests never reach it.
+    /// With the time of each session's last request.
     session_owners: Mutex<HashMap<String, (HttpClient, Instant)>>,
 }
 
@@ -298,13 +300,14 @@ async fn admit(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) 
         .and_then(|value| value.to_str().ok())
         .map(str::to_string);
     if let Some(session) = &session
-        && gate
-            .owners()
-            .get(session)
-            .is_some_and(|(owner, _)| *owner != client)
+        && let Some((owner, last_used)) = gate.owners().get_mut(session)
     {
-        // As rmcp answers an unknown session: another client's session id tells nothing.
-        return refusal(StatusCode::NOT_FOUND, "no such MCP session");
+        if *owner != client {
+            // As rmcp answers an unknown session: another client's session id tells nothing.
+            return refusal(StatusCode::NOT_FOUND, "no such MCP session");
+        }
+        // A session in use keeps its owner however long it lives.
+        *last_used = Instant::now();
     }
     // Requests are POSTs; a GET is a client's standing stream for server messages, open for the session's
     // whole life, and is not work in flight.
