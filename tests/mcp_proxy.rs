@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 
+use rmcp::model::ProgressNotificationParam;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ClientConfig, ElicitRequestParams, ElicitResult,
     ElicitationAction, InputRequest, ProtocolVersion,
 };
-use rmcp::service::{RequestContext, RunningService};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData, RoleClient};
 use serde_json::{Value, json};
@@ -39,6 +40,8 @@ struct Approver {
     approve: Option<bool>,
     silent: bool,
     asked: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The messages of the progress notifications it heard.
+    progress: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Approver {
@@ -47,6 +50,7 @@ impl Approver {
             approve,
             silent: false,
             asked: Arc::default(),
+            progress: Arc::default(),
         }
     }
 
@@ -61,6 +65,17 @@ impl Approver {
 impl ClientHandler for Approver {
     fn get_info(&self) -> ClientConfig {
         common::client_config("approver", true, false)
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress
+            .lock()
+            .unwrap()
+            .push(params.message.unwrap_or_default());
     }
 
     async fn create_elicitation(
@@ -263,6 +278,34 @@ async fn a_2026_client_is_asked_through_input_required_and_answers_by_calling_ag
         ),
         "{}",
         out[0]
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn each_round_of_an_input_required_call_hears_how_the_run_goes() {
+    common::engine().await;
+    let servers = json!({"stub": {"command": "python3", "args": [common::stub_script()]}});
+    let scratch = Scratch::new(servers, Some(common::ASK_ON_ECHO));
+    let approver = Approver::new(Some(true));
+    let heard = approver.progress.clone();
+    let (client, _) = scratch.connect_with(approver, stateless()).await;
+    // Output and time before the question (the first round) and after the answer (the retry).
+    let code = format!(
+        "import time\nprint('before', flush=True)\ntime.sleep(2.5)\n{TRY_ECHO}\ntime.sleep(2.5)"
+    );
+    let out = stdout(&run(&client, &["stub"], &code).await);
+    assert_eq!(out, ["before", "hi"]);
+    let heard = heard.lock().unwrap().clone();
+    assert!(heard.len() >= 3, "{heard:?}");
+    assert!(
+        heard.iter().any(|m| m.contains("1 line of output so far")),
+        "{heard:?}"
+    );
+    assert!(
+        heard.iter().any(|m| m.contains("2 lines of output so far")),
+        "the retry's request hears the run too: {heard:?}"
     );
     client.cancel().await.unwrap();
 }
@@ -477,16 +520,19 @@ async fn server_everything_over_streamable_http() {
     })
     .await;
     let scratch = Scratch::new(json!({"remote": {"url": url, "type": "http"}}), None);
-    let (client, _) = scratch.connect(()).await;
-    let out = stdout(
-        &run(
-            &client,
-            &["remote"],
-            "print((await mcp_remote.echo(message='over http')).text)",
-        )
-        .await,
-    );
-    assert_eq!(out, ["Echo: over http"]);
-    client.cancel().await.unwrap();
+    // Reached through the bridge by a client of either era.
+    for lifecycle in [ClientLifecycleMode::Initialize, stateless()] {
+        let (client, _) = scratch.connect_with((), lifecycle).await;
+        let out = stdout(
+            &run(
+                &client,
+                &["remote"],
+                "print((await mcp_remote.echo(message='over http')).text)",
+            )
+            .await,
+        );
+        assert_eq!(out, ["Echo: over http"]);
+        client.cancel().await.unwrap();
+    }
     server.kill().await.unwrap();
 }

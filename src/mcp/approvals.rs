@@ -12,13 +12,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use rmcp::model::{
     CallToolResult, ContentBlock, ElicitRequest, ElicitRequestParams, ElicitationSchema,
     InputRequest, InputRequests, InputRequiredResult, InputResponses, JsonObject,
 };
+use rmcp::service::RequestContext;
 use rmcp::service::{ElicitationError, ServiceError};
 use rmcp::{ErrorData, Peer, RoleServer};
 use tokio::sync::{oneshot, watch};
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bridge::{Bridge, Caller, Cancelled, Response};
 use crate::proxy::Asker;
+use crate::sandbox::RunProgress;
 
 /// The user's answer to a policy's question.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
@@ -85,6 +87,9 @@ pub struct PendingRuns {
 
 /// A run going on in its own task, and what it is waiting for.
 struct PendingRun {
+    /// The run's output so far and when it began, for each round's progress notifications.
+    progress: Arc<RunProgress>,
+    started: Instant,
     /// The connection (over HTTP: the client) that started it; nobody else's retry reaches it.
     owner: Arc<str>,
     /// The call's arguments: a retry must be the same call.
@@ -136,10 +141,12 @@ impl PendingRuns {
         bridge: Arc<Bridge>,
         connection: Arc<str>,
         arguments: JsonObject,
-        request: &CancellationToken,
+        request: &RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
         let handle = uuid::Uuid::new_v4().simple().to_string();
         let run = Arc::new(PendingRun {
+            progress: Arc::default(),
+            started: Instant::now(),
             owner: connection.clone(),
             arguments: arguments.clone(),
             cancel: CancellationToken::new(),
@@ -158,6 +165,7 @@ impl PendingRuns {
             let caller = Caller {
                 asker: Some(asker),
                 connection: Some(&connection),
+                progress: Some(task_run.progress.clone()),
                 ..Caller::default()
             };
             let outcome = bridge
@@ -177,7 +185,7 @@ impl PendingRuns {
         connection: &str,
         retry: Retry,
         arguments: &JsonObject,
-        request: &CancellationToken,
+        request: &RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
         // Another client's run is answered exactly as a run that does not exist: its handle tells nothing.
         let run = self
@@ -213,9 +221,12 @@ impl PendingRuns {
         &self,
         handle: &str,
         run: &Arc<PendingRun>,
-        request: &CancellationToken,
+        request: &RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
         let _driving = run.driver.lock().await;
+        // This round's request hears how the run goes while it waits, if it asked to.
+        let _reporter = super::progress::report(request, run.progress.clone(), run.started);
+        let request = &request.ct;
         let mut changes = run.changed.subscribe();
         loop {
             // Looked at after subscribing: a change in between wakes the wait below.

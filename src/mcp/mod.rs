@@ -127,7 +127,7 @@ impl BridgeServer {
             let retry = Retry { handle, answers };
             return self
                 .pending
-                .resume(&connection, retry, &arguments, cancel)
+                .resume(&connection, retry, &arguments, &context)
                 .await;
         }
         let asker: Option<Arc<dyn Asker>> = match era(&context) {
@@ -155,7 +155,7 @@ impl BridgeServer {
             } => {
                 return self
                     .pending
-                    .start(self.bridge.clone(), connection, arguments, cancel)
+                    .start(self.bridge.clone(), connection, arguments, &context)
                     .await;
             }
             Era::Stateless { .. } => None,

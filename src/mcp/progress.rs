@@ -2,7 +2,7 @@
 //! [`INTERVAL`] while the run goes on, how long it has run and how many lines of output it has printed.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rmcp::RoleServer;
 use rmcp::model::ProgressNotificationParam;
@@ -27,14 +27,27 @@ impl Drop for Reporter {
 /// Starts reporting for the request of `context` when it asked for progress: the counter the run fills and
 /// the reporter to drop when the call ends.
 pub fn start(context: &RequestContext<RoleServer>) -> Option<(Arc<RunProgress>, Reporter)> {
-    let token = context.meta.get_progress_token()?;
     let progress = Arc::new(RunProgress::default());
-    let (peer, counted) = (context.peer.clone(), progress.clone());
+    let reporter = report(context, progress.clone(), Instant::now())?;
+    Some((progress, reporter))
+}
+
+/// Reports `progress` of a run that began at `started` to the request of `context`, when it asked for
+/// progress: each request of a run answered in rounds (`input_required`) hears it while it waits.
+pub fn report(
+    context: &RequestContext<RoleServer>,
+    progress: Arc<RunProgress>,
+    started: Instant,
+) -> Option<Reporter> {
+    let token = context.meta.get_progress_token()?;
+    let (peer, counted) = (context.peer.clone(), progress);
     let task = tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + INTERVAL, INTERVAL);
+        // The value must grow with every notification of this request: a tick count past the run's age.
+        let base = started.elapsed().as_secs();
         for tick in 1u64.. {
             ticks.tick().await;
-            let seconds = tick * INTERVAL.as_secs();
+            let seconds = base + tick * INTERVAL.as_secs();
             let lines = counted.output_lines();
             let message = format!(
                 "running for {seconds} s, {lines} line{} of output so far",
@@ -48,5 +61,5 @@ pub fn start(context: &RequestContext<RoleServer>) -> Option<(Arc<RunProgress>, 
             }
         }
     });
-    Some((progress, Reporter { task }))
+    Some(Reporter { task })
 }

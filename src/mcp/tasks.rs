@@ -51,6 +51,8 @@ impl Tasks {
         can_elicit: bool,
         request: &CancellationToken,
     ) -> Result<CallToolResponse, ErrorData> {
+        // The status counts from the call, not from the task made of it.
+        let started = Instant::now();
         let config = bridge.config();
         let (after, wait, max_timeout) = (
             config.task_after,
@@ -97,8 +99,7 @@ impl Tasks {
         let options = TaskOptions::new()
             .with_ttl_ms(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
             .with_poll_interval_ms(POLL_INTERVAL_MS)
-            .with_status_message(status(Duration::ZERO, 0));
-        let started = Instant::now();
+            .with_status_message(status(started.elapsed(), progress.output_lines()));
         let task = self.manager.spawn(options, move |context| {
             let _ = context_tx.send(Some(context.clone()));
             Box::pin(async move {
