@@ -4,114 +4,19 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::clients::{Approver, TRY_ECHO, TaskClient, lifecycles, stateless};
+use common::http::{HttpBridge, OTHER_TOKEN, TOKEN};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ClientConfig, ElicitRequestParams, ElicitResult,
-    ElicitationAction, GetTaskParams, ProtocolVersion, TaskPayload,
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, ElicitResult, ElicitationAction,
+    GetTaskParams, TaskPayload,
 };
-use rmcp::service::{RequestContext, RunningService};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData, RoleClient};
+use rmcp::service::RunningService;
+use rmcp::{ClientHandler, ClientLifecycleMode, RoleClient};
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::process::{Child, Command};
-
-const TOKEN: &str = "test-token-0123456789abcdef";
-const OTHER_TOKEN: &str = "other-token-0123456789abcdef";
-
-/// A `bridge serve --http` child on a free loopback port, with a scratch home and the stub server configured.
-struct HttpBridge {
-    _dir: TempDir,
-    child: Child,
-    port: u16,
-}
-
-impl HttpBridge {
-    async fn start(extra: &[(&str, &str)], bridge_config: Option<&str>) -> Self {
-        let dir = TempDir::new().unwrap();
-        let path = |p: &str| dir.path().join(p);
-        std::fs::create_dir_all(path("home")).unwrap();
-        let servers = json!({"mcpServers": {"stub": {"command": "python3", "args": [common::stub_script()]}}});
-        std::fs::write(path("servers.json"), servers.to_string()).unwrap();
-        std::fs::write(
-            path("tokens"),
-            format!("# clients\n{TOKEN}\n\n{OTHER_TOKEN}\n"),
-        )
-        .unwrap();
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bridge"));
-        command
-            .args(["serve", "--http", &format!("127.0.0.1:{port}")])
-            .arg("--token-file")
-            .arg(path("tokens"))
-            .current_dir(dir.path())
-            .env("HOME", path("home"))
-            .env("MCP_SERVERS_CONFIG", path("servers.json"))
-            .env("MCP_BRIDGE_STATE_DIR", path("state"))
-            .env("MCP_BRIDGE_CACHE_DIR", path("cache"))
-            .env("MCP_BRIDGE_IMAGE", common::image())
-            .env("MCP_BRIDGE_LOG_LEVEL", "warn")
-            .env_remove("MCP_BRIDGE_HTTP_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .kill_on_drop(true);
-        if let Some(text) = bridge_config {
-            std::fs::write(path("bridge.toml"), text).unwrap();
-            command.env("MCP_BRIDGE_CONFIG", path("bridge.toml"));
-        }
-        command.envs(extra.iter().copied());
-        let child = command.spawn().unwrap();
-        let bridge = HttpBridge {
-            _dir: dir,
-            child,
-            port,
-        };
-        common::eventually("the bridge listens", || async {
-            reqwest::get(bridge.url("/healthz")).await.is_ok()
-        })
-        .await;
-        bridge
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    async fn connect<H: ClientHandler>(
-        &self,
-        handler: H,
-        token: &str,
-        lifecycle: ClientLifecycleMode,
-    ) -> RunningService<RoleClient, H> {
-        let config =
-            StreamableHttpClientTransportConfig::with_uri(self.url("/mcp")).auth_header(token);
-        let transport = StreamableHttpClientTransport::from_config(config);
-        handler
-            .serve_with_lifecycle(transport, lifecycle)
-            .await
-            .expect("initialize or discover over HTTP")
-    }
-}
-
-fn stateless() -> ClientLifecycleMode {
-    ClientLifecycleMode::Discover {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-    }
-}
-
-fn lifecycles() -> [(&'static str, ClientLifecycleMode); 2] {
-    [
-        ("initialize", ClientLifecycleMode::Initialize),
-        ("2026-07-28", stateless()),
-    ]
-}
+use tokio::process::Command;
 
 async fn call<H: ClientHandler>(client: &RunningService<RoleClient, H>, arguments: Value) -> Value {
     let params = CallToolRequestParams::new("run_python").with_arguments(common::args(arguments));
@@ -128,31 +33,6 @@ fn stdout(payload: &Value) -> Vec<String> {
         .map(|l| l.as_str().unwrap().to_string())
         .collect()
 }
-
-/// Answers every elicitation with `approve`.
-#[derive(Clone)]
-struct Approver(bool);
-
-impl ClientHandler for Approver {
-    fn get_info(&self) -> ClientConfig {
-        common::client_config("approver", true, false)
-    }
-
-    async fn create_elicitation(
-        &self,
-        _request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, ErrorData> {
-        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": self.0})))
-    }
-}
-
-const TRY_ECHO: &str = r#"
-try:
-    print((await mcp_stub.echo(text="hi")).text)
-except runtime.PolicyDenied as exc:
-    print("denied:", exc)
-"#;
 
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
@@ -177,7 +57,7 @@ async fn rmcp_clients_in_both_lifecycles_list_run_and_are_asked_over_http() {
             ),
         ] {
             let client = bridge
-                .connect(Approver(approve), TOKEN, lifecycle.clone())
+                .connect(Approver::new(Some(approve)), TOKEN, lifecycle.clone())
                 .await;
             let out = stdout(&call(&client, json!({"code": TRY_ECHO, "servers": ["stub"]})).await);
             assert_eq!(out, [expected], "{era} approve={approve}");
@@ -444,22 +324,14 @@ async fn sigterm_mid_run_cancels_it_removes_its_container_and_exits() {
     );
 }
 
-/// A 2026-07-28 client that declares the tasks extension.
-#[derive(Clone)]
-struct TaskClient;
-
-impl ClientHandler for TaskClient {
-    fn get_info(&self) -> ClientConfig {
-        common::client_config("task-client", false, true)
-    }
-}
-
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn a_task_over_http_is_polled_to_its_result_and_only_by_its_client() {
     common::engine().await;
     let bridge = HttpBridge::start(&[], None).await;
-    let client = bridge.connect(TaskClient, TOKEN, stateless()).await;
+    let client = bridge
+        .connect(TaskClient { elicit: false }, TOKEN, stateless())
+        .await;
     let params = CallToolRequestParams::new("run_python").with_arguments(common::args(
         json!({"code": "import time; time.sleep(2); print('late')"}),
     ));
@@ -467,7 +339,9 @@ async fn a_task_over_http_is_polled_to_its_result_and_only_by_its_client() {
         panic!("a 2 s run becomes a task")
     };
     let id = created.task.task_id;
-    let other = bridge.connect(TaskClient, OTHER_TOKEN, stateless()).await;
+    let other = bridge
+        .connect(TaskClient { elicit: false }, OTHER_TOKEN, stateless())
+        .await;
     assert!(
         other
             .get_task(GetTaskParams::new(id.clone()))
@@ -487,6 +361,138 @@ async fn a_task_over_http_is_polled_to_its_result_and_only_by_its_client() {
         }
     };
     assert_eq!(result["structuredContent"]["stdout"], json!(["late"]));
+    client.cancel().await.unwrap();
+    other.cancel().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_question_nobody_answers_over_http_is_a_denial_in_both_eras() {
+    let docker = common::engine().await;
+    let settings = [
+        ("MCP_BRIDGE_APPROVAL_TIMEOUT", "2"),
+        ("MCP_BRIDGE_POOL_SIZE", "0"),
+    ];
+    let bridge = HttpBridge::start(&settings, Some(common::ASK_ON_ECHO)).await;
+    let pid = bridge.child.id().expect("pid");
+    let expected = "denied: policy 'rules' asks: echo needs a human; but nobody answered within 2 s \
+                    (MCP_BRIDGE_APPROVAL_TIMEOUT), so the call is denied";
+
+    // Legacy: an elicitation the client never answers.
+    let client = bridge
+        .connect(Approver::silent(), TOKEN, ClientLifecycleMode::Initialize)
+        .await;
+    let out = stdout(&call(&client, json!({"code": TRY_ECHO, "servers": ["stub"]})).await);
+    assert_eq!(out, [expected]);
+    client.cancel().await.unwrap();
+
+    // 2026-07-28: `input_required`, and no retry. The run does not wait for one: it is denied after the
+    // approval timeout and its container ends; a late retry collects the result, which says why.
+    let client = bridge.connect(Approver::silent(), TOKEN, stateless()).await;
+    let params = CallToolRequestParams::new("run_python").with_arguments(common::args(
+        json!({"code": TRY_ECHO, "servers": ["stub"], "timeout": 60}),
+    ));
+    let CallToolResponse::InputRequired(asked) =
+        client.call_tool_once(params.clone()).await.unwrap()
+    else {
+        panic!("expected input_required");
+    };
+    let (key, _) = asked
+        .input_requests
+        .expect("input requests")
+        .into_iter()
+        .next()
+        .expect("one question");
+    common::eventually("the unanswered run ends and its container is gone", || {
+        let docker = docker.clone();
+        async move { common::containers_of_process(&docker, pid).await.is_empty() }
+    })
+    .await;
+    let answer =
+        ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true}));
+    let retry = params
+        .with_input_responses([(key, serde_json::to_value(answer).unwrap())].into())
+        .with_request_state(asked.request_state.expect("a request state"));
+    let CallToolResponse::Complete(result) = client.call_tool_once(retry).await.unwrap() else {
+        panic!("expected the run's result");
+    };
+    assert_eq!(stdout(&result.structured_content.unwrap()), [expected]);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_call_over_http_hears_its_progress_in_both_eras() {
+    common::engine().await;
+    let bridge = HttpBridge::start(&[], None).await;
+    let code = "import time\nprint('one', flush=True)\ntime.sleep(2.6)\nprint('two')";
+    for (era, lifecycle) in lifecycles() {
+        let listener = Approver::new(None);
+        let heard = listener.progress.clone();
+        let client = bridge.connect(listener, TOKEN, lifecycle).await;
+        let out = stdout(&call(&client, json!({"code": code})).await);
+        assert_eq!(out, ["one", "two"], "{era}");
+        let heard = heard.lock().unwrap().clone();
+        assert!(
+            heard.contains(&"running for 2 s, 1 line of output so far".to_string()),
+            "{era}: {heard:?}"
+        );
+        client.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_task_cancelled_over_http_ends_its_container_and_only_its_client_can_cancel_it() {
+    let docker = common::engine().await;
+    let bridge = HttpBridge::start(&[("MCP_BRIDGE_POOL_SIZE", "0")], None).await;
+    let pid = bridge.child.id().expect("pid");
+    let client = bridge
+        .connect(TaskClient { elicit: false }, TOKEN, stateless())
+        .await;
+    let params = CallToolRequestParams::new("run_python").with_arguments(common::args(
+        json!({"code": "import time; time.sleep(60)", "timeout": 90}),
+    ));
+    let CallToolResponse::Task(created) = client.call_tool_once(params).await.unwrap() else {
+        panic!("a 60 s run becomes a task")
+    };
+    let id = created.task.task_id;
+    common::eventually("the task's container runs", || {
+        let docker = docker.clone();
+        async move { !common::containers_of_process(&docker, pid).await.is_empty() }
+    })
+    .await;
+
+    let other = bridge
+        .connect(TaskClient { elicit: false }, OTHER_TOKEN, stateless())
+        .await;
+    assert!(
+        other
+            .cancel_task(CancelTaskParams::new(id.clone()))
+            .await
+            .is_err(),
+        "another client cannot cancel it"
+    );
+    assert!(!common::containers_of_process(&docker, pid).await.is_empty());
+
+    client
+        .cancel_task(CancelTaskParams::new(id.clone()))
+        .await
+        .expect("tasks/cancel");
+    common::eventually("the task is cancelled", || {
+        let client = &client;
+        let id = id.clone();
+        async move {
+            let got = client.get_task(GetTaskParams::new(id)).await.unwrap();
+            matches!(got.task.payload, TaskPayload::Cancelled)
+        }
+    })
+    .await;
+    common::eventually("its container is gone", || {
+        let docker = docker.clone();
+        async move { common::containers_of_process(&docker, pid).await.is_empty() }
+    })
+    .await;
     client.cancel().await.unwrap();
     other.cancel().await.unwrap();
 }

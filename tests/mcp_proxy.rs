@@ -7,16 +7,15 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 
-use rmcp::model::ProgressNotificationParam;
+use common::clients::{Approver, TRY_ECHO, stateless};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ClientConfig, ElicitRequestParams, ElicitResult,
-    ElicitationAction, InputRequest, ProtocolVersion,
+    CallToolRequestParams, CallToolResponse, ElicitRequestParams, ElicitResult, ElicitationAction,
+    InputRequest,
 };
-use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData, RoleClient};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::process::Command;
@@ -34,81 +33,11 @@ fn everything_bin() -> PathBuf {
     bin
 }
 
-/// A client that answers elicitations: accept with `approve`, or decline when `None`; or, `silent`, never.
-#[derive(Clone)]
-struct Approver {
-    approve: Option<bool>,
-    silent: bool,
-    asked: Arc<std::sync::Mutex<Vec<String>>>,
-    /// The messages of the progress notifications it heard.
-    progress: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Approver {
-    fn new(approve: Option<bool>) -> Self {
-        Approver {
-            approve,
-            silent: false,
-            asked: Arc::default(),
-            progress: Arc::default(),
-        }
-    }
-
-    fn silent() -> Self {
-        Approver {
-            silent: true,
-            ..Approver::new(None)
-        }
-    }
-}
-
-impl ClientHandler for Approver {
-    fn get_info(&self) -> ClientConfig {
-        common::client_config("approver", true, false)
-    }
-
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        self.progress
-            .lock()
-            .unwrap()
-            .push(params.message.unwrap_or_default());
-    }
-
-    async fn create_elicitation(
-        &self,
-        request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, ErrorData> {
-        if let ElicitRequestParams::FormElicitationParams { message, .. } = request {
-            self.asked.lock().unwrap().push(message);
-        }
-        if self.silent {
-            std::future::pending::<()>().await;
-        }
-        Ok(match self.approve {
-            Some(approve) => ElicitResult::new(ElicitationAction::Accept)
-                .with_content(json!({"approve": approve})),
-            None => ElicitResult::new(ElicitationAction::Decline),
-        })
-    }
-}
-
 /// A scratch home/cwd with a servers file (`MCP_SERVERS_CONFIG`) and an optional bridge config file.
 struct Scratch {
     dir: TempDir,
     /// Settings for the bridge on top of the scratch ones.
     env: Vec<(&'static str, &'static str)>,
-}
-
-/// The 2026-07-28 lifecycle: `server/discover`, then stateless requests with `_meta` (no `initialize`).
-fn stateless() -> ClientLifecycleMode {
-    ClientLifecycleMode::Discover {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-    }
 }
 
 impl Scratch {
@@ -190,13 +119,6 @@ fn stdout(payload: &Value) -> Vec<String> {
         .map(|l| l.as_str().unwrap().to_string())
         .collect()
 }
-
-const TRY_ECHO: &str = r#"
-try:
-    print((await mcp_stub.echo(text="hi")).text)
-except runtime.PolicyDenied as exc:
-    print("denied:", exc)
-"#;
 
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]

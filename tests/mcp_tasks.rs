@@ -8,28 +8,16 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::clients::{TaskClient, stateless};
+use common::project::Project;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientConfig, GetTaskParams,
-    InputResponses, ProtocolVersion, TaskPayload, TaskStatus, UpdateTaskParams,
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, GetTaskParams, InputResponses,
+    TaskPayload, TaskStatus, UpdateTaskParams,
 };
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
+use rmcp::{ClientServiceExt, RoleClient};
 use serde_json::{Value, json};
-
-use common::project::Project;
-
-/// A 2026-07-28 client that declares the tasks extension (and, `elicit`, form elicitation).
-#[derive(Clone)]
-struct TaskClient {
-    elicit: bool,
-}
-
-impl ClientHandler for TaskClient {
-    fn get_info(&self) -> ClientConfig {
-        common::client_config("task-client", self.elicit, true)
-    }
-}
 
 async fn connect(project: &Project, elicit: bool) -> (RunningService<RoleClient, TaskClient>, u32) {
     let mut command = common::serve_command();
@@ -42,11 +30,8 @@ async fn connect(project: &Project, elicit: bool) -> (RunningService<RoleClient,
         .spawn()
         .unwrap();
     let pid = transport.id().expect("bridge pid");
-    let lifecycle = ClientLifecycleMode::Discover {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-    };
     let client = TaskClient { elicit }
-        .serve_with_lifecycle(transport, lifecycle)
+        .serve_with_lifecycle(transport, stateless())
         .await
         .expect("discover");
     (client, pid)
@@ -204,4 +189,49 @@ async fn a_policy_ask_in_a_task_is_answered_through_tasks_update() {
         );
         client.cancel().await.unwrap();
     }
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_question_in_a_task_nobody_answers_is_withdrawn_and_the_run_goes_on_denied() {
+    common::engine().await;
+    let project = Project::stub()
+        .with_config(common::ASK_ON_ECHO)
+        .var("MCP_BRIDGE_APPROVAL_TIMEOUT", "2");
+    let (client, _) = connect(&project, true).await;
+    let code = format!(
+        "{}\nimport time; time.sleep(3)\nprint('after')",
+        common::clients::TRY_ECHO
+    );
+    let id = task_id(call_once(&client, json!({"code": code, "servers": ["stub"]})).await);
+    let (payload, _) = poll(&client, &id).await;
+    assert!(
+        matches!(payload, TaskPayload::InputRequired { .. }),
+        "the question: {payload:?}"
+    );
+    // Unanswered, the question goes away after the approval timeout while the run goes on.
+    let mut withdrawn = false;
+    for _ in 0..40 {
+        let got = client
+            .get_task(GetTaskParams::new(id.clone()))
+            .await
+            .unwrap();
+        if got.task.task.status == TaskStatus::Working {
+            withdrawn = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(withdrawn, "the unanswered question is no longer shown");
+    let (payload, _) = poll(&client, &id).await;
+    let TaskPayload::Completed { result } = payload else {
+        panic!("completed: {payload:?}")
+    };
+    let expected = "denied: policy 'rules' asks: echo needs a human; but nobody answered within 2 s \
+                    (MCP_BRIDGE_APPROVAL_TIMEOUT), so the call is denied";
+    assert_eq!(
+        result["structuredContent"]["stdout"],
+        json!([expected, "after"])
+    );
+    client.cancel().await.unwrap();
 }

@@ -65,6 +65,7 @@ impl Tasks {
         let asked = Arc::new(Notify::new());
         let asker = can_elicit.then(|| {
             Arc::new(TaskAsker {
+                manager: self.manager.clone(),
                 context: context_rx,
                 asked: asked.clone(),
                 wait,
@@ -217,6 +218,8 @@ impl Drop for AbortOnDrop {
 /// Puts a policy's question to the client through the task (`input_required` in `tasks/get`, answered with
 /// `tasks/update`); a question before the task exists makes the call a task at once.
 struct TaskAsker {
+    /// To withdraw a question nobody answered, so `tasks/get` stops showing it.
+    manager: TaskManager,
     context: watch::Receiver<Option<TaskContext>>,
     asked: Arc<Notify>,
     wait: Duration,
@@ -227,7 +230,9 @@ impl Asker for TaskAsker {
     fn ask(&self, prompt: String) -> BoxFuture<'static, Result<bool, String>> {
         self.asked.notify_one();
         let (mut context, wait) = (self.context.clone(), self.wait);
+        let manager = self.manager.clone();
         let key = format!("approval-{}", self.next.fetch_add(1, Ordering::Relaxed));
+        let withdraw = (context.clone(), key.clone());
         Box::pin(async move {
             let Some(request) = approval_request(prompt) else {
                 return Err("the approval form could not be built".to_string());
@@ -248,9 +253,17 @@ impl Asker for TaskAsker {
                     }
                 }
             };
-            tokio::time::timeout(wait, asking)
-                .await
-                .unwrap_or_else(|_| Err(unanswered(wait)))
+            let answer = tokio::time::timeout(wait, asking).await;
+            answer.unwrap_or_else(|_| {
+                // rmcp's TaskContext cannot take a question back; answering it on the client's behalf does
+                // (the answer goes nowhere: the run has moved on), so the task no longer reads input_required.
+                let (context, key) = withdraw;
+                if let Some(context) = context.borrow().as_ref() {
+                    let withdrawn = serde_json::json!({"action": "cancel"});
+                    let _ = manager.update_task(context.task_id(), [(key, withdrawn)]);
+                }
+                Err(unanswered(wait))
+            })
         })
     }
 }

@@ -7,7 +7,9 @@
 //! `--include-ignored`; a test that was included and finds its engine or tool missing fails, naming the fix.
 #![allow(dead_code)]
 
+pub mod clients;
 pub mod fixtures;
+pub mod http;
 pub mod project;
 
 use std::collections::HashMap;
