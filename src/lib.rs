@@ -20,6 +20,7 @@
 pub mod bridge;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod mcp;
 pub mod plugins;
 pub mod project;

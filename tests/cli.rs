@@ -172,3 +172,106 @@ async fn run_prints_the_response_and_exits_with_the_status() {
         text(&toon.stdout)
     );
 }
+
+#[test]
+fn install_registers_the_bridge_with_each_client_in_its_own_format_once() {
+    let home = tempfile::TempDir::new().unwrap();
+    let path = |p: &str| home.path().join(p);
+    let home_dir = home.path().display().to_string();
+    let env = [
+        ("HOME", home_dir.as_str()),
+        ("XDG_CONFIG_HOME", ""),
+        ("CODEX_HOME", ""),
+    ];
+    // Claude Code's file exists, with the user's own settings and a server: both stay.
+    std::fs::write(
+        path(".claude.json"),
+        r#"{"numStartups": 3, "mcpServers": {"github": {"command": "gh-mcp"}}}"#,
+    )
+    .unwrap();
+    for (client, file, key, transport) in [
+        ("claude-code", ".claude.json", "mcpServers", Some("stdio")),
+        (
+            "claude-desktop",
+            ".config/Claude/claude_desktop_config.json",
+            "mcpServers",
+            None,
+        ),
+        ("cursor", ".cursor/mcp.json", "mcpServers", None),
+        (
+            "vscode",
+            ".config/Code/User/mcp.json",
+            "servers",
+            Some("stdio"),
+        ),
+    ] {
+        let out = bridge(&["install", "--client", client], &env);
+        assert!(out.status.success(), "{client}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("registered 'mcp-bridge'"),
+            "{client}"
+        );
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path(file)).unwrap()).unwrap();
+        let entry = &written[key]["mcp-bridge"];
+        assert_eq!(entry["command"], env!("CARGO_BIN_EXE_bridge"), "{client}");
+        assert_eq!(entry["args"], serde_json::json!(["serve"]), "{client}");
+        assert_eq!(
+            entry["env"]["MCP_BRIDGE_IMAGE"],
+            common::image(),
+            "{client}"
+        );
+        assert_eq!(entry["type"].as_str(), transport, "{client}");
+        // Twice is once.
+        let again = bridge(&["install", "--client", client], &env);
+        assert!(text(&again.stdout).contains("nothing changed"), "{client}");
+    }
+    let claude: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path(".claude.json")).unwrap()).unwrap();
+    assert_eq!(claude["numStartups"], 3);
+    assert_eq!(claude["mcpServers"]["github"]["command"], "gh-mcp");
+    let backups: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".bak"))
+        .collect();
+    assert_eq!(backups.len(), 1, "one backup, of the file that existed");
+
+    // Codex: TOML, `[mcp_servers.NAME]`.
+    let out = bridge(&["install", "--client", "codex", "--name", "python"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let codex: toml::Table =
+        toml::from_str(&std::fs::read_to_string(path(".codex/config.toml")).unwrap()).unwrap();
+    let entry = &codex["mcp_servers"]["python"];
+    assert_eq!(
+        entry["command"].as_str(),
+        Some(env!("CARGO_BIN_EXE_bridge"))
+    );
+    assert_eq!(entry["args"][0].as_str(), Some("serve"));
+
+    // --print writes nothing; a malformed file is refused, untouched, naming it.
+    let printed = bridge(
+        &[
+            "install", "--client", "cursor", "--name", "other", "--print",
+        ],
+        &env,
+    );
+    assert!(text(&printed.stdout).contains("\"other\""));
+    assert!(
+        !std::fs::read_to_string(path(".cursor/mcp.json"))
+            .unwrap()
+            .contains("\"other\"")
+    );
+    std::fs::write(path(".cursor/mcp.json"), "{ not json").unwrap();
+    let refused = bridge(&["install", "--client", "cursor"], &env);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains(".cursor/mcp.json"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(path(".cursor/mcp.json")).unwrap(),
+        "{ not json"
+    );
+}

@@ -1,6 +1,8 @@
 //! The command line: `bridge serve` (the default) and `bridge run` here; the commands that look at and manage the
 //! configuration (`plugin`, `servers`, `trust`, `tools`) in `manage.rs`.
 
+mod doctor;
+mod install;
 mod manage;
 mod scaffold;
 
@@ -64,6 +66,26 @@ failed (1 for an uncaught exception); 124 timeout; 2 invalid arguments; 1 other 
     },
     /// Trust a project folder: load its plugins and start the MCP servers its files define.
     Trust(manage::TrustArgs),
+    /// Check everything a run depends on (engine, image, runtime, seccomp, plugins, servers) and print the fix
+    /// for whatever is wrong.
+    #[command(
+        after_help = "Examples:\n  bridge doctor\n  bridge doctor --json | jq '.checks[] | select(.outcome != \"ok\")'\n\n\
+Exit status: 0 when runs work (warnings allowed); 1 when a check failed."
+    )]
+    Doctor {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register the bridge with an MCP client in that client's own config file (a backup is made first).
+    #[command(
+        after_help = "Examples:\n  bridge install --client claude-code\n  bridge install --client codex --print\n  \
+bridge install --client vscode --name python --env MCP_BRIDGE_RUNTIME=runsc\n\n\
+Files: claude-code ~/.claude.json; claude-desktop ~/.config/Claude/claude_desktop_config.json; cursor \
+~/.cursor/mcp.json; vscode ~/.config/Code/User/mcp.json; codex ~/.codex/config.toml (macOS: ~/Library/Application \
+Support for Claude Desktop and VS Code)."
+    )]
+    Install(install::InstallArgs),
     /// List or delete the functions runs saved with save_tool().
     #[command(subcommand)]
     Tools(manage::ToolsCommand),
@@ -141,6 +163,8 @@ pub async fn main() -> ExitCode {
         Command::Plugin(command) => manage::plugin(&config, command),
         Command::Servers { json } => manage::servers(&config, json),
         Command::Trust(args) => manage::trust(&config, args),
+        Command::Doctor { json } => doctor::doctor(config, json).await,
+        Command::Install(args) => install::install(&config, args),
         Command::Tools(command) => manage::tools(&config, command),
     };
     result.unwrap_or_else(|error| {

@@ -103,6 +103,55 @@ pub async fn is_podman(docker: &Docker) -> bool {
     })
 }
 
+/// What an engine is, for `bridge doctor` and the start-up log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EngineFacts {
+    /// `Docker` or `Podman`.
+    pub kind: &'static str,
+    /// The engine's own version.
+    pub version: String,
+    /// The API version agreed with it.
+    pub api_version: String,
+    /// Whether the engine runs without root (its containers' root maps to an unprivileged user).
+    pub rootless: bool,
+    /// Whether the engine applies seccomp profiles (it lists `name=seccomp` among its security options).
+    pub seccomp: bool,
+    /// The OCI runtimes it has registered, sorted.
+    pub runtimes: Vec<String>,
+    /// The runtime containers get unless told otherwise.
+    pub default_runtime: Option<String>,
+}
+
+/// Asks a negotiated engine what it is.
+pub async fn describe(docker: &Docker) -> Result<EngineFacts, SandboxError> {
+    let failed = |what: &str, error: bollard::errors::Error| {
+        SandboxError::Engine(format!("asking the engine for its {what}: {error}"))
+    };
+    let version = docker.version().await.map_err(|e| failed("version", e))?;
+    let info = docker.info().await.map_err(|e| failed("settings", e))?;
+    let podman = version
+        .components
+        .unwrap_or_default()
+        .iter()
+        .any(|component| component.name.to_ascii_lowercase().contains("podman"));
+    let security = info.security_options.unwrap_or_default();
+    let mut runtimes: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+    runtimes.sort();
+    Ok(EngineFacts {
+        kind: if podman { "Podman" } else { "Docker" },
+        version: version.version.unwrap_or_else(|| "unknown".into()),
+        api_version: docker.client_version().to_string(),
+        rootless: security
+            .iter()
+            .any(|option| option.contains("name=rootless")),
+        seccomp: security
+            .iter()
+            .any(|option| option.contains("name=seccomp")),
+        runtimes,
+        default_runtime: info.default_runtime,
+    })
+}
+
 /// Makes sure `image` is present, pulling it (progress on stderr) when it is not, and usable as a sandbox.
 pub async fn ensure_image(docker: &Docker, image: &str) -> Result<(), SandboxError> {
     let inspected = match docker.inspect_image(image).await {

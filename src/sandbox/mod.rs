@@ -8,7 +8,7 @@
 
 mod boot;
 mod container;
-mod engine;
+pub mod engine;
 mod frames;
 mod live;
 mod output;
