@@ -103,6 +103,8 @@ if [ "$dev" = 1 ]; then
     command -v python3 >/dev/null 2>&1 || dev_missing+=(python3)
     python3 -m pip --version >/dev/null 2>&1 || dev_missing+=(python3-pip)
     command -v npm >/dev/null 2>&1 || dev_missing+=(nodejs npm)
+    # A local registry for the `bridge image pull` test (no public registry is needed or reached).
+    [ -x /usr/bin/docker-registry ] || dev_missing+=(docker-registry)
     [ ${#dev_missing[@]} -eq 0 ] || apt_install "${dev_missing[@]}"
     if ! command -v ruff >/dev/null 2>&1; then
         # Debian's pip refuses to install into the system interpreter without the flag (PEP 668).

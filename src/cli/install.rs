@@ -46,7 +46,8 @@ pub struct InstallArgs {
     /// The command the client launches (default: this bridge binary, with `serve`).
     #[arg(long, value_name = "PATH")]
     command: Option<PathBuf>,
-    /// A setting for the bridge, as KEY=VALUE (repeatable). MCP_BRIDGE_IMAGE is included when it is set here.
+    /// A setting for the bridge, as KEY=VALUE (repeatable). MCP_BRIDGE_IMAGE and MCP_BRIDGE_DEFAULT_IMAGE are
+    /// included when they are set here.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
 }
@@ -129,10 +130,12 @@ fn launch(args: &InstallArgs) -> Result<Launch> {
         None => std::env::current_exe().context("finding this bridge binary")?,
     };
     let mut env = Map::new();
-    if let Ok(image) = std::env::var("MCP_BRIDGE_IMAGE")
-        && !image.is_empty()
-    {
-        env.insert("MCP_BRIDGE_IMAGE".into(), Value::String(image));
+    for var in ["MCP_BRIDGE_IMAGE", "MCP_BRIDGE_DEFAULT_IMAGE"] {
+        if let Ok(image) = std::env::var(var)
+            && !image.is_empty()
+        {
+            env.insert(var.into(), Value::String(image));
+        }
     }
     for pair in &args.env {
         let Some((key, value)) = pair.split_once('=').filter(|(k, _)| !k.is_empty()) else {

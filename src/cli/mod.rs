@@ -2,6 +2,7 @@
 //! configuration (`plugin`, `servers`, `trust`, `tools`) in `manage.rs`.
 
 mod doctor;
+mod image;
 mod install;
 mod manage;
 mod scaffold;
@@ -86,6 +87,9 @@ Files: claude-code ~/.claude.json; claude-desktop ~/.config/Claude/claude_deskto
 Support for Claude Desktop and VS Code)."
     )]
     Install(install::InstallArgs),
+    /// List sandbox images, or build one with Python packages baked in.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
     /// List or delete the functions runs saved with save_tool().
     #[command(subcommand)]
     Tools(manage::ToolsCommand),
@@ -165,6 +169,7 @@ pub async fn main() -> ExitCode {
         Command::Trust(args) => manage::trust(&config, args),
         Command::Doctor { json } => doctor::doctor(config, json).await,
         Command::Install(args) => install::install(&config, args),
+        Command::Image(command) => image::image(config, command).await,
         Command::Tools(command) => manage::tools(&config, command),
     };
     result.unwrap_or_else(|error| {

@@ -11,6 +11,9 @@
 
 pub mod settings;
 
+/// The sandbox image when neither MCP_BRIDGE_IMAGE, the user's config file nor MCP_BRIDGE_DEFAULT_IMAGE names one.
+pub const DEFAULT_IMAGE: &str = "python:3.12-slim";
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,7 +49,8 @@ pub struct Config {
     /// `MCP_BRIDGE_OCI_RUNTIME` (or `MCP_BRIDGE_RUNTIME=runsc`): the engine-side OCI runtime every sandbox runs
     /// with, such as `runsc` (gVisor); default the engine's.
     pub oci_runtime: Option<String>,
-    /// `MCP_BRIDGE_IMAGE`: the sandbox image.
+    /// `MCP_BRIDGE_IMAGE`, else `[sandbox] image` in the user's config file, else `MCP_BRIDGE_DEFAULT_IMAGE`,
+    /// else [`DEFAULT_IMAGE`]: the sandbox image.
     pub image: String,
     /// `MCP_BRIDGE_TIMEOUT`: the default per-run timeout.
     pub default_timeout: Duration,
@@ -355,12 +359,20 @@ impl Config {
             })
             .unwrap_or_default();
 
+        let config_file = get("MCP_BRIDGE_CONFIG").map(|v| expand_home(v, vars));
+        // The user's explicit choice, then what `bridge image build` recorded, then the default a launcher such
+        // as scripts/bridge prepared (the offline image), then the stock one.
+        let image = match get("MCP_BRIDGE_IMAGE") {
+            Some(image) => image.to_string(),
+            None => settings::user_image(config_file.as_deref(), &config_home)
+                .or_else(|| get("MCP_BRIDGE_DEFAULT_IMAGE").map(String::from))
+                .unwrap_or_else(|| DEFAULT_IMAGE.to_string()),
+        };
+
         Ok(Config {
             runtime,
             oci_runtime,
-            image: get("MCP_BRIDGE_IMAGE")
-                .unwrap_or("python:3.12-slim")
-                .to_string(),
+            image,
             default_timeout,
             max_timeout,
             max_task_timeout,
@@ -386,7 +398,7 @@ impl Config {
             allow_self_server,
             runtime_idle_timeout,
             log_level,
-            config_file: get("MCP_BRIDGE_CONFIG").map(|v| expand_home(v, vars)),
+            config_file,
             plugin_path,
             cache_dir,
             home,
@@ -557,6 +569,23 @@ mod tests {
         assert_eq!(c.store_quota_bytes, 64 << 20);
         let c = config(&[("MCP_BRIDGE_CONTAINER_USER", "01000:0100")]).unwrap();
         assert_eq!(c.container_user, "1000:100");
+    }
+
+    #[test]
+    fn the_image_is_the_users_choice_then_the_recorded_one_then_the_launchers_default() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("config.toml");
+        let path = file.display().to_string();
+        let launcher = ("MCP_BRIDGE_DEFAULT_IMAGE", "offline:1");
+        assert_eq!(config(&[launcher]).unwrap().image, "offline:1");
+        std::fs::write(&file, "[sandbox]\nimage = \"sha256:built\"\n").unwrap();
+        let recorded = ("MCP_BRIDGE_CONFIG", path.as_str());
+        assert_eq!(config(&[launcher, recorded]).unwrap().image, "sha256:built");
+        let chosen = ("MCP_BRIDGE_IMAGE", "mine:2");
+        assert_eq!(
+            config(&[launcher, recorded, chosen]).unwrap().image,
+            "mine:2"
+        );
     }
 
     #[test]

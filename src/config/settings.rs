@@ -22,6 +22,9 @@
 //! log-arguments = false                # also log each call's arguments
 //! log-results = false                  # also log each call's result
 //!
+//! [sandbox]                            # user file only; MCP_BRIDGE_IMAGE wins over it
+//! image = "sha256:…"                   # the sandbox image (`bridge image build` records what it built)
+//!
 //! [plugins.rules]                      # keyed by the plugin's metadata name
 //! enabled = true
 //! optional = false                     # true: a failure to load or configure does not stop runs
@@ -139,6 +142,29 @@ struct File {
     plugins: BTreeMap<String, PluginSettings>,
     #[serde(default)]
     audit: Option<AuditSettings>,
+    #[serde(default)]
+    sandbox: Option<SandboxSettings>,
+}
+
+/// The `[sandbox]` table (user file only): `image`, what `bridge image build` records.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxSettings {
+    image: Option<String>,
+}
+
+/// The sandbox image the user's config file names (`[sandbox] image`), for when MCP_BRIDGE_IMAGE is not set.
+/// A file that cannot be read or parsed names none here; loading the settings reports it.
+pub fn user_image(config_file: Option<&Path>, config_home: &Path) -> Option<String> {
+    let path = config_file.map_or_else(|| user_file(config_home), Path::to_path_buf);
+    let text = std::fs::read_to_string(path).ok()?;
+    let file: File = toml::from_str(&text).ok()?;
+    file.sandbox?.image.filter(|image| !image.trim().is_empty())
+}
+
+/// The user's config file when MCP_BRIDGE_CONFIG does not name one.
+pub fn user_file(config_home: &Path) -> PathBuf {
+    config_home.join("mcp-bridge/config.toml")
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,7 +230,7 @@ impl Settings {
                 bail!("MCP_BRIDGE_CONFIG={}: no such file", path.display())
             }
             Some(path) => Some(path.clone()),
-            None => Some(config.config_home.join("mcp-bridge/config.toml")).filter(|p| p.is_file()),
+            None => Some(user_file(&config.config_home)).filter(|p| p.is_file()),
         };
         let mut settings = match &user_path {
             Some(path) => {
@@ -250,6 +276,11 @@ impl Settings {
         if project.audit.is_some() {
             self.ignored
                 .push("[audit] (the audit log is set in the user's config file only)".into());
+        }
+        if project.sandbox.is_some() {
+            // A folder must not choose what image the code runs in.
+            self.ignored
+                .push("[sandbox] (the sandbox image is set in the user's config file only)".into());
         }
         self.project_plugins = project.plugins;
     }

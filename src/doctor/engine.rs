@@ -116,6 +116,14 @@ async fn check_image(config: &Config, docker: &Docker) -> Check {
         }
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
+        }) if image.starts_with("sha256:") => Check::fail(
+            "image",
+            format!("{image} (recorded by `bridge image build`) is not on the engine any more"),
+            "build it again with `bridge image build --with …`, or delete `[sandbox] image` from your config \
+             file to use the default image",
+        ),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
         }) => Check::fail(
             "image",
             format!("{image} is not on the engine"),

@@ -1,13 +1,10 @@
 //! Reaching the container engine through its HTTP API (bollard; never a CLI): picking the socket, negotiating
 //! the API version, and making sure the sandbox image is there.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::query_parameters::CreateImageOptionsBuilder;
-use futures::StreamExt;
 
 use super::SandboxError;
 use crate::config::RuntimeKind;
@@ -160,12 +157,12 @@ pub async fn ensure_image(docker: &Docker, image: &str) -> Result<(), SandboxErr
             status_code: 404, ..
         }) => {
             tracing::info!(image, "sandbox image not present; pulling it");
-            pull(docker, image)
-                .await
-                .map_err(|detail| SandboxError::ImageMissing {
+            super::images::pull(docker, image).await.map_err(|detail| {
+                SandboxError::ImageMissing {
                     image: image.to_string(),
                     detail,
-                })?
+                }
+            })?
         }
         Err(error) => {
             return Err(SandboxError::Engine(format!(
@@ -197,59 +194,6 @@ fn refuse_volumes(image: &str, volumes: &[String]) -> Result<(), SandboxError> {
     })
 }
 
-async fn pull(docker: &Docker, image: &str) -> Result<bollard::models::ImageInspect, String> {
-    let (name, tag) = split_reference(image);
-    let options = CreateImageOptionsBuilder::default()
-        .from_image(name)
-        .tag(tag)
-        .build();
-    let bar =
-        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} pulling {prefix}: {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    bar.set_prefix(image.to_string());
-    let interactive = std::io::stderr().is_terminal();
-    let mut stream = docker.create_image(Some(options), None, None);
-    while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| e.to_string())?;
-        if let Some(detail) = info.error_detail.and_then(|d| d.message) {
-            bar.finish_and_clear();
-            return Err(detail);
-        }
-        if let Some(status) = info.status {
-            let line = match info.id {
-                Some(id) => format!("{id}: {status}"),
-                None => status,
-            };
-            if interactive {
-                bar.set_message(line);
-                bar.tick();
-            } else {
-                tracing::info!(image, "pull: {line}");
-            }
-        }
-    }
-    bar.finish_and_clear();
-    // A pull stream can end without an error item and still leave no image (e.g. a proxy cut it short).
-    docker
-        .inspect_image(image)
-        .await
-        .map_err(|e| format!("pull finished but the image is still missing: {e}"))
-}
-
-/// `repo/name:tag` → (`repo/name`, `tag`); no tag means `latest`. A `:` inside a registry host is not a tag.
-fn split_reference(image: &str) -> (&str, &str) {
-    if image.contains('@') {
-        return (image, "");
-    }
-    match image.rsplit_once(':') {
-        Some((name, tag)) if !tag.contains('/') => (name, tag),
-        _ => (image, "latest"),
-    }
-}
-
 /// `<boot id>/<pid>/<start time>`: identifies this bridge process across PID reuse and reboots.
 pub fn owner_id() -> String {
     owner_of(std::process::id()).unwrap_or_else(|| format!("unknown/{}/0", std::process::id()))
@@ -275,20 +219,6 @@ pub fn owner_of(pid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn image_references_split_into_name_and_tag() {
-        assert_eq!(split_reference("python:3.12-slim"), ("python", "3.12-slim"));
-        assert_eq!(split_reference("python"), ("python", "latest"));
-        assert_eq!(
-            split_reference("registry:5000/team/py"),
-            ("registry:5000/team/py", "latest")
-        );
-        assert_eq!(
-            split_reference("registry:5000/py:3"),
-            ("registry:5000/py", "3")
-        );
-    }
 
     #[test]
     fn images_with_volumes_are_refused_by_name() {

@@ -10,6 +10,7 @@ mod boot;
 mod container;
 pub mod engine;
 mod frames;
+pub mod images;
 mod live;
 mod output;
 mod pool;
