@@ -369,9 +369,18 @@ async fn a_package_from_pypi_is_baked_into_an_image_that_runs_then_use() {
         }
         command.output().expect("bridge runs")
     };
-    // six: one small pure-Python wheel.
+    // six: a small pure-Python wheel; PyYAML: a wheel with a C extension, built for the image's glibc.
     let built = bridge_in(
-        &["image", "build", "--with", "six==1.16.0", "--tag", &tag],
+        &[
+            "image",
+            "build",
+            "--with",
+            "six==1.16.0",
+            "--with",
+            "pyyaml==6.0.2",
+            "--tag",
+            &tag,
+        ],
         Some(&common::image()),
     );
     let cleanup = async || {
@@ -400,7 +409,14 @@ async fn a_package_from_pypi_is_baked_into_an_image_that_runs_then_use() {
     );
 
     // With MCP_BRIDGE_IMAGE unset, runs use the recorded image, and the package imports in the sandbox.
-    let run = bridge_in(&["run", "-c", "import six; print(six.__version__)"], None);
+    let run = bridge_in(
+        &[
+            "run",
+            "-c",
+            "import six, yaml; print(six.__version__, yaml.__version__, yaml.__with_libyaml__)",
+        ],
+        None,
+    );
     let ls = bridge_in(&["image", "ls", "--json"], None);
     cleanup().await;
     assert_eq!(
@@ -410,7 +426,7 @@ async fn a_package_from_pypi_is_baked_into_an_image_that_runs_then_use() {
         text(&run.stdout),
         text(&run.stderr)
     );
-    assert_eq!(text(&run.stdout).trim(), "1.16.0");
+    assert_eq!(text(&run.stdout).trim(), "1.16.0 6.0.2 True");
     let listed: Value = serde_json::from_slice(&ls.stdout).unwrap();
     let running: Vec<&Value> = listed["images"]
         .as_array()
@@ -419,7 +435,10 @@ async fn a_package_from_pypi_is_baked_into_an_image_that_runs_then_use() {
         .filter(|image| image["runs"] == true)
         .collect();
     assert_eq!(running.len(), 1, "{listed:#}");
-    assert_eq!(running[0]["packages"], json!(["six==1.16.0"]));
+    assert_eq!(
+        running[0]["packages"],
+        json!(["PyYAML==6.0.2", "six==1.16.0"])
+    );
     assert_eq!(running[0]["base"], common::image());
 
     // Without packages: refused, saying what to give.

@@ -278,13 +278,8 @@ fn fetch_wheels(interpreter: &Interpreter, args: &BuildArgs, target: &Path) -> R
     .args(["--python-version", &interpreter.python])
     .arg("--target")
     .arg(target);
-    // pip widens a manylinux_2_N platform to every older glibc.
-    if interpreter.libc == "glibc" {
-        let version = interpreter.libc_version.replace('.', "_");
-        pip.args([
-            "--platform",
-            &format!("manylinux_{version}_{}", interpreter.machine),
-        ]);
+    for platform in platforms(interpreter)? {
+        pip.args(["--platform", &platform]);
     }
     if let Some(file) = &args.requirements {
         pip.arg("--requirement").arg(file);
@@ -304,6 +299,38 @@ fn fetch_wheels(interpreter: &Interpreter, args: &BuildArgs, target: &Path) -> R
         );
     }
     Ok(())
+}
+
+/// The wheel platform tags the image's C library runs: every manylinux glibc level up to its own (pip does not
+/// widen a `manylinux_2_N` it is given), and the legacy aliases of the same levels.
+fn platforms(interpreter: &Interpreter) -> Result<Vec<String>> {
+    let glibc_minor = (interpreter.libc == "glibc")
+        .then(|| interpreter.libc_version.strip_prefix("2."))
+        .flatten()
+        .and_then(|minor| minor.parse::<u32>().ok());
+    let Some(newest) = glibc_minor else {
+        bail!(
+            "the base image's C library is {:?} {:?}; `bridge image build` bakes wheels for glibc-based images \
+             (Debian, Ubuntu, python:*-slim)",
+            interpreter.libc,
+            interpreter.libc_version
+        );
+    };
+    let arch = &interpreter.machine;
+    let mut tags: Vec<String> = (5..=newest)
+        .rev()
+        .map(|minor| format!("manylinux_2_{minor}_{arch}"))
+        .collect();
+    for (alias, minor) in [
+        ("manylinux2014", 17),
+        ("manylinux2010", 12),
+        ("manylinux1", 5),
+    ] {
+        if newest >= minor {
+            tags.push(format!("{alias}_{arch}"));
+        }
+    }
+    Ok(tags)
 }
 
 /// `name==version` of every package pip put in `dir`.
@@ -411,6 +438,34 @@ mod tests {
             settings::user_image(Some(&file), &config).as_deref(),
             Some("sha256:def")
         );
+    }
+
+    #[test]
+    fn wheels_for_every_glibc_up_to_the_images_own() {
+        let interpreter = |libc: &str, version: &str| Interpreter {
+            python: "3.11".into(),
+            purelib: "/x".into(),
+            on_path: true,
+            machine: "x86_64".into(),
+            libc: libc.into(),
+            libc_version: version.into(),
+        };
+        let tags = platforms(&interpreter("glibc", "2.36")).unwrap();
+        assert_eq!(
+            tags.first().map(String::as_str),
+            Some("manylinux_2_36_x86_64")
+        );
+        for tag in [
+            "manylinux_2_17_x86_64",
+            "manylinux_2_5_x86_64",
+            "manylinux2014_x86_64",
+            "manylinux1_x86_64",
+        ] {
+            assert!(tags.iter().any(|t| t == tag), "{tag} in {tags:?}");
+        }
+        assert!(!tags.iter().any(|t| t == "manylinux_2_37_x86_64"));
+        let musl = platforms(&interpreter("", "")).unwrap_err();
+        assert!(musl.to_string().contains("glibc-based images"), "{musl}");
     }
 
     #[test]
