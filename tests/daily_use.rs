@@ -478,6 +478,8 @@ async fn a_pull_draws_a_bar_per_layer_on_a_terminal_and_plain_lines_otherwise() 
     let _registry = tokio::process::Command::new(registry_bin)
         .arg("serve")
         .arg(dir.path().join("config.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();

@@ -7,11 +7,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::clients::{Approver, TRY_ECHO, TaskClient, lifecycles, stateless};
+use common::clients::{Approver, Question, TRY_ECHO, TaskClient, lifecycles, stateless};
 use common::http::{HttpBridge, OTHER_TOKEN, TOKEN};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CancelTaskParams, ElicitResult, ElicitationAction,
-    GetTaskParams, TaskPayload,
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, GetTaskParams, TaskPayload,
 };
 use rmcp::service::RunningService;
 use rmcp::{ClientHandler, ClientLifecycleMode, RoleClient};
@@ -389,30 +388,17 @@ async fn a_question_nobody_answers_over_http_is_a_denial_in_both_eras() {
     // 2026-07-28: `input_required`, and no retry. The run does not wait for one: it is denied after the
     // approval timeout and its container ends; a late retry collects the result, which says why.
     let client = bridge.connect(Approver::silent(), TOKEN, stateless()).await;
-    let params = CallToolRequestParams::new("run_python").with_arguments(common::args(
+    let question = Question::ask(
+        &client,
         json!({"code": TRY_ECHO, "servers": ["stub"], "timeout": 60}),
-    ));
-    let CallToolResponse::InputRequired(asked) =
-        client.call_tool_once(params.clone()).await.unwrap()
-    else {
-        panic!("expected input_required");
-    };
-    let (key, _) = asked
-        .input_requests
-        .expect("input requests")
-        .into_iter()
-        .next()
-        .expect("one question");
+    )
+    .await;
     common::eventually("the unanswered run ends and its container is gone", || {
         let docker = docker.clone();
         async move { common::containers_of_process(&docker, pid).await.is_empty() }
     })
     .await;
-    let answer =
-        ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true}));
-    let retry = params
-        .with_input_responses([(key, serde_json::to_value(answer).unwrap())].into())
-        .with_request_state(asked.request_state.expect("a request state"));
+    let retry = question.answer(true);
     let CallToolResponse::Complete(result) = client.call_tool_once(retry).await.unwrap() else {
         panic!("expected the run's result");
     };

@@ -8,11 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::clients::{Approver, TRY_ECHO, stateless};
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ElicitRequestParams, ElicitResult, ElicitationAction,
-    InputRequest,
-};
+use common::clients::{Approver, Question, TRY_ECHO, stateless};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, ElicitRequestParams, InputRequest};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
@@ -252,17 +249,12 @@ async fn a_question_nobody_answers_is_a_denial_after_the_approval_timeout_in_bot
     let (client, _) = scratch
         .connect_with(Approver::new(Some(true)), stateless())
         .await;
-    let params = CallToolRequestParams::new("run_python").with_arguments(common::args(
+    let asked = Question::ask(
+        &client,
         json!({"code": TRY_ECHO, "servers": ["stub"], "timeout": 60}),
-    ));
-    let CallToolResponse::InputRequired(asked) =
-        client.call_tool_once(params.clone()).await.unwrap()
-    else {
-        panic!("expected input_required");
-    };
-    let requests = asked.input_requests.expect("input requests");
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    let (key, InputRequest::Elicitation(question)) = requests.into_iter().next().unwrap() else {
+    )
+    .await;
+    let InputRequest::Elicitation(question) = asked.request.clone() else {
         panic!("expected an elicitation");
     };
     let ElicitRequestParams::FormElicitationParams {
@@ -276,15 +268,9 @@ async fn a_question_nobody_answers_is_a_denial_after_the_approval_timeout_in_bot
     assert!(message.contains("wants to call stub.echo"), "{message}");
     let schema = serde_json::to_value(requested_schema).unwrap();
     assert_eq!(schema["properties"]["approve"]["type"], "boolean");
-    let state = asked.request_state.expect("a request state");
 
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let answer =
-        ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true}));
-    let retry = params
-        .clone()
-        .with_input_responses([(key, serde_json::to_value(answer).unwrap())].into())
-        .with_request_state(state.clone());
+    let retry = asked.answer(true);
     let CallToolResponse::Complete(result) = client.call_tool_once(retry.clone()).await.unwrap()
     else {
         panic!("expected the run's result");

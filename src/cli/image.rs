@@ -65,7 +65,7 @@ pub struct BuildArgs {
 }
 
 /// What the probe found in the base image.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Interpreter {
     python: String,
     purelib: String,
@@ -73,6 +73,68 @@ struct Interpreter {
     machine: String,
     libc: String,
     libc_version: String,
+}
+
+impl Interpreter {
+    /// What came out of the container is hostile input, and it goes into a Dockerfile and pip's arguments:
+    /// each field must look like what it claims to be.
+    fn check(&self) -> Result<()> {
+        let plain = |text: &str, extra: &str| {
+            !text.is_empty()
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+        };
+        let version = |text: &str| {
+            text.split('.').count() == 2
+                && text
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        };
+        if !version(&self.python) {
+            bail!(
+                "the base image reported an odd Python version {:?}",
+                self.python
+            );
+        }
+        if !self.purelib.starts_with('/')
+            || !plain(&self.purelib, "/._+-")
+            || self.purelib.contains("..")
+        {
+            bail!(
+                "the base image reported an odd package directory {:?}",
+                self.purelib
+            );
+        }
+        if !self.on_path {
+            bail!("{} is not on the image's sys.path", self.purelib);
+        }
+        if !plain(&self.machine, "_") {
+            bail!("the base image reported an odd machine {:?}", self.machine);
+        }
+        if !(self.libc.is_empty() || plain(&self.libc, ""))
+            || !(self.libc_version.is_empty() || version(&self.libc_version))
+        {
+            bail!(
+                "the base image reported an odd C library {:?} {:?}",
+                self.libc,
+                self.libc_version
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A reference safe to write into a Dockerfile (`FROM`, a label): an image name, tag, digest or id.
+fn check_reference(reference: &str) -> Result<()> {
+    let fine = !reference.is_empty()
+        && reference
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/:@-".contains(c));
+    if !fine {
+        bail!("{reference:?} is not an image reference this command can build from");
+    }
+    Ok(())
 }
 
 const PROBE: &str = include_str!("image_probe.py");
@@ -178,6 +240,8 @@ async fn build(config: Config, args: BuildArgs) -> Result<ExitCode> {
         .and_then(|c| c.labels)
         .and_then(|labels| labels.get(BASE_LABEL).cloned())
         .unwrap_or_else(|| config.image.clone());
+    check_reference(&base)?;
+    check_reference(&args.tag)?;
     eprintln!("base image: {base}");
 
     let interpreter = probe(&config, &base).await?;
@@ -189,14 +253,19 @@ async fn build(config: Config, args: BuildArgs) -> Result<ExitCode> {
         interpreter.machine,
         interpreter.purelib
     );
-    if !interpreter.on_path {
-        bail!("{} is not on the image's sys.path", interpreter.purelib);
-    }
+    interpreter.check()?;
 
     let staging = tempfile::TempDir::new().context("making a staging directory")?;
     let packages_dir = staging.path().join("packages");
     fetch_wheels(&interpreter, &args, &packages_dir)?;
     let installed = installed_packages(&packages_dir)?;
+    // Names and versions from the wheels go into a label: the characters of PEP 440 and package names only.
+    if let Some(odd) = installed.iter().find(|p| {
+        !p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._=+!-".contains(c))
+    }) {
+        bail!("pip installed a package with an odd name: {odd:?}");
+    }
     eprintln!("packages: {}", installed.join(" "));
 
     let dockerfile = format!(
@@ -438,6 +507,32 @@ mod tests {
             settings::user_image(Some(&file), &config).as_deref(),
             Some("sha256:def")
         );
+    }
+
+    #[test]
+    fn odd_answers_from_the_base_image_are_refused() {
+        let good = Interpreter {
+            python: "3.11".into(),
+            purelib: "/usr/local/lib/python3.11/dist-packages".into(),
+            on_path: true,
+            machine: "x86_64".into(),
+            libc: "glibc".into(),
+            libc_version: "2.36".into(),
+        };
+        good.check().unwrap();
+        let odd = |change: fn(&mut Interpreter)| {
+            let mut interpreter = good.clone();
+            change(&mut interpreter);
+            interpreter.check().unwrap_err().to_string()
+        };
+        assert!(odd(|i| i.purelib = "/x\nRUN curl evil".into()).contains("package directory"));
+        assert!(odd(|i| i.purelib = "relative".into()).contains("package directory"));
+        assert!(odd(|i| i.python = "3.11; rm".into()).contains("Python version"));
+        assert!(odd(|i| i.machine = "x86 64".into()).contains("machine"));
+        assert!(odd(|i| i.on_path = false).contains("sys.path"));
+        assert!(check_reference("mcp-bridge/sandbox:bookworm").is_ok());
+        assert!(check_reference("sha256:abc").is_ok());
+        assert!(check_reference("img\nRUN x").is_err());
     }
 
     #[test]

@@ -266,14 +266,7 @@ pub fn servers(config: &Config, json: bool) -> Result<ExitCode> {
         let rows: Vec<Vec<String>> = servers
             .iter()
             .map(|s| {
-                let target = match (&s.entry.command, &s.entry.url) {
-                    (Some(command), _) => std::iter::once(command.as_str())
-                        .chain(s.entry.args.iter().map(String::as_str))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    (None, Some(url)) => url.clone(),
-                    (None, None) => String::new(),
-                };
+                let target = s.target();
                 vec![
                     s.name.clone(),
                     format!("mcp_{}", s.alias),

@@ -174,14 +174,7 @@ async fn check_server(upstreams: &Upstreams, server: &DiscoveredServer) -> Check
     };
     let started = Instant::now();
     let listed = tokio::time::timeout(SERVER_START, client.tools()).await;
-    let target = match (&server.entry.command, &server.entry.url) {
-        (Some(command), _) => std::iter::once(command.as_str())
-            .chain(server.entry.args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        (None, Some(url)) => url.clone(),
-        (None, None) => String::new(),
-    };
+    let target = server.target();
     let fix = format!(
         "check that `{target}` starts and speaks MCP (run it yourself), or set it disabled in {}",
         server.source

@@ -37,6 +37,20 @@ pub struct DiscoveredServer {
     pub project: bool,
 }
 
+impl DiscoveredServer {
+    /// What starts or reaches it, for people: the command line of a stdio server, else its URL.
+    pub fn target(&self) -> String {
+        match (&self.entry.command, &self.entry.url) {
+            (Some(command), _) => std::iter::once(command.as_str())
+                .chain(self.entry.args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+            (None, Some(url)) => url.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
 /// One config file as discovery read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {

@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
-    ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ProgressNotificationParam,
-    ProtocolVersion,
+    CallToolRequestParams, CallToolResponse, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction, InputRequest, ProgressNotificationParam, ProtocolVersion,
 };
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::{ClientHandler, ClientLifecycleMode, ErrorData, RoleClient};
 use serde_json::json;
 
@@ -106,5 +106,54 @@ pub struct TaskClient {
 impl ClientHandler for TaskClient {
     fn get_info(&self) -> ClientConfig {
         super::client_config("task-client", self.elicit, true)
+    }
+}
+
+/// A 2026-07-28 call that answered `input_required` with one question, and how to answer it.
+pub struct Question {
+    /// The call as made, to retry with the answer.
+    pub params: CallToolRequestParams,
+    /// The question's key in `inputRequests`.
+    pub key: String,
+    /// The question.
+    pub request: InputRequest,
+    /// The opaque state the retry must carry.
+    pub state: String,
+}
+
+impl Question {
+    /// Calls `run_python` with `arguments` once, expecting exactly one question back.
+    pub async fn ask<H: ClientHandler>(
+        client: &RunningService<RoleClient, H>,
+        arguments: serde_json::Value,
+    ) -> Self {
+        let params =
+            CallToolRequestParams::new("run_python").with_arguments(super::args(arguments));
+        let CallToolResponse::InputRequired(asked) =
+            client.call_tool_once(params.clone()).await.unwrap()
+        else {
+            panic!("expected input_required");
+        };
+        let requests = asked.input_requests.expect("input requests");
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        let (key, request) = requests.into_iter().next().expect("one question");
+        Question {
+            params,
+            key,
+            request,
+            state: asked.request_state.expect("a request state"),
+        }
+    }
+
+    /// The retry that answers it: the approval form accepted with `approve`.
+    pub fn answer(&self, approve: bool) -> CallToolRequestParams {
+        let answer =
+            ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": approve}));
+        self.params
+            .clone()
+            .with_input_responses(
+                [(self.key.clone(), serde_json::to_value(answer).unwrap())].into(),
+            )
+            .with_request_state(self.state.clone())
     }
 }
