@@ -7,7 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::clients::{Approver, Question, TRY_ECHO, TaskClient, lifecycles, stateless};
+use common::clients::{
+    Approver, Question, TRY_ECHO, TaskClient, lifecycles, stateless, success_stdout,
+};
 use common::http::{HttpBridge, OTHER_TOKEN, TOKEN};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, GetTaskParams, TaskPayload,
@@ -23,16 +25,6 @@ async fn call<H: ClientHandler>(client: &RunningService<RoleClient, H>, argument
     result.structured_content.expect("structuredContent")
 }
 
-fn stdout(payload: &Value) -> Vec<String> {
-    assert_eq!(payload["status"], "success", "{payload:#}");
-    payload["stdout"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn rmcp_clients_in_both_lifecycles_list_run_and_are_asked_over_http() {
@@ -43,7 +35,7 @@ async fn rmcp_clients_in_both_lifecycles_list_run_and_are_asked_over_http() {
         let tools = client.list_all_tools().await.expect("tools/list");
         assert_eq!(tools.len(), 1, "{era}");
         assert_eq!(tools[0].name, "run_python", "{era}");
-        let out = stdout(&call(&client, json!({"code": "print(6 * 7)"})).await);
+        let out = success_stdout(&call(&client, json!({"code": "print(6 * 7)"})).await);
         assert_eq!(out, ["42"], "{era}");
         client.cancel().await.unwrap();
 
@@ -58,7 +50,9 @@ async fn rmcp_clients_in_both_lifecycles_list_run_and_are_asked_over_http() {
             let client = bridge
                 .connect(Approver::new(Some(approve)), TOKEN, lifecycle.clone())
                 .await;
-            let out = stdout(&call(&client, json!({"code": TRY_ECHO, "servers": ["stub"]})).await);
+            let out = success_stdout(
+                &call(&client, json!({"code": TRY_ECHO, "servers": ["stub"]})).await,
+            );
             assert_eq!(out, [expected], "{era} approve={approve}");
             client.cancel().await.unwrap();
         }
@@ -88,7 +82,7 @@ async fn a_session_belongs_to_the_client_that_opened_it() {
         assert_eq!(first["status"], "success", "{first:#}");
         let again = call(&owner, json!({"code": "print(secret)", "session": name})).await;
         // An initialize client keeps its MCP session; a 2026 client is known by its token alone.
-        assert_eq!(stdout(&again), ["mine"], "{era}");
+        assert_eq!(success_stdout(&again), ["mine"], "{era}");
 
         let other = bridge.connect((), OTHER_TOKEN, lifecycle.clone()).await;
         let theirs = call(
@@ -97,7 +91,7 @@ async fn a_session_belongs_to_the_client_that_opened_it() {
         )
         .await;
         assert_eq!(
-            stdout(&theirs),
+            success_stdout(&theirs),
             ["not here"],
             "{era}: another client got a session of its own"
         );
@@ -230,7 +224,7 @@ async fn fifty_http_clients_at_once_each_get_their_own_result() {
             )
             .await;
             client.cancel().await.unwrap();
-            (n, stdout(&payload))
+            (n, success_stdout(&payload))
         }
     });
     let results =
@@ -381,7 +375,7 @@ async fn a_question_nobody_answers_over_http_is_a_denial_in_both_eras() {
     let client = bridge
         .connect(Approver::silent(), TOKEN, ClientLifecycleMode::Initialize)
         .await;
-    let out = stdout(&call(&client, json!({"code": TRY_ECHO, "servers": ["stub"]})).await);
+    let out = success_stdout(&call(&client, json!({"code": TRY_ECHO, "servers": ["stub"]})).await);
     assert_eq!(out, [expected]);
     client.cancel().await.unwrap();
 
@@ -402,7 +396,10 @@ async fn a_question_nobody_answers_over_http_is_a_denial_in_both_eras() {
     let CallToolResponse::Complete(result) = client.call_tool_once(retry).await.unwrap() else {
         panic!("expected the run's result");
     };
-    assert_eq!(stdout(&result.structured_content.unwrap()), [expected]);
+    assert_eq!(
+        success_stdout(&result.structured_content.unwrap()),
+        [expected]
+    );
     client.cancel().await.unwrap();
 }
 
@@ -416,7 +413,7 @@ async fn a_call_over_http_hears_its_progress_in_both_eras() {
         let listener = Approver::new(None);
         let heard = listener.progress.clone();
         let client = bridge.connect(listener, TOKEN, lifecycle).await;
-        let out = stdout(&call(&client, json!({"code": code})).await);
+        let out = success_stdout(&call(&client, json!({"code": code})).await);
         assert_eq!(out, ["one", "two"], "{era}");
         let heard = heard.lock().unwrap().clone();
         assert!(

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::clients::{Approver, Question, TRY_ECHO, stateless};
+use common::clients::{Approver, Question, TRY_ECHO, stateless, success_stdout};
 use rmcp::model::{CallToolRequestParams, CallToolResponse, ElicitRequestParams, InputRequest};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
@@ -107,16 +107,6 @@ async fn run<H: ClientHandler>(
     result.structured_content.expect("structuredContent")
 }
 
-fn stdout(payload: &Value) -> Vec<String> {
-    assert_eq!(payload["exitCode"], 0, "{payload:#}");
-    payload["stdout"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn an_ask_is_put_to_the_user_through_elicitation() {
@@ -137,7 +127,7 @@ async fn an_ask_is_put_to_the_user_through_elicitation() {
         let approver = Approver::new(approve);
         let asked = approver.asked.clone();
         let (client, _) = scratch.connect(approver).await;
-        let out = stdout(&run(&client, &["stub"], TRY_ECHO).await);
+        let out = success_stdout(&run(&client, &["stub"], TRY_ECHO).await);
         assert_eq!(out, [expected], "approve={approve:?}");
         let asked = asked.lock().unwrap().clone();
         assert_eq!(asked.len(), 1);
@@ -151,7 +141,7 @@ async fn an_ask_is_put_to_the_user_through_elicitation() {
     }
     // A client without elicitation: a deny that says so.
     let (client, _) = scratch.connect(()).await;
-    let out = stdout(&run(&client, &["stub"], TRY_ECHO).await);
+    let out = success_stdout(&run(&client, &["stub"], TRY_ECHO).await);
     assert_eq!(out.len(), 1);
     assert!(
         out[0].ends_with("but the MCP client does not support elicitation, so the call is denied"),
@@ -180,7 +170,7 @@ async fn a_2026_client_is_asked_through_input_required_and_answers_by_calling_ag
         let (client, _) = scratch.connect_with(approver, stateless()).await;
         let version = &client.peer_info().expect("discovered").protocol_version;
         assert_eq!(version.as_str(), "2026-07-28");
-        let out = stdout(&run(&client, &["stub"], TRY_ECHO).await);
+        let out = success_stdout(&run(&client, &["stub"], TRY_ECHO).await);
         assert_eq!(out, [expected], "approve={approve:?}");
         let asked = asked.lock().unwrap().clone();
         assert_eq!(asked.len(), 1, "{asked:?}");
@@ -189,7 +179,7 @@ async fn a_2026_client_is_asked_through_input_required_and_answers_by_calling_ag
     }
     // A 2026 client that declares no elicitation: the deny of today, saying why.
     let (client, _) = scratch.connect_with((), stateless()).await;
-    let out = stdout(&run(&client, &["stub"], TRY_ECHO).await);
+    let out = success_stdout(&run(&client, &["stub"], TRY_ECHO).await);
     assert_eq!(out.len(), 1);
     assert!(
         out[0].ends_with(
@@ -214,7 +204,7 @@ async fn each_round_of_an_input_required_call_hears_how_the_run_goes() {
     let code = format!(
         "import time\nprint('before', flush=True)\ntime.sleep(2.5)\n{TRY_ECHO}\ntime.sleep(2.5)"
     );
-    let out = stdout(&run(&client, &["stub"], &code).await);
+    let out = success_stdout(&run(&client, &["stub"], &code).await);
     assert_eq!(out, ["before", "hi"]);
     let heard = heard.lock().unwrap().clone();
     assert!(heard.len() >= 3, "{heard:?}");
@@ -241,7 +231,10 @@ async fn a_question_nobody_answers_is_a_denial_after_the_approval_timeout_in_bot
 
     // Legacy: an elicitation request the client never answers.
     let (client, _) = scratch.connect(Approver::silent()).await;
-    assert_eq!(stdout(&run(&client, &["stub"], TRY_ECHO).await), [expected]);
+    assert_eq!(
+        success_stdout(&run(&client, &["stub"], TRY_ECHO).await),
+        [expected]
+    );
     client.cancel().await.unwrap();
 
     // 2026-07-28, on the wire: the call answers `input_required` with one approval form and an opaque state; the
@@ -275,7 +268,10 @@ async fn a_question_nobody_answers_is_a_denial_after_the_approval_timeout_in_bot
     else {
         panic!("expected the run's result");
     };
-    assert_eq!(stdout(&result.structured_content.unwrap()), [expected]);
+    assert_eq!(
+        success_stdout(&result.structured_content.unwrap()),
+        [expected]
+    );
 
     // The result was collected: the state names nothing any more.
     let CallToolResponse::Complete(stale) = client.call_tool_once(retry).await.unwrap() else {
@@ -307,7 +303,7 @@ async fn a_run_level_ask_is_put_to_the_user_before_the_container_starts() {
         // `run` asks for a 90 s timeout, over the policy's 10 s.
         let payload = run(&client, &[], "print('ran')").await;
         if accepted {
-            assert_eq!(stdout(&payload), ["ran"]);
+            assert_eq!(success_stdout(&payload), ["ran"]);
         } else {
             assert_eq!(payload["status"], "error", "{payload:#}");
             let error = payload["error"].as_str().unwrap();
@@ -365,7 +361,7 @@ async fn server_everything_over_stdio_end_to_end_and_no_orphans_after_sigterm() 
     });
     let scratch = Scratch::new(servers, None);
     let (client, bridge_pid) = scratch.connect(()).await;
-    let out = stdout(
+    let out = success_stdout(
         &run(
             &client,
             &["everything", "stub"],
@@ -431,7 +427,7 @@ async fn server_everything_over_streamable_http() {
     // Reached through the bridge by a client of either era.
     for lifecycle in [ClientLifecycleMode::Initialize, stateless()] {
         let (client, _) = scratch.connect_with((), lifecycle).await;
-        let out = stdout(
+        let out = success_stdout(
             &run(
                 &client,
                 &["remote"],

@@ -26,6 +26,17 @@ pub fn lifecycles() -> [(&'static str, ClientLifecycleMode); 2] {
     ]
 }
 
+/// The stdout lines of a successful run's `structuredContent`.
+pub fn success_stdout(payload: &serde_json::Value) -> Vec<String> {
+    assert_eq!(payload["status"], "success", "{payload:#}");
+    payload["stdout"]
+        .as_array()
+        .expect("stdout lines")
+        .iter()
+        .map(|line| line.as_str().expect("a line").to_string())
+        .collect()
+}
+
 /// Code that calls the stub's `echo` and prints its text, or the policy's denial.
 pub const TRY_ECHO: &str = r#"
 try:
