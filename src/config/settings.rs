@@ -377,6 +377,30 @@ mod tests {
     }
 
     #[test]
+    fn a_project_file_cannot_choose_the_sandbox_image() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (home, project) = (dir.path().join("home"), dir.path().join("project"));
+        write(&project, PROJECT_FILE, "[sandbox]\nimage = \"theirs:1\"\n");
+        let config = config_for(&home);
+        let settings = Settings::load(&config, &project).unwrap();
+        assert!(
+            settings.ignored.iter().any(|i| i.starts_with("[sandbox]")),
+            "{:?}",
+            settings.ignored
+        );
+        assert_eq!(user_image(None, &config.config_home), None);
+        write(
+            &home,
+            ".config/mcp-bridge/config.toml",
+            "[sandbox]\nimage = \"mine:1\"\n",
+        );
+        assert_eq!(
+            user_image(None, &config.config_home).as_deref(),
+            Some("mine:1")
+        );
+    }
+
+    #[test]
     fn a_project_file_only_tightens_and_never_touches_the_audit_log() {
         let dir = tempfile::TempDir::new().unwrap();
         let (home, project) = (dir.path().join("home"), dir.path().join("project"));
