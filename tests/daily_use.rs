@@ -532,8 +532,22 @@ async fn a_pull_draws_a_bar_per_layer_on_a_terminal_and_plain_lines_otherwise() 
     };
     let bridge = env!("CARGO_BIN_EXE_bridge");
 
-    // On a terminal (a pseudo-terminal from `script`): bars, redrawn in place.
+    // Not on the engine but in its registry: doctor warns (runs would pull it) instead of failing.
     remove().await;
+    let project = Project::new(json!({}));
+    let found = report(&doctor(&project, &[("MCP_BRIDGE_IMAGE", &reference)], true));
+    let image = check(&found, "image");
+    assert_eq!(image["outcome"], "warn", "{image}");
+    assert!(
+        image["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("bridge image pull {reference}")),
+        "{image}"
+    );
+    assert_eq!(found["runs_work"], true, "{found:#}");
+
+    // On a terminal (a pseudo-terminal from `script`): bars, redrawn in place.
     let drawn = std::process::Command::new("script")
         .args([
             "-qfec",

@@ -122,11 +122,23 @@ async fn check_image(config: &Config, docker: &Docker) -> Check {
             "build it again with `bridge image build --with …`, or delete `[sandbox] image` from your config \
              file to use the default image",
         ),
+        // Not here, but its registry has it: the first run pulls it, so runs work (after a wait).
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) if docker.inspect_registry_image(image, None).await.is_ok() => Check::warn(
+            "image",
+            format!(
+                "{image} is not on the engine yet; its registry has it, and the first run pulls it"
+            ),
+            format!("`bridge image pull {image}` now, so the first run does not wait for it"),
+        ),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Check::fail(
             "image",
-            format!("{image} is not on the engine"),
+            format!(
+                "{image} is not on the engine, and its registry cannot be reached or has no such image"
+            ),
             format!(
                 "`docker pull {image}` where a registry is reachable, or build the offline image with \
                  `scripts/build-offline-image.sh` and set MCP_BRIDGE_IMAGE=mcp-bridge/sandbox:bookworm"
