@@ -15,7 +15,9 @@ use crate::proxy::audit::AuditLog;
 use crate::proxy::{ProxyContext, RunProxy};
 use crate::request::{ArgumentChecker, RunRequest};
 use crate::response::encode::{self, ResponseEncoder};
+use crate::response::files::{AttachedFiles, Attachment};
 use crate::response::{self, Payload};
+use crate::sandbox::inputs::Inputs;
 use crate::sandbox::{ContainerUse, RunProgress, RunSpec, Sandbox, SandboxError};
 use crate::store::SandboxStore;
 use crate::upstream::catalog::{self, ToolCatalog};
@@ -46,6 +48,8 @@ pub struct Response {
     pub run_id: Option<String>,
     /// The container it ran in, when it reached one.
     pub container: Option<ContainerUse>,
+    /// The files the run handed back, in the order they came (the ones a limit left out without bytes).
+    pub files: Vec<Attachment>,
 }
 
 /// The call was cancelled by its caller; its container is already gone.
@@ -64,6 +68,8 @@ pub struct Bridge {
     sandbox: Sandbox,
     encoder: Arc<dyn ResponseEncoder>,
     proxy: ProxyContext,
+    /// The user's `[inputs]` directories, copied into every run.
+    inputs: Arc<Inputs>,
 }
 
 impl Bridge {
@@ -93,6 +99,10 @@ impl Bridge {
         let arguments = ArgumentChecker::new(&config);
         let upstreams = Arc::new(workspace.upstreams);
         let audit = workspace.settings.audit;
+        let inputs = Arc::new(Inputs::new(
+            workspace.settings.inputs.clone(),
+            config.max_input_bytes,
+        ));
         let config = Arc::new(config);
         let proxy = ProxyContext {
             config: config.clone(),
@@ -113,6 +123,7 @@ impl Bridge {
             sandbox,
             encoder,
             proxy,
+            inputs,
         })
     }
 
@@ -160,7 +171,8 @@ impl Bridge {
         cancel: &CancellationToken,
         caller: Caller<'_>,
     ) -> Result<Response, Cancelled> {
-        let (payload, run_id, container) = match self
+        let files = Arc::new(AttachedFiles::new(&self.config));
+        let (mut payload, run_id, container) = match self
             .arguments
             .parse_within(arguments, caller.max_timeout)
         {
@@ -173,8 +185,10 @@ impl Bridge {
                 None,
                 None,
             ),
-            Ok(request) => self.run_request(request, cancel, caller).await?,
+            Ok(request) => self.run_request(request, cancel, caller, &files).await?,
         };
+        let (files, unlisted) = files.take();
+        response::with_files(&mut payload, &files);
         // An encoder is a plugin call: it runs on the blocking pool, never on an async worker.
         let (encoder, rendered) = (self.encoder.clone(), payload.clone());
         let text = tokio::task::spawn_blocking(move || encode::render(encoder.as_ref(), &rendered))
@@ -183,11 +197,13 @@ impl Bridge {
                 let fallback = encode::Json.encode(&payload).unwrap_or_default();
                 format!("{fallback}\n(note: the encoder did not complete: {error})")
             });
+        let text = response::with_files_note(text, &files, unlisted);
         Ok(Response {
             payload,
             text,
             run_id,
             container,
+            files,
         })
     }
 
@@ -197,6 +213,7 @@ impl Bridge {
         request: RunRequest,
         cancel: &CancellationToken,
         caller: Caller<'_>,
+        files: &Arc<AttachedFiles>,
     ) -> Result<(Payload, Option<String>, Option<ContainerUse>), Cancelled> {
         let Caller {
             asker,
@@ -274,7 +291,29 @@ impl Bridge {
                 ));
             }
         };
-        let rpc = Arc::new(RunProxy::new(self.proxy.clone(), run_check, loaded, asker));
+        let inputs = self.inputs.clone();
+        let inputs = tokio::task::spawn_blocking(move || inputs.archive())
+            .await
+            .unwrap_or_else(|error| {
+                Err(format!("copying the [inputs] directories failed: {error}"))
+            });
+        let inputs = match inputs {
+            Ok(inputs) => inputs,
+            Err(message) => {
+                return Ok((
+                    response::sandbox_error(message, request.servers),
+                    None,
+                    None,
+                ));
+            }
+        };
+        let rpc = Arc::new(RunProxy::new(
+            self.proxy.clone(),
+            run_check,
+            loaded,
+            asker,
+            files.clone(),
+        ));
         let spec = RunSpec {
             run_id,
             code: request.code,
@@ -283,6 +322,8 @@ impl Bridge {
             server_info,
             rpc,
             progress,
+            attach: files.limits(),
+            inputs,
         };
         tracing::info!(
             run = spec.run_id,

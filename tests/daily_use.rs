@@ -79,6 +79,7 @@ async fn on_a_healthy_setup_every_check_is_green() {
         "image",
         "state dir",
         "cache dir",
+        "inputs",
         "run",
         "seccomp",
         "privileges",
@@ -165,7 +166,8 @@ fn a_stopped_engine_a_broken_plugin_and_an_unstartable_server_are_each_named_wit
     let project = Project::new(json!({
         "stub": {"command": "python3", "args": [common::stub_script()]},
         "broken": {"command": "/nonexistent/mcp-server", "args": ["--stdio"]},
-    }));
+    }))
+    .with_config("[inputs]\ngone = \"/nonexistent/data\"\n");
     std::fs::create_dir_all(project.path("plugins")).unwrap();
     std::fs::write(project.path("plugins/garbage.wasm"), "this is not wasm").unwrap();
     let plugins = project.path("plugins").display().to_string();
@@ -223,6 +225,21 @@ fn a_stopped_engine_a_broken_plugin_and_an_unstartable_server_are_each_named_wit
     // A server that works is still reported as working; what is broken does not hide it.
     assert_eq!(check(&found, "server stub")["outcome"], "ok");
 
+    // An input directory that is gone refuses every run: a failure, named with its fix.
+    let inputs = check(&found, "inputs");
+    assert_eq!(inputs["outcome"], "fail", "{inputs}");
+    assert!(
+        inputs["detail"]
+            .as_str()
+            .unwrap()
+            .contains("input 'gone' (/nonexistent/data)"),
+        "{inputs}"
+    );
+    assert!(
+        inputs["fix"].as_str().unwrap().contains("[inputs]"),
+        "{inputs}"
+    );
+
     // The text form: each failure with its fix under it, and the count.
     let text = doctor(&project, &settings, false);
     assert_eq!(text.status.code(), Some(1));
@@ -233,7 +250,7 @@ fn a_stopped_engine_a_broken_plugin_and_an_unstartable_server_are_each_named_wit
     );
     assert!(stdout.contains("fix: start the engine"), "{stdout}");
     assert!(
-        stdout.contains("runs cannot work until the 2 failure(s) above are fixed"),
+        stdout.contains("runs cannot work until the 3 failure(s) above are fixed"),
         "{stdout}"
     );
 }

@@ -8,7 +8,7 @@ mod manage;
 mod scaffold;
 
 use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::mcp::BridgeServer;
 use crate::mcp::http::{HttpOptions, Tokens};
 use crate::response::Status;
+use crate::response::files::Attachment;
 use crate::sandbox::SandboxError;
 
 /// An MCP server with one tool, run_python: the model's Python runs in a hardened container.
@@ -132,6 +133,53 @@ struct RunArgs {
     /// Print the structured payload as JSON instead of the text.
     #[arg(long)]
     json: bool,
+    /// Save the files the run hands back (`/workspace/out/`, `runtime.show`, `runtime.attach`) here.
+    #[arg(long, value_name = "DIR")]
+    save_files: Option<PathBuf>,
+}
+
+/// Writes the attached files under `dir` by their names (checked by the host: relative, no `..`), never
+/// through a symbolic link; returns the paths written.
+fn save_files(dir: &Path, files: &[Attachment]) -> Result<Vec<PathBuf>> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    let mut written = Vec::new();
+    if files.iter().any(|file| file.data.is_some()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    for file in files {
+        let Some(data) = &file.data else { continue };
+        // Every directory between `dir` and the file must be a real one: a link could lead anywhere.
+        let mut path = dir.to_path_buf();
+        let mut parts = file.info.name.split('/').peekable();
+        while let Some(part) = parts.next() {
+            path.push(part);
+            if parts.peek().is_none() {
+                break;
+            }
+            match path.symlink_metadata() {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => bail!(
+                    "not saving {}: {} is not a directory",
+                    file.info.name,
+                    path.display()
+                ),
+                Err(_) => std::fs::create_dir_all(&path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            }
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .and_then(|mut out| out.write_all(data))
+            .with_context(|| format!("saving {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// Parses arguments and runs the chosen command.
@@ -318,6 +366,11 @@ async fn run(bridge: Arc<Bridge>, args: RunArgs) -> Result<ExitCode> {
         );
     } else {
         println!("{}", response.text);
+    }
+    if let Some(dir) = &args.save_files {
+        for path in save_files(dir, &response.files)? {
+            eprintln!("bridge: saved {}", path.display());
+        }
     }
     let payload = &response.payload;
     Ok(match payload.status {

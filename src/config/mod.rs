@@ -41,6 +41,14 @@ pub enum RuntimeKind {
     Podman,
 }
 
+/// The largest `MCP_BRIDGE_MAX_ATTACHMENT`: a file of this size still fits one frame
+/// ([`crate::sandbox::protocol::MAX_FRAME`], 4 MiB) as base64, with room for its name: 3 MiB less 4 KiB.
+pub const MAX_ATTACHMENT_LIMIT: u64 = (3 << 20) - (4 << 10);
+
+/// The largest `MCP_BRIDGE_MAX_INPUT`: the copy lives in the sandbox's 128 MiB `/workspace`, which the code
+/// needs room in too.
+pub const MAX_INPUT_LIMIT: u64 = 96 << 20;
+
 /// Everything the bridge reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -95,6 +103,14 @@ pub struct Config {
     /// `MCP_BRIDGE_MAX_TOOL_RESULT`: the largest message an upstream server may send (a tool result); a larger
     /// one is an error for that call.
     pub max_tool_result_bytes: usize,
+    /// `MCP_BRIDGE_MAX_ATTACHMENT`: the largest file a run may hand back with its result (default 2 MiB; at most
+    /// [`MAX_ATTACHMENT_LIMIT`], since a file travels in one frame as base64).
+    pub max_attachment_bytes: u64,
+    /// `MCP_BRIDGE_MAX_ATTACHMENTS`: bytes of files one result may carry in all (default 8 MiB).
+    pub max_attachments_bytes: u64,
+    /// `MCP_BRIDGE_MAX_INPUT`: bytes of the user's input directories (`[inputs]`) copied into one run in all
+    /// (default 32 MiB, at most [`MAX_INPUT_LIMIT`]).
+    pub max_input_bytes: u64,
     /// `MCP_BRIDGE_STORE_QUOTA`: bytes the sandbox's store (memory entries and saved tools) may use in all.
     pub store_quota_bytes: u64,
     /// `MCP_BRIDGE_OUTPUT_MODE`: the response encoder's name.
@@ -297,6 +313,32 @@ impl Config {
             "MCP_BRIDGE_MAX_TOOL_RESULT",
             "16m",
         )? as usize;
+        let max_attachment_bytes = byte_size(
+            get("MCP_BRIDGE_MAX_ATTACHMENT"),
+            "MCP_BRIDGE_MAX_ATTACHMENT",
+            "2m",
+        )? as u64;
+        if max_attachment_bytes > MAX_ATTACHMENT_LIMIT {
+            return Err(err(
+                "MCP_BRIDGE_MAX_ATTACHMENT",
+                get("MCP_BRIDGE_MAX_ATTACHMENT").unwrap_or_default(),
+                "at most 3068k (3 MiB less 4 KiB): a file travels from the sandbox in one frame, as base64",
+            ));
+        }
+        let max_attachments_bytes = byte_size(
+            get("MCP_BRIDGE_MAX_ATTACHMENTS"),
+            "MCP_BRIDGE_MAX_ATTACHMENTS",
+            "8m",
+        )? as u64;
+        let max_input_bytes =
+            byte_size(get("MCP_BRIDGE_MAX_INPUT"), "MCP_BRIDGE_MAX_INPUT", "32m")? as u64;
+        if max_input_bytes > MAX_INPUT_LIMIT {
+            return Err(err(
+                "MCP_BRIDGE_MAX_INPUT",
+                get("MCP_BRIDGE_MAX_INPUT").unwrap_or_default(),
+                "at most 96m: the copy lives in the sandbox's 128 MiB /workspace",
+            ));
+        }
         let store_quota_bytes = byte_size(
             get("MCP_BRIDGE_STORE_QUOTA"),
             "MCP_BRIDGE_STORE_QUOTA",
@@ -392,6 +434,9 @@ impl Config {
             output_limit_bytes,
             max_code_bytes,
             max_tool_result_bytes,
+            max_attachment_bytes,
+            max_attachments_bytes,
+            max_input_bytes,
             store_quota_bytes,
             output_mode,
             state_dir,
@@ -543,148 +588,4 @@ fn default_state_dir(vars: &HashMap<String, String>) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_map(
-            &pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn defaults_match_the_seed() {
-        let c = config(&[]).unwrap();
-        assert_eq!(c.image, "python:3.12-slim");
-        assert_eq!(c.default_timeout, Duration::from_secs(30));
-        assert_eq!(c.max_timeout, Duration::from_secs(120));
-        assert_eq!(c.memory_bytes, 512 << 20);
-        assert_eq!(c.pids, 128);
-        assert_eq!(c.container_user, "65534:65534");
-        assert_eq!(c.output_mode, "compact");
-        assert_eq!(c.max_tool_result_bytes, 16 << 20);
-        assert_eq!(c.store_quota_bytes, 64 << 20);
-        let c = config(&[("MCP_BRIDGE_CONTAINER_USER", "01000:0100")]).unwrap();
-        assert_eq!(c.container_user, "1000:100");
-    }
-
-    #[test]
-    fn the_image_is_the_users_choice_then_the_recorded_one_then_the_launchers_default() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let file = dir.path().join("config.toml");
-        let path = file.display().to_string();
-        let launcher = ("MCP_BRIDGE_DEFAULT_IMAGE", "offline:1");
-        assert_eq!(config(&[launcher]).unwrap().image, "offline:1");
-        std::fs::write(&file, "[sandbox]\nimage = \"sha256:built\"\n").unwrap();
-        let recorded = ("MCP_BRIDGE_CONFIG", path.as_str());
-        assert_eq!(config(&[launcher, recorded]).unwrap().image, "sha256:built");
-        let chosen = ("MCP_BRIDGE_IMAGE", "mine:2");
-        assert_eq!(
-            config(&[launcher, recorded, chosen]).unwrap().image,
-            "mine:2"
-        );
-    }
-
-    #[test]
-    fn durations_accept_plain_and_suffixed_seconds() {
-        for (text, secs) in [
-            ("30", 30),
-            ("30s", 30),
-            ("2m", 120),
-            (" 45 ", 45),
-            ("1h", 3600),
-        ] {
-            assert_eq!(
-                parse_duration(text),
-                Some(Duration::from_secs(secs)),
-                "{text}"
-            );
-        }
-        assert_eq!(parse_duration("abc"), None);
-        assert_eq!(parse_duration("-3"), None);
-        let c = config(&[
-            ("MCP_BRIDGE_TIMEOUT", "30s"),
-            ("MCP_BRIDGE_MAX_TIMEOUT", "5m"),
-        ])
-        .unwrap();
-        assert_eq!(c.default_timeout.as_secs(), 30);
-        assert_eq!(c.max_timeout.as_secs(), 300);
-    }
-
-    #[test]
-    fn bad_values_name_the_variable() {
-        for (var, value) in [
-            ("MCP_BRIDGE_TIMEOUT", "soon"),
-            ("MCP_BRIDGE_TIMEOUT", "0"),
-            ("MCP_BRIDGE_MAX_TIMEOUT", "1x"),
-            ("MCP_BRIDGE_MEMORY", "lots"),
-            ("MCP_BRIDGE_PIDS", "-1"),
-            ("MCP_BRIDGE_CPUS", "many"),
-            ("MCP_BRIDGE_RUNTIME", "lxc"),
-            ("MCP_BRIDGE_CONTAINER_USER", "root"),
-            ("MCP_BRIDGE_CONTAINER_USER", "0:0"),
-            ("MCP_BRIDGE_CONTAINER_USER", "00:0"),
-            ("MCP_BRIDGE_CONTAINER_USER", "0000"),
-            ("MCP_BRIDGE_CONTAINER_USER", "1:2:3"),
-            ("MCP_BRIDGE_CONTAINER_USER", "1:"),
-            ("MCP_BRIDGE_CONTAINER_USER", "99999999999"),
-            ("MCP_BRIDGE_MAX_TOOL_RESULT", "big"),
-            ("MCP_BRIDGE_STORE_QUOTA", "0"),
-            ("MCP_BRIDGE_MAX_CONCURRENCY", "0"),
-            ("MCP_BRIDGE_ALLOW_SELF_SERVER", "maybe"),
-            ("MCP_BRIDGE_SESSION_IDLE", "0"),
-            ("MCP_BRIDGE_MAX_SESSIONS", "-1"),
-        ] {
-            let error = config(&[(var, value)]).unwrap_err();
-            assert_eq!(error.var, var);
-            assert!(error.to_string().starts_with(var), "{error}");
-        }
-        let error = config(&[("MCP_BRIDGE_TIMEOUT", "200")]).unwrap_err();
-        assert!(
-            error.to_string().contains("MCP_BRIDGE_MAX_TIMEOUT"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn the_runtime_setting_names_an_engine_or_gvisor() {
-        let gvisor = config(&[("MCP_BRIDGE_RUNTIME", "runsc")]).unwrap();
-        assert_eq!(gvisor.runtime, RuntimeKind::Auto);
-        assert_eq!(gvisor.oci_runtime.as_deref(), Some("runsc"));
-        let podman = config(&[("MCP_BRIDGE_RUNTIME", "podman")]).unwrap();
-        assert_eq!(
-            (podman.runtime, podman.oci_runtime),
-            (RuntimeKind::Podman, None)
-        );
-        let both = config(&[
-            ("MCP_BRIDGE_RUNTIME", "gvisor"),
-            ("MCP_BRIDGE_OCI_RUNTIME", "runsc"),
-        ])
-        .unwrap();
-        assert_eq!(both.oci_runtime.as_deref(), Some("runsc"));
-        let error = config(&[
-            ("MCP_BRIDGE_RUNTIME", "runsc"),
-            ("MCP_BRIDGE_OCI_RUNTIME", "runc"),
-        ])
-        .unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("disagrees with MCP_BRIDGE_RUNTIME=runsc"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn sizes_use_binary_units() {
-        assert_eq!(parse_byte_size("512m"), Some(512 << 20));
-        assert_eq!(parse_byte_size("1g"), Some(1 << 30));
-        assert_eq!(parse_byte_size("256KiB"), Some(256 << 10));
-        assert_eq!(parse_byte_size("100"), Some(100));
-        assert_eq!(parse_byte_size("0"), None);
-        assert_eq!(parse_byte_size("1t"), None);
-    }
-}
+mod tests;

@@ -25,6 +25,9 @@
 //! [sandbox]                            # user file only; MCP_BRIDGE_IMAGE wins over it
 //! image = "sha256:…"                   # the sandbox image (`bridge image build` records what it built)
 //!
+//! [inputs]                             # user file only: host directories every run may read, copied
+//! sales = "~/data/sales"               #   (never mounted) to /workspace/in/<name> at its start
+//!
 //! [plugins.rules]                      # keyed by the plugin's metadata name
 //! enabled = true
 //! optional = false                     # true: a failure to load or configure does not stop runs
@@ -60,6 +63,9 @@ pub struct Settings {
     pub limits: CallLimits,
     /// The audit log's settings (the user's file only).
     pub audit: AuditSettings,
+    /// Host directories copied into every run, by the name they have under `/workspace/in/` (the user's file
+    /// only).
+    pub inputs: BTreeMap<String, PathBuf>,
     /// What the project file asked for and did not get, in words.
     pub ignored: Vec<String>,
 }
@@ -144,6 +150,8 @@ struct File {
     audit: Option<AuditSettings>,
     #[serde(default)]
     sandbox: Option<SandboxSettings>,
+    #[serde(default)]
+    inputs: Option<BTreeMap<String, String>>,
 }
 
 /// The `[sandbox]` table (user file only): `image`, what `bridge image build` records.
@@ -165,6 +173,33 @@ pub fn user_image(config_file: Option<&Path>, config_home: &Path) -> Option<Stri
 /// The user's config file when MCP_BRIDGE_CONFIG does not name one.
 pub fn user_file(config_home: &Path) -> PathBuf {
     config_home.join("mcp-bridge/config.toml")
+}
+
+/// An `[inputs]` entry checked: a name usable as a directory name (letters, digits, `.`, `_`, `-`; not starting
+/// with `.`; at most 64 characters) and an absolute path (or one under `~/`).
+fn input_path(name: &str, path: &str, home: Option<&Path>) -> Result<PathBuf> {
+    let name_ok = name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !name_ok {
+        bail!(
+            "inputs.{name:?}: a name is letters, digits, '.', '_' and '-' (not first), at most 64 \
+             characters: it becomes /workspace/in/<name>"
+        );
+    }
+    let expanded = match (path.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    };
+    if !expanded.is_absolute() {
+        bail!("inputs.{name} = {path:?}: give an absolute path (or one starting with ~/)");
+    }
+    Ok(expanded)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -236,7 +271,7 @@ impl Settings {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
-                Self::parse(&text)
+                Self::parse_in(&text, Some(&config.home))
                     .with_context(|| format!("bridge config file {}", path.display()))?
             }
             None => Settings::default(),
@@ -277,6 +312,11 @@ impl Settings {
             self.ignored
                 .push("[audit] (the audit log is set in the user's config file only)".into());
         }
+        if project.inputs.is_some() {
+            // A folder must not choose what of the user's files the code can read.
+            self.ignored
+                .push("[inputs] (input directories are set in the user's config file only)".into());
+        }
         if project.sandbox.is_some() {
             // A folder must not choose what image the code runs in.
             self.ignored
@@ -287,7 +327,16 @@ impl Settings {
 
     /// Parses config file text.
     pub fn parse(text: &str) -> Result<Self> {
+        Self::parse_in(text, None)
+    }
+
+    /// Parses config file text; `home` expands a leading `~/` in `[inputs]` paths.
+    pub fn parse_in(text: &str, home: Option<&Path>) -> Result<Self> {
         let file = File::parse(text)?;
+        let mut inputs = BTreeMap::new();
+        for (name, path) in file.inputs.clone().unwrap_or_default() {
+            inputs.insert(name.clone(), input_path(&name, &path, home)?);
+        }
         let mut limits = CallLimits::default();
         let given = file.limits.unwrap_or_default();
         if let Some(ms) = given.call_timeout_ms {
@@ -301,6 +350,7 @@ impl Settings {
             plugins: file.plugins,
             limits,
             audit: file.audit.unwrap_or_default(),
+            inputs,
             ..Settings::default()
         })
     }
@@ -314,6 +364,43 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_are_named_directories_of_the_users_file_only() {
+        let home = Path::new("/home/me");
+        let settings = Settings::parse_in(
+            "[inputs]\nsales = \"~/data/sales\"\n\"q3.v2\" = \"/srv/q3\"\n",
+            Some(home),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.inputs.into_iter().collect::<Vec<_>>(),
+            [
+                ("q3.v2".to_string(), PathBuf::from("/srv/q3")),
+                ("sales".to_string(), PathBuf::from("/home/me/data/sales")),
+            ]
+        );
+        for (bad, why) in [
+            ("[inputs]\n\"../x\" = \"/srv\"\n", "a name is"),
+            ("[inputs]\n\".hidden\" = \"/srv\"\n", "a name is"),
+            ("[inputs]\nx = \"data\"\n", "absolute path"),
+        ] {
+            let error = format!("{:#}", Settings::parse_in(bad, Some(home)).unwrap_err());
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+
+        let dir = tempfile::TempDir::new().unwrap();
+        let project = dir.path().join("project");
+        write(&project, PROJECT_FILE, "[inputs]\nkeys = \"/root/.ssh\"\n");
+        let config = config_for(&dir.path().join("home"));
+        let settings = Settings::load(&config, &project).unwrap();
+        assert!(settings.inputs.is_empty());
+        assert!(
+            settings.ignored.iter().any(|i| i.starts_with("[inputs]")),
+            "{:?}",
+            settings.ignored
+        );
+    }
 
     #[test]
     fn parses_plugins_order_and_limits() {

@@ -110,6 +110,7 @@ pub async fn examine(mut config: Config, cwd: &Path) -> Report {
     match Workspace::open(&config, cwd) {
         Ok(workspace) => {
             checks.extend(setup::check_plugins(&workspace.plugins, &config));
+            checks.push(setup::check_inputs(&workspace.settings.inputs, &config));
             let servers = setup::check_servers(&workspace.upstreams);
             // The run goes through a bridge of its own, as `bridge run` would; the servers start meanwhile.
             let (run, servers) = tokio::join!(check_run(config, cwd, engine), servers);

@@ -1,12 +1,16 @@
 //! The bridge's own share of `bridge doctor`: the directories it writes, its plugins, and the MCP servers it
 //! would start.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use indicatif::HumanBytes;
 
 use super::Check;
 use crate::config::Config;
 use crate::plugins::PluginHost;
+use crate::sandbox::inputs::Inputs;
 use crate::servers::DiscoveredServer;
 use crate::upstream::Upstreams;
 
@@ -52,6 +56,32 @@ fn check_writable(name: &str, dir: &Path, var: &str, without: &str) -> Check {
                  directory that is",
                 dir.display()
             ),
+        ),
+    }
+}
+
+/// The `[inputs]` directories, copied as a run would copy them: one that cannot be read, or more than
+/// `MCP_BRIDGE_MAX_INPUT` in all, refuses every run, so it is a failure.
+pub(super) fn check_inputs(inputs: &BTreeMap<String, PathBuf>, config: &Config) -> Check {
+    if inputs.is_empty() {
+        return Check::ok(
+            "inputs",
+            "none listed ([inputs] in your config file copies directories into every run)",
+        );
+    }
+    let names = inputs.keys().cloned().collect::<Vec<_>>().join(", ");
+    match Inputs::new(inputs.clone(), config.max_input_bytes).archive() {
+        Ok(archive) => Check::ok(
+            "inputs",
+            format!(
+                "{names}: {} copied into every run as /workspace/in/<name>",
+                HumanBytes(archive.map_or(0, |a| a.len() as u64))
+            ),
+        ),
+        Err(error) => Check::fail(
+            "inputs",
+            error,
+            "fix the directory or remove it under [inputs] in your config file (docs/files.md)",
         ),
     }
 }

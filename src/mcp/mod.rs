@@ -45,7 +45,9 @@ and stderr come back as line lists, and status/exitCode say whether the code suc
 status error with the traceback in stderr). Top-level await works. Pass `servers` to call configured MCP servers' \
 tools from the code as Python functions, and filter or combine their results in code instead of in the \
 conversation. Pass `session` (a name) to keep variables, imports and files across calls in one interpreter \
-instead of a fresh container each time. Read the capabilities resource or print(runtime.capability_summary()) \
+instead of a fresh container each time. Files the code writes under /workspace/out/ (and matplotlib figures left \
+open) come back with the result as images and files; the user's chosen input directories, if any, are at \
+/workspace/in/. Read the capabilities resource or print(runtime.capability_summary()) \
 for the manual.";
 
 /// The rmcp handler: one tool router over a shared [`Bridge`]. Over stdio one handler serves the one MCP
@@ -105,7 +107,7 @@ impl BridgeServer {
     /// servers for this execution, and 'session' to keep state between calls.
     #[tool(
         name = "run_python",
-        description = "Execute Python code inside a rootless container sandbox. Use the optional 'servers' array to load MCP servers for this execution. Each call gets a fresh container; name a 'session' to keep variables, imports and files between calls.",
+        description = "Execute Python code inside a rootless container sandbox. Use the optional 'servers' array to load MCP servers for this execution. Each call gets a fresh container; name a 'session' to keep variables, imports and files between calls. Files written to /workspace/out/ come back with the result.",
         annotations(
             title = "Run Python in a sandbox",
             read_only_hint = false,
@@ -231,9 +233,15 @@ fn era(context: &RequestContext<RoleServer>) -> Era {
     Era::Stateless { can_elicit, tasks }
 }
 
-/// The `run_python` result: the encoder's text, the structured payload, `isError` unless it succeeded.
+/// The `run_python` result: the encoder's text, then the files the run handed back (images as image content,
+/// other files as embedded resources), the structured payload, `isError` unless it succeeded.
 fn tool_result(response: Response) -> CallToolResult {
-    let mut result = CallToolResult::success(vec![ContentBlock::text(response.text)]);
+    let mut content = vec![ContentBlock::text(response.text)];
+    content.extend(response::files::content(
+        response.run_id.as_deref().unwrap_or("run"),
+        &response.files,
+    ));
+    let mut result = CallToolResult::success(content);
     result.is_error = Some(response.payload.status != response::Status::Success);
     result.structured_content = Some(response.payload.to_value());
     result

@@ -8,6 +8,7 @@
 //!   when a run loads it (`stored.rs`).
 //! - Search starts a server the run did not name only when the policies allow this run to use it
 //!   ([`catalog::StartGate`]).
+//! - Files the run hands back (`attach`) are kept for its result by [`AttachedFiles`], which checks them.
 //! - Everything is written to the audit log ([`audit`]), including calls the run did not wait for.
 //!
 //! Only the servers named in the run's `servers` can be listed or called. Everything the sandbox sends is
@@ -28,6 +29,7 @@ use rmcp::model::Tool;
 
 use crate::config::Config;
 use crate::plugins::{PluginHost, RunCheck, RunPurpose, Verdict};
+use crate::response::files::AttachedFiles;
 use crate::sandbox::protocol::{
     self, MemoryKey, MemoryList, NamedTool, NoParams, QueryToolDocs, Request, RequestError,
     Response, SearchToolDocs, ServerParam,
@@ -69,6 +71,8 @@ struct Inner {
     /// This run's servers, in request order.
     loaded: Vec<Arc<UpstreamClient>>,
     asker: Option<Arc<dyn Asker>>,
+    /// The files the run hands back with its result.
+    files: Arc<AttachedFiles>,
     /// The last call number given out (the audit log links a call's lines by it).
     calls: AtomicU64,
     /// The policies' verdicts on this run using a server search wanted to start, by server: asked once.
@@ -79,12 +83,14 @@ struct Inner {
 }
 
 impl RunProxy {
-    /// A proxy for `run` (as the policies checked it) that may use `loaded` (already checked to exist).
+    /// A proxy for `run` (as the policies checked it) that may use `loaded` (already checked to exist) and
+    /// keeps the files the run hands back in `files`.
     pub fn new(
         context: ProxyContext,
         run: RunCheck,
         loaded: Vec<Arc<UpstreamClient>>,
         asker: Option<Arc<dyn Asker>>,
+        files: Arc<AttachedFiles>,
     ) -> Self {
         RunProxy {
             inner: Arc::new(Inner {
@@ -92,6 +98,7 @@ impl RunProxy {
                 run,
                 loaded,
                 asker,
+                files,
                 calls: AtomicU64::new(0),
                 search_verdicts: Mutex::new(HashMap::new()),
                 search_logged: Mutex::new(HashSet::new()),
@@ -131,6 +138,11 @@ impl RpcHandler for RunProxy {
                 Request::ToolLoad(NamedTool { name }) => inner.tool_load(name).await,
                 Request::ToolList(NoParams {}) => inner.tool_list().await,
                 Request::ToolDelete(NamedTool { name }) => inner.tool_delete(name).await,
+                Request::Attach(attach) => inner
+                    .files
+                    .attach(attach)
+                    .map(Response::Attached)
+                    .map_err(RpcError::new),
             }
         })
     }

@@ -102,7 +102,8 @@ impl Inner {
             | Method::ListTools
             | Method::CallTool
             | Method::QueryToolDocs
-            | Method::SearchToolDocs => return,
+            | Method::SearchToolDocs
+            | Method::Attach => return,
         };
         self.context.audit.write(self.run_id(), &event);
     }

@@ -4,6 +4,7 @@
 //! for the model goes through one seam, [`encode::ResponseEncoder`], chosen by `MCP_BRIDGE_OUTPUT_MODE`.
 
 pub mod encode;
+pub mod files;
 
 use crate::sandbox::{RunEnd, RunOutcome};
 
@@ -92,6 +93,21 @@ pub fn from_outcome(outcome: &RunOutcome, servers: Vec<String>) -> Payload {
     payload
 }
 
+/// Lists the files the run handed back in the payload's `files`.
+pub fn with_files(payload: &mut Payload, attached: &[files::Attachment]) {
+    payload.files = attached.iter().map(|file| file.info.clone()).collect();
+}
+
+/// The encoder's text with a last line saying what files the run handed back, if any. The host adds it, not
+/// the encoder, so every encoder's text says it (a plugin encoder's payload record has no `files`).
+pub fn with_files_note(text: String, attached: &[files::Attachment], unlisted: u64) -> String {
+    match files::note(attached, unlisted) {
+        Some(note) if text.is_empty() => note,
+        Some(note) => format!("{text}\n{note}"),
+        None => text,
+    }
+}
+
 /// What the summary says about a session call, e.g. `(session 'db', call 3)`.
 fn session_note(session: &SessionInfo) -> String {
     let name = &session.name;
@@ -147,6 +163,20 @@ pub fn output_schema() -> serde_json::Map<String, serde_json::Value> {
                     "call": {"type": "integer", "description": "Which of the session's calls this was; 1 started it"},
                     "ended": {"type": "string", "description": "The session ended with this call, and why: its state is gone"},
                     "replaces": {"type": "string", "description": "A new session that took the name of one that had ended, and why that one ended"}
+                }
+            },
+            "files": {
+                "type": "array",
+                "description": "Files the run handed back (runtime.attach, runtime.show, /workspace/out/, open matplotlib figures): attached as content, or left out with the reason",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "bytes"],
+                    "properties": {
+                        "name": {"type": "string", "description": "Relative to /workspace/out/ for files found there"},
+                        "mimeType": {"type": "string"},
+                        "bytes": {"type": "integer"},
+                        "skipped": {"type": "string", "description": "Why the file is not in the result"}
+                    }
                 }
             }
         }
@@ -224,6 +254,12 @@ mod tests {
                 ended: None,
                 replaces: None,
             }),
+            files: vec![files::FileInfo {
+                name: "plot.png".into(),
+                mime_type: Some("image/png".into()),
+                bytes: 3,
+                skipped: None,
+            }],
         };
         let written: Vec<String> = full
             .to_value()
@@ -240,6 +276,41 @@ mod tests {
             .cloned()
             .collect();
         assert_eq!(written, declared);
+    }
+
+    #[test]
+    fn files_are_listed_and_said_after_the_text() {
+        let attached = files::AttachedFiles::with_limits(4, 100);
+        attached
+            .attach(crate::sandbox::protocol::Attach {
+                name: "a.csv".into(),
+                data: Some("YSxi".into()),
+                size: None,
+            })
+            .unwrap();
+        attached
+            .attach(crate::sandbox::protocol::Attach {
+                name: "big.bin".into(),
+                data: None,
+                size: Some(5 << 20),
+            })
+            .unwrap();
+        let (taken, unlisted) = attached.take();
+        let mut p = from_outcome(&outcome("", "", RunEnd::Exited(0)), vec![]);
+        with_files(&mut p, &taken);
+        assert_eq!(
+            with_files_note("out".into(), &taken, unlisted),
+            "out\nattached: a.csv (text/csv, 3 B) — not attached: big.bin: 5.00 MiB is over the per-file \
+             limit of 4 B (MCP_BRIDGE_MAX_ATTACHMENT)"
+        );
+        assert_eq!(with_files_note("out".into(), &[], 0), "out");
+        assert_eq!(
+            p.to_value()["files"],
+            serde_json::json!([
+                {"name": "a.csv", "mimeType": "text/csv", "bytes": 3},
+                {"name": "big.bin", "bytes": 5 << 20, "skipped": "5.00 MiB is over the per-file limit of 4 B (MCP_BRIDGE_MAX_ATTACHMENT)"}
+            ])
+        );
     }
 
     #[test]

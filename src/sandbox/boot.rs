@@ -28,6 +28,7 @@ const MODULES: &[(&str, bool, &str)] = &[
     ("mcp.runtime", false, include_str!("python/mcp/runtime.py")),
     ("mcp._rpc", false, include_str!("python/mcp/_rpc.py")),
     ("mcp._tools", false, include_str!("python/mcp/_tools.py")),
+    ("mcp._files", false, include_str!("python/mcp/_files.py")),
     (
         "mcp._saved_tools",
         false,
@@ -92,9 +93,19 @@ fn cache_key(name: &str, source: &str) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// The run frame for `spec`, with its header: what a container is given to run (the first call of `session`).
+/// The run frame for `spec`, with its header, then the inputs' tar if there is one: what a container is given to
+/// run (the first call of `session`).
 pub fn run_frame(spec: &RunSpec, session: Option<&str>) -> Result<Vec<u8>, serde_json::Error> {
-    frame(spec, session).encode()
+    let mut frame = frame(spec, session);
+    let archive = spec
+        .inputs
+        .as_deref()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    frame.inputs = archive.len() as u64;
+    let mut bytes = frame.encode()?;
+    bytes.extend_from_slice(archive);
+    Ok(bytes)
 }
 
 /// A session's later call: the run frame as a `run` line (PROTOCOL.md §2.1).
@@ -110,6 +121,9 @@ fn frame<'a>(spec: &'a RunSpec, session: Option<&'a str>) -> RunFrame<'a> {
         timeout: spec.timeout.as_secs(),
         server_info: &spec.server_info,
         session,
+        attach: spec.attach,
+        // A session's later calls get no copy: the first call's is still in /workspace/in.
+        inputs: 0,
     }
 }
 
@@ -143,6 +157,12 @@ mod tests {
             server_info: serde_json::Value::Null,
             rpc: std::sync::Arc::new(Refuse),
             progress: None,
+            attach: crate::sandbox::protocol::AttachLimits {
+                max_file: 1,
+                max_total: 2,
+                max_files: 3,
+            },
+            inputs: None,
         };
         let body = |frame: &[u8]| -> serde_json::Value {
             let length: usize = std::str::from_utf8(&frame[..BOOT_HEADER_DIGITS])

@@ -11,6 +11,7 @@ mod container;
 pub mod engine;
 mod frames;
 pub mod images;
+pub mod inputs;
 mod live;
 mod output;
 mod pool;
@@ -69,6 +70,10 @@ pub struct RunSpec {
     pub rpc: Arc<dyn RpcHandler>,
     /// Counts the run's output as it arrives, for progress reports.
     pub progress: Option<Arc<RunProgress>>,
+    /// The limits on the files the run hands back, as the runtime is told them.
+    pub attach: protocol::AttachLimits,
+    /// The user's `[inputs]` directories as a tar, unpacked to `/workspace/in/` before the code runs.
+    pub inputs: Option<Arc<Vec<u8>>>,
 }
 
 /// How far a run has got, for progress reports while it goes on.

@@ -21,7 +21,16 @@ pub fn run_proxy(context: &ProxyContext, code: &str, asker: Option<Arc<dyn Asker
         timeout_seconds: 30,
         ..RunCheck::default()
     };
-    RunProxy::new(context.clone(), run, Vec::new(), asker)
+    RunProxy::new(
+        context.clone(),
+        run,
+        Vec::new(),
+        asker,
+        std::sync::Arc::new(mcp_bridge::response::files::AttachedFiles::with_limits(
+            2 << 20,
+            8 << 20,
+        )),
+    )
 }
 
 /// A request as a run's `rpc` frame carries it, answered by `proxy`; the result as the sandbox gets it (JSON).

@@ -139,6 +139,7 @@ pub mod encoder {
             error: payload.error,
             timeout_seconds: payload.timeout_seconds,
             session: None,
+            files: Vec::new(),
         };
         let encoded = instance.encode(&payload)?;
         Ok(Encoded {

@@ -65,6 +65,26 @@ pub struct Payload {
     /// sees it in `summary`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionInfo>,
+    /// The files the run handed back (attached, or listed with why not), in the order they came (not in WIT
+    /// 0.2.0's payload record: an encoder sees them in `summary`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileInfo>,
+}
+
+/// A file a run handed back (`runtime.attach`, `runtime.show`, `/workspace/out/`, an open matplotlib figure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileInfo {
+    /// Its name, relative to `/workspace/out/` for files found there.
+    pub name: String,
+    /// Its media type, judged by the bridge from its bytes (images) and its name (text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Why it is not in the result (a size or count limit), when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// The session a `run_python` call ran in (its `session` argument).
@@ -96,6 +116,7 @@ impl Payload {
             error: None,
             timeout_seconds: None,
             session: None,
+            files: Vec::new(),
         }
     }
 

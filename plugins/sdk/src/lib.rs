@@ -89,7 +89,7 @@ mod tests;
 
 pub use config::{Config, Kind};
 pub use discovery::{Base, FilePattern, ServerEntry, SourceFile};
-pub use encoder::{Encoded, Payload, SessionInfo, Status};
+pub use encoder::{Encoded, FileInfo, Payload, SessionInfo, Status};
 pub use instance::Instance;
 pub use policy::{
     Annotations, CallRequest, CallResult, Decision, ResultDecision, RunPurpose, RunRequest,

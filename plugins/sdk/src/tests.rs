@@ -32,10 +32,16 @@ fn payload_serialises_with_the_seed_keys_in_order_and_empty_ones_left_out() {
             ended: Some("why".into()),
             replaces: None,
         }),
+        files: vec![crate::FileInfo {
+            name: "big.bin".into(),
+            mime_type: None,
+            bytes: 9,
+            skipped: Some("over".into()),
+        }],
     };
     assert_eq!(
         full.to_json(),
-        r#"{"status":"validation_error","summary":"s","exitCode":-1,"servers":["a"],"stdout":["o"],"stderr":["e"],"error":"x","timeoutSeconds":1,"session":{"name":"n","call":2,"ended":"why"}}"#
+        r#"{"status":"validation_error","summary":"s","exitCode":-1,"servers":["a"],"stdout":["o"],"stderr":["e"],"error":"x","timeoutSeconds":1,"session":{"name":"n","call":2,"ended":"why"},"files":[{"name":"big.bin","bytes":9,"skipped":"over"}]}"#
     );
     // The summary is always there (the bridge always sets one; its output schema requires it).
     assert_eq!(

@@ -56,6 +56,27 @@ pub struct RunFrame<'a> {
     /// The session this call belongs to: the container serves the session's later calls too (§2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<&'a str>,
+    /// The host's limits on the files the run hands back (§5.1).
+    pub attach: AttachLimits,
+    /// Bytes of the inputs' tar that follow the frame (§2.2); left out when there is none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub inputs: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// The host's limits on the files one run hands back (PROTOCOL.md §5.1), told to the runtime so that it sends
+/// only the size of a file the host would leave out; the host applies them whatever the runtime sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AttachLimits {
+    /// Bytes of one file (`MCP_BRIDGE_MAX_ATTACHMENT`).
+    pub max_file: u64,
+    /// Bytes of all the run's files (`MCP_BRIDGE_MAX_ATTACHMENTS`).
+    pub max_total: u64,
+    /// Files in one result.
+    pub max_files: usize,
 }
 
 impl BootFrame<'_> {

@@ -23,20 +23,20 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-pub use boot::{BOOT_HEADER_DIGITS, BootFrame, BootModule, RunFrame};
+pub use boot::{AttachLimits, BOOT_HEADER_DIGITS, BootFrame, BootModule, RunFrame};
 pub use frame::{Frame, RpcFrame, StderrRecord, Stream};
 pub use params::{RequestError, RequestProblem};
 pub use reply::{
-    ErrorKind, ListedMemory, MemoryInfo, MemoryPage, MemoryValue, Response, RpcError, RpcResult,
-    SavedToolInfo, SavedToolSource,
+    Attached, ErrorKind, ListedMemory, MemoryInfo, MemoryPage, MemoryValue, Response, RpcError,
+    RpcResult, SavedToolInfo, SavedToolSource,
 };
 pub use request::{
-    CallTool, Detail, MemoryKey, MemoryList, MemorySave, Method, NamedTool, NoParams,
+    Attach, CallTool, Detail, MemoryKey, MemoryList, MemorySave, Method, NamedTool, NoParams,
     QueryToolDocs, Request, SearchToolDocs, ServerParam, ToolName, ToolSave,
 };
 
 /// The protocol version the boot frame carries as `v`.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// The largest frame a container may send, its newline included (and so the largest request). Output is
 /// chunked by the runtime, so this bounds requests, not output.

@@ -73,6 +73,25 @@ pub enum Response {
     SavedTool(SavedToolSource),
     /// `tool_list`: by name.
     SavedTools(Vec<SavedToolInfo>),
+    /// `attach`: whether the file is in the result.
+    Attached(Attached),
+}
+
+/// `attach`'s result: `{"attached": true, "name": …, "mimeType": …}`, or `{"attached": false, "name": …,
+/// "reason": …}` for a file a limit left out (the result lists it with the reason).
+#[derive(Debug, Clone, PartialEq, Eq, DeriveSerialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attached {
+    /// Whether the file is in the result.
+    pub attached: bool,
+    /// Its name in the result.
+    pub name: String,
+    /// Its media type, when attached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Why it was left out, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `memory_load`'s result: `{"found": true, "value": …}` or `{"found": false}`.

@@ -51,6 +51,8 @@ pub enum Request {
     ToolList(NoParams),
     /// `tool_delete`: remove a saved tool.
     ToolDelete(NamedTool),
+    /// `attach`: hand a file back with the run's result.
+    Attach(Attach),
 }
 
 impl Request {
@@ -230,6 +232,30 @@ pub struct NamedTool {
     pub name: ToolName,
 }
 
+/// `attach`'s parameters: a file for the run's result, its bytes as base64, or only its size when it is too
+/// large to send (so the result can say it was left out, and why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attach {
+    /// The file's name as the result shows it (the host checks it).
+    #[serde(deserialize_with = "string")]
+    pub name: String,
+    /// Its bytes, base64 (standard alphabet, padded); missing or null when only `size` is sent.
+    #[serde(
+        default,
+        deserialize_with = "optional_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub data: Option<String>,
+    /// Its size in bytes, for a file sent without `data`.
+    #[serde(
+        default,
+        deserialize_with = "optional_size",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub size: Option<u64>,
+}
+
 /// A saved tool's name: a Python identifier (ASCII) of at most [`ToolName::MAX_CHARS`] characters, so it is
 /// also a safe file name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -317,6 +343,16 @@ fn cursor<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
         value => value
             .as_u64()
             .ok_or_else(|| D::Error::custom("must be a non-negative integer")),
+    }
+}
+
+fn optional_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        value => value
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| D::Error::custom("must be a non-negative integer when provided")),
     }
 }
 

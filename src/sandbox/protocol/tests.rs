@@ -149,6 +149,10 @@ fn requests_as_the_runtime_sends_them_round_trip() {
         ("tool_load", json!({"name": "double"})),
         ("tool_list", json!({})),
         ("tool_delete", json!({"name": "double"})),
+        (
+            "attach",
+            json!({"name": "plot.png", "data": "iVBORw0KGgo="}),
+        ),
     ];
     assert_eq!(sent.len(), Method::all().count());
     for (method, params) in sent {

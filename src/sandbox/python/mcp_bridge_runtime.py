@@ -51,6 +51,10 @@ MEMORY_HELPERS = (
     "list_saved_tools",
     "delete_saved_tool",
 )
+# Files the code leaves here (relative to the working directory: /workspace/out) go back with the result.
+OUT_DIR = "out"
+# The user's input directories (the [inputs] of the bridge's config) are copied here: /workspace/in/<name>.
+IN_DIR = "in"
 # Top-level module names kept for older code: `import user_tools` is the lazy module mcp.user_tools.
 MODULE_ALIASES = {"user_tools": "mcp.user_tools"}
 
@@ -224,11 +228,37 @@ def _read_exact(fd, n):
 
 
 def _read_run_frame(fd):
-    """The run frame (PROTOCOL.md §2): a 12-digit length, then that many bytes of JSON."""
+    """The run frame (PROTOCOL.md §2): a 12-digit length, then that many bytes of JSON; then the inputs' tar
+    of as many bytes as its ``inputs`` says (§2.2), returned as the frame's ``inputs_archive``."""
     run = relay.decode(_read_exact(fd, int(_read_exact(fd, RUN_HEADER_DIGITS))))
     if not isinstance(run, dict):
         raise TypeError(f"the run frame must be an object, not {type(run).__name__}")
+    size = run.get("inputs")
+    if isinstance(size, int) and size > 0:
+        run["inputs_archive"] = _read_exact(fd, size)
     return run
+
+
+def _unpack_inputs(archive):
+    """Unpack the user's input directories into ``in/`` of the working directory (``/workspace/in``), with the
+    modes the host gave them (files 0444, directories 0555). tarfile is imported only for a run that has
+    inputs."""
+    import io
+    import tarfile
+
+    destination = os.path.abspath(IN_DIR)
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+        # The "data" filter (3.12, 3.11.4) refuses links, devices and paths outside the destination; the host
+        # sends none, and an older interpreter without the filter gets the same archive.
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(destination, filter="data")
+        else:
+            tar.extractall(destination)
+        # The filter gives files their owner's write bit back: the copies are read-only to say that writing
+        # them changes nothing on the host (the code owns them, so it can still chmod its own copy).
+        for member in tar.getmembers():
+            if member.isfile():
+                os.chmod(os.path.join(destination, member.name), 0o444)
 
 
 def _is_user_file(filename):
@@ -368,15 +398,31 @@ class _Session:
         self.write_stderr(text + "\n")
         return 1
 
-    @staticmethod
-    def prepare():
-        """Import the runtime's modules: done while the container waits warm, so a run does not pay for it."""
-        for name in ("mcp", "mcp.runtime", "mcp._rpc", "mcp._tools"):
+    def prepare(self, max_frame):
+        """Import the runtime's modules and make ``out/`` in the working directory (``/workspace/out``, whose
+        files go back with the result): done while the container waits warm, so a run does not pay for it."""
+        for name in ("mcp", "mcp.runtime", "mcp._rpc", "mcp._tools", "mcp._files"):
             importlib.import_module(name)
+        sys.modules["mcp._files"]._setup(os.path.abspath(OUT_DIR), max_frame)
 
     def execute(self, run, manual, client=None, session=None):
         """Compile and run the code in ``__main__`` (fresh for the first call, a session's own for later
-        ones); return the exit status. ``client``: the session's request channel (one per call otherwise)."""
+        ones), then hand back the files it left (open figures, new files in ``out/``); return the exit status.
+        ``client``: the session's request channel (one per call otherwise)."""
+        files = importlib.import_module("mcp._files")
+        files._begin_call(run.get("attach"))
+        status = self.run_code(run, manual, client, session)
+        # Only the original process speaks to the host: a child the code forked finishes the code too.
+        if os.getpid() == self.pid:
+            self.flush()
+            try:
+                files._collect(self.write_stderr)
+            except BaseException as exc:
+                self.write_stderr(f"mcp-bridge: the files the code left could not be sent: {exc!r}\n")
+        return status
+
+    def run_code(self, run, manual, client, session):
+        """Compile and run the code; return its exit status."""
         code = run["code"]
         if not isinstance(code, str):
             raise TypeError(f"run.code must be a string, not {type(code).__name__}")
@@ -561,7 +607,7 @@ def main(boot):
     status = 1
     try:
         session.redirect()
-        session.prepare()
+        session.prepare(max_frame)
         channel.send({"t": "ready"})
         try:
             run = _read_run_frame(proto_in)
@@ -569,6 +615,13 @@ def main(boot):
             # The host let go of a warm container it did not need: nothing to report to anyone.
             os._exit(70)
         channel.send({"t": "started"})
+        archive = run.pop("inputs_archive", None)
+        if archive:
+            try:
+                _unpack_inputs(archive)
+            except Exception as exc:
+                session.write_stderr(f"mcp-bridge: the input directories could not be copied in: {exc!r}\n")
+            del archive
         if isinstance(run.get("session"), str):
             _serve_session(session, run, boot.get("manual"))
         status = session.execute(run, boot.get("manual"))

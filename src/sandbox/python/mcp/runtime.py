@@ -13,6 +13,7 @@ __all__ = [
     "PolicyDenied",
     "ToolError",
     "ToolResult",
+    "attach",
     "call_tool",
     "capability_summary",
     "describe_server",
@@ -37,6 +38,7 @@ __all__ = [
     "save_tool",
     "search_tool_docs_sync",
     "session_name",
+    "show",
     "update_memory",
 ]
 
@@ -166,6 +168,26 @@ def end_session():
 def _session_end_requested():
     """Whether the code called end_session() during this call (internal: read by the sandbox runtime)."""
     return _end_requested
+
+
+def attach(file, name=None):
+    """Hand a file back with this run's result: a path (named by its path below ``/workspace/out/`` or its
+    base name, unless ``name`` is given) or bytes with a ``name``. Images (PNG, JPEG, GIF, WebP, SVG) come
+    back as pictures the client can show, other files as embedded resources. Returns the host's answer,
+    ``{"attached": True, "name", "mimeType"}``, or ``{"attached": False, "name", "reason"}`` when a size or
+    count limit leaves the file out (the result lists it with the reason)."""
+    from . import _files
+
+    return _files.attach(file, name)
+
+
+def show(figure=None, *, name=None, dpi=None):
+    """Render a matplotlib figure or axes (the current figure when none is given) or a PIL image as PNG and
+    hand it back with this run's result, like ``attach``; a matplotlib figure is closed once shown. Figures
+    still open when the code ends are shown anyway."""
+    from . import _files
+
+    return _files.show(figure, name=name, dpi=dpi)
 
 
 def _raise(failure):

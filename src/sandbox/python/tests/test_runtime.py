@@ -24,6 +24,7 @@ MODULE_TABLE = (
     ("mcp.runtime", "mcp/runtime.py", False),
     ("mcp._rpc", "mcp/_rpc.py", False),
     ("mcp._tools", "mcp/_tools.py", False),
+    ("mcp._files", "mcp/_files.py", False),
     ("mcp._saved_tools", "mcp/_saved_tools.py", False),
     ("mcp.user_tools", "mcp/user_tools.py", False),
     ("mcp.servers", "mcp/servers/__init__.py", True),
@@ -42,7 +43,7 @@ def boot_body(**fields):
         name: {"source": (PY_DIR / path).read_text(encoding="utf-8"), "package": package}
         for name, path, package in MODULE_TABLE
     }
-    boot = {"v": 4, "modules": modules, "entry": "mcp_bridge_runtime", "max_frame": DEFAULT_MAX_FRAME}
+    boot = {"v": 5, "modules": modules, "entry": "mcp_bridge_runtime", "max_frame": DEFAULT_MAX_FRAME}
     boot.update(fields)
     return json.dumps(boot).encode("utf-8")
 
@@ -148,8 +149,8 @@ def _serve(proc, payload, host, timeout):
     return bytes(out), errors[0] if errors else b""
 
 
-def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30, host=None):
-    """Run the bootstrap with ``payload`` on stdin and collect its frames.
+def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30, host=None, cwd=None):
+    """Run the bootstrap with ``payload`` on stdin (in ``cwd``) and collect its frames.
 
     Without ``host`` stdin ends after the payload (every request fails: the channel is closed); with one, the
     test plays the host and answers each request through ``host.answer(method, params)``.
@@ -157,6 +158,7 @@ def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30, host=None):
     start = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-I", "-B", "-c", BOOTSTRAP],
+        cwd=cwd,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -191,10 +193,10 @@ def run_payload(payload, max_frame=DEFAULT_MAX_FRAME, timeout=30, host=None):
     )
 
 
-def run_sandbox(code, timeout=30, host=None, **run):
+def run_sandbox(code, timeout=30, host=None, cwd=None, **run):
     """Run ``code`` in the sandbox; assert the run ended with a done frame that matches the exit status."""
     max_frame = run.get("max_frame", DEFAULT_MAX_FRAME)
-    result = run_payload(payload_for(code, **run), max_frame=max_frame, timeout=timeout, host=host)
+    result = run_payload(payload_for(code, **run), max_frame=max_frame, timeout=timeout, host=host, cwd=cwd)
     if result.exit is None or result.exit != result.returncode:
         raise AssertionError(f"done {result.exit} vs returncode {result.returncode}: {result!r}")
     if [frame["t"] for frame in result.frames[:2]] != ["ready", "started"]:
@@ -550,14 +552,14 @@ class NamespaceTests(unittest.TestCase):
                 "True ['runtime', 'servers'] []",
                 "() ()",
                 "() ()",
-                "True ['MCPError', 'PolicyDenied', 'ToolError', 'ToolResult', 'call_tool',"
+                "True ['MCPError', 'PolicyDenied', 'ToolError', 'ToolResult', 'attach', 'call_tool',"
                 " 'capability_summary', 'delete_memory', 'delete_saved_tool', 'describe_server',"
                 " 'discovered_servers', 'end_session', 'get_memory_info', 'list_loaded_server_metadata',"
                 " 'list_memories',"
                 " 'list_saved_tools', 'list_servers',"
                 " 'list_servers_sync', 'list_tools', 'list_tools_sync', 'load_memory', 'memory_exists',"
                 " 'query_tool_docs', 'query_tool_docs_sync', 'save_memory', 'save_tool', 'search_tool_docs',"
-                " 'search_tool_docs_sync', 'session_name', 'update_memory']",
+                " 'search_tool_docs_sync', 'session_name', 'show', 'update_memory']",
                 "Server 'x' is not loaded (loaded: none)",
             ],
         )
