@@ -1,7 +1,8 @@
 //! What a user meets after the first run, through the real binary: `bridge doctor` (all green on a healthy
 //! setup; each broken part named with its fix: the engine stopped, the image missing, a plugin that does not
 //! load, a server that does not start), `bridge install` into each client's own config format, and
-//! `bridge image build` baking a package from PyPI into an image that runs then use.
+//! `bridge image build` baking a package from PyPI into an image that runs then use, and building the sandbox
+//! image itself with no registry.
 
 mod common;
 
@@ -157,7 +158,7 @@ async fn on_a_healthy_setup_every_check_is_green() {
         fix.contains("docker pull mcp-bridge/no-such-image:1"),
         "{fix}"
     );
-    assert!(fix.contains("scripts/build-offline-image.sh"), "{fix}");
+    assert!(fix.contains("`bridge image build`"), "{fix}");
     assert_eq!(check(&found, "run")["outcome"], "skip");
 }
 
@@ -458,13 +459,13 @@ async fn a_package_from_pypi_is_baked_into_an_image_that_runs_then_use() {
     );
     assert_eq!(running[0]["base"], common::image());
 
-    // Without packages: refused, saying what to give.
-    let empty = bin(&["image", "build"], &[]);
-    assert_eq!(empty.status.code(), Some(1));
+    // --rebuild is about the base image, which a package build does not touch: refused, saying so.
+    let mixed = bin(&["image", "build", "--with", "six", "--rebuild"], &[]);
+    assert_eq!(mixed.status.code(), Some(1));
     assert!(
-        text(&empty.stderr).contains("--with PKG"),
+        text(&mixed.stderr).contains("--rebuild remakes the base image"),
         "{}",
-        text(&empty.stderr)
+        text(&mixed.stderr)
     );
 }
 
@@ -606,4 +607,90 @@ async fn a_pull_draws_a_bar_per_layer_on_a_terminal_and_plain_lines_otherwise() 
         "{lines}"
     );
     assert!(text(&plain.stdout).starts_with(&format!("pulled {reference} (sha256:")));
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine, root, debootstrap and a Debian mirror: run scripts/test, or cargo test -- --include-ignored"]
+async fn the_sandbox_image_is_built_with_no_registry_and_its_runtime_layer_redone_only_when_needed()
+{
+    let docker = common::engine().await;
+    if !std::path::Path::new("/usr/sbin/debootstrap").exists() {
+        common::missing("/usr/sbin/debootstrap", "apt-get install debootstrap");
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        common::missing("root (debootstrap needs it)", "run the tests as root");
+    }
+    let tag = format!("mcp-bridge/test-offline:{}", std::process::id());
+    let cleanup = async || {
+        for image in [tag.clone(), format!("{tag}-base")] {
+            let _ = docker
+                .remove_image(
+                    &image,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await;
+        }
+    };
+    let build = || bin(&["image", "build", "--tag", &tag, "--no-record"], &[]);
+    let first = build();
+    if !first.status.success() {
+        cleanup().await;
+        panic!("{}\n{}", text(&first.stdout), text(&first.stderr));
+    }
+    // With no terminal, each stage is a plain line: debootstrap's stages, the import, the runtime layer.
+    let said = text(&first.stderr);
+    for stage in [
+        "debootstrap bookworm (minbase + python3) from http://deb.debian.org/debian",
+        "  Retrieving ",
+        "  Extracting ",
+        "  Configuring ",
+        &format!("importing the root filesystem into the engine as {tag}-base"),
+        &format!("iB as {tag}-base"),
+        "adding the runtime's bytecode (runtime ",
+        "  Step 1/",
+    ] {
+        assert!(said.contains(stage), "{stage:?} in:\n{said}");
+    }
+    let stdout = text(&first.stdout);
+    assert!(
+        stdout.starts_with(&format!("built {tag} (sha256:")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("not recorded (--no-record)"), "{stdout}");
+
+    // Runs in it work, and load the runtime from its bytecode cache: one compiled file per runtime module.
+    let run = bin(
+        &[
+            "run",
+            "-c",
+            "import os, sys; print(sys.version_info[:2], len(os.listdir('/usr/lib/mcp-bridge/bytecode')))",
+        ],
+        &[("MCP_BRIDGE_IMAGE", tag.as_str())],
+    );
+    let modules = mcp_bridge::sandbox::runtime_files().count();
+    let again = build();
+    cleanup().await;
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    assert_eq!(text(&run.stdout).trim(), format!("(3, 11) {modules}"));
+
+    // Again: the base is there and the runtime layer is this runtime's, so nothing is built.
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let said = text(&again.stderr);
+    assert!(
+        said.contains(&format!("base: {tag}-base is there")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("{tag} is up to date (runtime ")),
+        "{said}"
+    );
+    assert!(!said.contains("debootstrap bookworm"), "{said}");
 }

@@ -21,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 /// A 4×3 red PNG written with zlib and struct only (no imaging library in the image), its sha256 printed.
 const MAKE_PNG: &str = r#"
-import hashlib, struct, zlib
+import hashlib, os, struct, zlib
+os.makedirs("/workspace/out", exist_ok=True)
 def chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 rows = b"".join(b"\0" + b"\xff\0\0" * 4 for _ in range(3))
@@ -243,7 +244,7 @@ async fn a_session_call_hands_back_only_the_files_it_made_or_changed() {
 
     let first = session_call(
         &bridge,
-        "open('out/a.txt', 'w').write('a')\nopen('out/b.txt', 'w').write('b')\n\
+        "import os\nos.mkdir('out')\nopen('out/a.txt', 'w').write('a')\nopen('out/b.txt', 'w').write('b')\n\
          print(len(open('in/rows/rows.txt').read().split()))",
     )
     .await;

@@ -23,6 +23,8 @@ use crate::response::Status;
 use crate::sandbox::engine;
 use crate::sandbox::images::{self, BASE_LABEL, PACKAGES_LABEL};
 
+mod base;
+
 /// `bridge image …`.
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
@@ -37,11 +39,15 @@ pub enum ImageCommand {
         /// The image (`name:tag`, `registry/name:tag`).
         image: Option<String>,
     },
-    /// Build an image with Python packages baked in, and record it as the one runs use.
+    /// Build the sandbox image (no registry needed), or one with Python packages baked in; record it as the
+    /// one runs use.
     #[command(
-        after_help = "Examples:\n  bridge image build --with pyyaml --with beautifulsoup4\n  \
+        after_help = "Examples:\n  bridge image build\n  bridge image build --with pyyaml --with beautifulsoup4\n  \
 bridge image build --requirements requirements.txt --tag mcp-bridge/sandbox:data\n\n\
-Packages come as wheels for the image's own Python and platform (pip on this machine fetches them); a package \
+Without packages: a Debian bookworm root filesystem with Python's standard library, made by debootstrap from \
+Debian's package mirror (as root; once, --rebuild to redo it), plus the sandbox runtime compiled into it; no \
+image registry is needed.\n\
+With packages: wheels for the image's own Python and platform (pip on this machine fetches them); a package \
 that has no wheel is refused by name. The sandbox itself still runs with no network."
     )]
     Build(BuildArgs),
@@ -56,9 +62,20 @@ pub struct BuildArgs {
     /// A requirements file of packages to bake in.
     #[arg(long, value_name = "FILE")]
     requirements: Option<PathBuf>,
-    /// The new image's tag.
-    #[arg(long, default_value = "mcp-bridge/sandbox:custom")]
-    tag: String,
+    /// The new image's tag (default mcp-bridge/sandbox:custom with packages, mcp-bridge/sandbox:bookworm
+    /// without).
+    #[arg(long)]
+    tag: Option<String>,
+    /// Without packages: make the base again with debootstrap even if `<tag>-base` is there.
+    #[arg(long)]
+    rebuild: bool,
+    /// Without packages: the Debian mirror debootstrap fetches packages from.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://deb.debian.org/debian"
+    )]
+    mirror: String,
     /// Build only; leave the config file (and so the image runs use) as it is.
     #[arg(long)]
     no_record: bool,
@@ -138,6 +155,10 @@ fn check_reference(reference: &str) -> Result<()> {
 }
 
 const PROBE: &str = include_str!("image_probe.py");
+/// The tag of the sandbox image built without packages (what `scripts/build-offline-image.sh` builds too).
+const DEFAULT_TAG: &str = "mcp-bridge/sandbox:bookworm";
+/// The tag of an image built with packages.
+const PACKAGES_TAG: &str = "mcp-bridge/sandbox:custom";
 
 /// Runs `bridge image` subcommands.
 pub async fn image(config: Config, command: ImageCommand) -> Result<ExitCode> {
@@ -223,13 +244,20 @@ async fn pull(config: &Config, image: Option<&str>) -> Result<ExitCode> {
 }
 
 async fn build(config: Config, args: BuildArgs) -> Result<ExitCode> {
+    let docker = docker(&config).await?;
     if args.packages.is_empty() && args.requirements.is_none() {
+        let tag = args.tag.as_deref().unwrap_or(DEFAULT_TAG);
+        check_reference(tag)?;
+        let id = base::build(&docker, tag, args.rebuild, &args.mirror).await?;
+        println!("built {tag} ({id})");
+        return finish(&config, &args, &id, tag, &[]);
+    }
+    if args.rebuild {
         bail!(
-            "give the packages to bake in with --with PKG or --requirements FILE (the base image itself is \
-             built by scripts/build-offline-image.sh)"
+            "--rebuild remakes the base image, which a build with packages does not touch: leave it out"
         );
     }
-    let docker = docker(&config).await?;
+    let tag = args.tag.as_deref().unwrap_or(PACKAGES_TAG);
     // Building on a built image again starts from its base, so packages never pile up across builds.
     let current = docker
         .inspect_image(&config.image)
@@ -241,7 +269,7 @@ async fn build(config: Config, args: BuildArgs) -> Result<ExitCode> {
         .and_then(|labels| labels.get(BASE_LABEL).cloned())
         .unwrap_or_else(|| config.image.clone());
     check_reference(&base)?;
-    check_reference(&args.tag)?;
+    check_reference(tag)?;
     eprintln!("base image: {base}");
 
     let interpreter = probe(&config, &base).await?;
@@ -275,8 +303,8 @@ async fn build(config: Config, args: BuildArgs) -> Result<ExitCode> {
         packages = installed.join(" "),
     );
     let context = context_tar(&packages_dir, &dockerfile)?;
-    let bar = progress_bar();
-    let id = images::build(&docker, &args.tag, context, |line| {
+    let bar = progress_bar("building");
+    let id = images::build(&docker, tag, context, |line| {
         if line.starts_with("Step ") || line.starts_with("Successfully") {
             bar.set_message(line.to_string());
             if bar.is_hidden() {
@@ -288,7 +316,18 @@ async fn build(config: Config, args: BuildArgs) -> Result<ExitCode> {
     .map_err(|e| anyhow!(e));
     bar.finish_and_clear();
     let id = id?;
-    println!("built {} ({id})", args.tag);
+    println!("built {tag} ({id})");
+    finish(&config, &args, &id, tag, &installed)
+}
+
+/// Records what was built as the image runs use, unless `--no-record`.
+fn finish(
+    config: &Config,
+    args: &BuildArgs,
+    id: &str,
+    tag: &str,
+    installed: &[String],
+) -> Result<ExitCode> {
     if args.no_record {
         println!("not recorded (--no-record): MCP_BRIDGE_IMAGE={id} runs it");
         return Ok(ExitCode::SUCCESS);
@@ -297,7 +336,7 @@ async fn build(config: Config, args: BuildArgs) -> Result<ExitCode> {
         .config_file
         .clone()
         .unwrap_or_else(|| settings::user_file(&config.config_home));
-    record(&file, &id, &args.tag, &installed)?;
+    record(&file, id, tag, installed)?;
     println!(
         "recorded in {} as [sandbox] image: runs use it from now on",
         file.display()
@@ -434,15 +473,18 @@ fn context_tar(packages: &Path, dockerfile: &str) -> Result<Vec<u8>> {
     archive.into_inner().context("finishing the build context")
 }
 
-fn progress_bar() -> indicatif::ProgressBar {
+/// A spinner saying `what` is going on (its message set as it goes), hidden when stderr is not a terminal: then
+/// the callers print plain lines instead.
+fn progress_bar(what: &'static str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} building: {msg} [{elapsed}]")
+        indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
+    bar.set_prefix(what);
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
@@ -464,10 +506,13 @@ fn record(file: &Path, id: &str, tag: &str, packages: &[String]) -> Result<()> {
         .with_context(|| format!("[sandbox] in {} is not a table", file.display()))?;
     sandbox.insert("image", toml_edit::value(id));
     if let Some(mut key) = sandbox.key_mut("image") {
-        key.leaf_decor_mut().set_prefix(format!(
-            "# {tag}, built by `bridge image build` with {}\n",
-            packages.join(" ")
-        ));
+        let with = if packages.is_empty() {
+            "(no packages)".to_string()
+        } else {
+            format!("with {}", packages.join(" "))
+        };
+        key.leaf_decor_mut()
+            .set_prefix(format!("# {tag}, built by `bridge image build` {with}\n"));
     }
     crate::state::replace_file(file, document.to_string().as_bytes()).map_err(|e| anyhow!(e))
 }

@@ -140,8 +140,8 @@ async fn check_image(config: &Config, docker: &Docker) -> Check {
                 "{image} is not on the engine, and its registry cannot be reached or has no such image"
             ),
             format!(
-                "`docker pull {image}` where a registry is reachable, or build the offline image with \
-                 `scripts/build-offline-image.sh` and set MCP_BRIDGE_IMAGE=mcp-bridge/sandbox:bookworm"
+                "`docker pull {image}` where a registry is reachable, or build the sandbox image with no \
+                 registry: `bridge image build` (as root; it records the image in your config file)"
             ),
         ),
         Err(error) => Check::fail(

@@ -46,6 +46,20 @@ const MODULES: &[(&str, bool, &str)] = &[
     ),
 ];
 
+/// The runtime's modules as the files they come from (`mcp/servers/__init__.py`, `mcp/_rpc.py`, …) with their
+/// sources: what `scripts/runtime_bytecode.py` compiles into an image's bytecode cache.
+pub fn runtime_files() -> impl Iterator<Item = (String, &'static str)> {
+    MODULES.iter().map(|&(name, package, source)| {
+        let path = name.replace('.', "/");
+        let file = if package {
+            format!("{path}/__init__.py")
+        } else {
+            format!("{path}.py")
+        };
+        (file, source)
+    })
+}
+
 /// The bytes written to every container's stdin before anything else: the boot frame with its header. The
 /// same for every container, so it is encoded once.
 pub fn boot_frame() -> &'static [u8] {

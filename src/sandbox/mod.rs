@@ -29,7 +29,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use boot::MANUAL;
+pub use boot::{MANUAL, runtime_files};
 pub use container::LABEL;
 use live::Reaper;
 use pool::Pool;

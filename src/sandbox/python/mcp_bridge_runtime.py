@@ -399,8 +399,8 @@ class _Session:
         return 1
 
     def prepare(self, max_frame):
-        """Import the runtime's modules and make ``out/`` in the working directory (``/workspace/out``, whose
-        files go back with the result): done while the container waits warm, so a run does not pay for it."""
+        """Import the runtime's modules and note where ``out/`` is (``/workspace/out``: the files the code
+        leaves there go back with the result): done while the container waits warm, so a run does not pay."""
         for name in ("mcp", "mcp.runtime", "mcp._rpc", "mcp._tools", "mcp._files"):
             importlib.import_module(name)
         sys.modules["mcp._files"]._setup(os.path.abspath(OUT_DIR), max_frame)

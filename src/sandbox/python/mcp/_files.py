@@ -46,12 +46,9 @@ _state = _State()
 
 
 def _setup(out_dir, max_frame):
-    """Make ``out_dir`` (internal: the runner calls this once, before any code runs)."""
+    """Where out/ is (internal: the runner calls this once, before any code runs). It is not made here: a run
+    starts with an empty /workspace, and the code makes out/ when it has something to hand back."""
     _state.max_frame = max_frame
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError:
-        return
     _state.out_dir = out_dir
 
 

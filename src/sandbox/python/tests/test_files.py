@@ -42,6 +42,7 @@ class FilesBackTests(unittest.TestCase):
         code = (
             "import os\n"
             "print(sorted(os.listdir('.')))\n"
+            "os.mkdir('out')\n"
             "open('out/b.csv', 'w').write('a,b\\n')\n"
             "os.makedirs('out/plots')\n"
             f"open('out/plots/p.png', 'wb').write({PNG!r})\n"
@@ -50,7 +51,8 @@ class FilesBackTests(unittest.TestCase):
         )
         host = AttachHost()
         r, _ = self.run_in_dir(code, host)
-        self.assertEqual((r.stdout, r.stderr, r.exit), ("['out']\n", "", 0))
+        # The working directory starts empty: the code makes out/.
+        self.assertEqual((r.stdout, r.stderr, r.exit), ("[]\n", "", 0))
         self.assertEqual(list(host.files().items()), [("b.csv", b"a,b\n"), ("plots/p.png", PNG)])
 
     def test_attach_and_show_send_now_and_are_not_sent_again(self):
@@ -64,7 +66,7 @@ class FilesBackTests(unittest.TestCase):
             "    figure = Figure()\n"
             "print(runtime.show(Axes()))\n"
             "print(runtime.show(Figure(), name='named.png')['name'])\n"
-            "open('out/kept.txt', 'w').write('k')\n"
+            "import os\nos.mkdir('out')\nopen('out/kept.txt', 'w').write('k')\n"
             "print(runtime.attach('out/kept.txt')['name'])\n"
             "print(runtime.attach(b'raw', name='raw.bin')['attached'])\n"
             "try:\n    runtime.attach(b'raw')\nexcept ValueError as e:\n    print(e)\n"
@@ -91,6 +93,7 @@ class FilesBackTests(unittest.TestCase):
 
     def test_files_over_the_hosts_limits_go_as_their_size(self):
         code = (
+            "import os\nos.mkdir('out')\n"
             "open('out/a.txt', 'w').write('a' * 10)\n"
             "open('out/b.txt', 'w').write('b' * 100)\n"
             "open('out/c.txt', 'w').write('c' * 10)\n"
@@ -102,7 +105,7 @@ class FilesBackTests(unittest.TestCase):
         self.assertEqual(host.files(), {"a.txt": b"a" * 10, "b.txt": 100, "c.txt": b"c" * 10, "d.txt": 10})
 
     def test_a_file_too_large_for_a_frame_goes_as_its_size(self):
-        code = "open('out/big.bin', 'wb').write(b'x' * 20000)\n"
+        code = "import os\nos.mkdir('out')\nopen('out/big.bin', 'wb').write(b'x' * 20000)\n"
         host = AttachHost()
         r, _ = self.run_in_dir(code, host, max_frame=8192, attach={"max_file": 1 << 20})
         self.assertEqual(r.exit, 0)
@@ -114,7 +117,10 @@ class FilesBackTests(unittest.TestCase):
                 self.attached.append(params)
                 return {"ok": False, "error": "attach: the name 'x' has control characters", "kind": "error"}
 
-        code = "open('out/one', 'w').write('1')\nopen('out/two', 'w').write('2')\nprint('done')\n"
+        code = (
+            "import os\nos.mkdir('out')\n"
+            "open('out/one', 'w').write('1')\nopen('out/two', 'w').write('2')\nprint('done')\n"
+        )
         r, _ = self.run_in_dir(code, Refusing())
         self.assertEqual((r.stdout, r.exit), ("done\n", 0))
         self.assertEqual(
@@ -125,7 +131,8 @@ class FilesBackTests(unittest.TestCase):
 
     def test_files_written_before_an_exception_still_go_back(self):
         host = AttachHost()
-        r, _ = self.run_in_dir("open('out/partial.csv', 'w').write('x')\n1 / 0\n", host)
+        code = "import os\nos.mkdir('out')\nopen('out/partial.csv', 'w').write('x')\n1 / 0\n"
+        r, _ = self.run_in_dir(code, host)
         self.assertEqual(r.exit, 1)
         self.assertIn("ZeroDivisionError", r.stderr)
         self.assertEqual(host.files(), {"partial.csv": b"x"})
