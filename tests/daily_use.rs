@@ -401,15 +401,7 @@ async fn a_package_from_pypi_is_baked_into_an_image_that_runs_then_use() {
         ],
         Some(&common::image()),
     );
-    let cleanup = async || {
-        let _ = docker
-            .remove_image(
-                &tag,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
-            .await;
-    };
+    let cleanup = async || common::remove_images(&docker, &[&tag]).await;
     if !built.status.success() {
         cleanup().await;
         panic!("{}\n{}", text(&built.stdout), text(&built.stderr));
@@ -622,17 +614,8 @@ async fn the_sandbox_image_is_built_with_no_registry_and_its_runtime_layer_redon
         common::missing("root (debootstrap needs it)", "run the tests as root");
     }
     let tag = format!("mcp-bridge/test-offline:{}", std::process::id());
-    let cleanup = async || {
-        for image in [tag.clone(), format!("{tag}-base")] {
-            let _ = docker
-                .remove_image(
-                    &image,
-                    None::<bollard::query_parameters::RemoveImageOptions>,
-                    None,
-                )
-                .await;
-        }
-    };
+    let base = format!("{tag}-base");
+    let cleanup = async || common::remove_images(&docker, &[&tag, &base]).await;
     let build = || bin(&["image", "build", "--tag", &tag, "--no-record"], &[]);
     let first = build();
     if !first.status.success() {

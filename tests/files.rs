@@ -315,13 +315,7 @@ async fn matplotlib_figures_left_open_come_back_as_pngs_and_bridge_run_saves_the
         ],
         &tag,
     );
-    let _ = docker
-        .remove_image(
-            &tag,
-            None::<bollard::query_parameters::RemoveImageOptions>,
-            None,
-        )
-        .await;
+    common::remove_images(&docker, &[&tag]).await;
     assert_eq!(
         run.status.code(),
         Some(0),

@@ -303,19 +303,7 @@ async fn build(config: Config, args: BuildArgs) -> Result<ExitCode> {
         packages = installed.join(" "),
     );
     let context = context_tar(&packages_dir, &dockerfile)?;
-    let bar = progress_bar("building");
-    let id = images::build(&docker, tag, context, |line| {
-        if line.starts_with("Step ") || line.starts_with("Successfully") {
-            bar.set_message(line.to_string());
-            if bar.is_hidden() {
-                eprintln!("{line}");
-            }
-        }
-    })
-    .await
-    .map_err(|e| anyhow!(e));
-    bar.finish_and_clear();
-    let id = id?;
+    let id = build_showing_steps(&docker, tag, context).await?;
     println!("built {tag} ({id})");
     finish(&config, &args, &id, tag, &installed)
 }
@@ -471,6 +459,28 @@ fn context_tar(packages: &Path, dockerfile: &str) -> Result<Vec<u8>> {
         .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
         .context("packing the Dockerfile")?;
     archive.into_inner().context("finishing the build context")
+}
+
+/// Builds `tag` from `context` (no network), its steps on a spinner (plain lines when stderr is not a
+/// terminal); returns the image's id.
+async fn build_showing_steps(
+    docker: &bollard::Docker,
+    tag: &str,
+    context: Vec<u8>,
+) -> Result<String> {
+    let bar = progress_bar("building");
+    let id = images::build(docker, tag, context, |line| {
+        if line.starts_with("Step ") || line.starts_with("Successfully") {
+            bar.set_message(line.to_string());
+            if bar.is_hidden() {
+                eprintln!("  {line}");
+            }
+        }
+    })
+    .await
+    .map_err(|e| anyhow!(e));
+    bar.finish_and_clear();
+    id
 }
 
 /// A spinner saying `what` is going on (its message set as it goes), hidden when stderr is not a terminal: then

@@ -118,6 +118,19 @@ pub async fn require_runtime(docker: &Docker, name: &str) {
     }
 }
 
+/// Removes images a test built (a missing one is not an error: the test may have failed before building it).
+pub async fn remove_images(docker: &Docker, images: &[&str]) {
+    for image in images {
+        let _ = docker
+            .remove_image(
+                image,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await;
+    }
+}
+
 /// Fails an included test whose engine or tool is missing: it cannot run, and it must not pass.
 pub fn missing(what: &str, fix: &str) -> ! {
     panic!(

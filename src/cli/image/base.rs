@@ -256,17 +256,5 @@ async fn add_runtime_layer(
         .into_inner()
         .context("finishing the build context")?;
     eprintln!("adding the runtime's bytecode (runtime {hash}) on {base}");
-    let bar = super::progress_bar("building");
-    let id = images::build(docker, tag, context, |line| {
-        if line.starts_with("Step ") || line.starts_with("Successfully") {
-            bar.set_message(line.to_string());
-            if bar.is_hidden() {
-                eprintln!("  {line}");
-            }
-        }
-    })
-    .await
-    .map_err(|e| anyhow!(e));
-    bar.finish_and_clear();
-    id
+    super::build_showing_steps(docker, tag, context).await
 }
