@@ -169,9 +169,12 @@ impl Inputs {
         let archive = builder
             .into_inner()
             .map_err(|e| format!("finishing the inputs' archive: {e}"))?;
+        // The walk counted a header per entry; long names take more, and files may have grown since.
         if archive.len() as u64 > self.max_bytes + 2 * TAR_BLOCK {
             return Err(format!(
-                "the [inputs] directories grew past {} (MCP_BRIDGE_MAX_INPUT) while they were copied",
+                "the copy of the [inputs] directories came to {}, more than {} (MCP_BRIDGE_MAX_INPUT); list \
+                 smaller directories or raise MCP_BRIDGE_MAX_INPUT",
+                HumanBytes(archive.len() as u64),
                 HumanBytes(self.max_bytes)
             ));
         }
