@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus (corpus/frame, corpus/request): frames exactly as the sandbox runtime encodes them
-(its own _Channel._encode, and the requests mcp/runtime.py makes), plus the hostile frames tests/protocol.rs
-forges. Run from anywhere; it replaces the seeds it writes."""
+(mcp_bridge_relay.encode, and the requests mcp/runtime.py and mcp/_files.py make), plus the hostile frames
+tests/protocol.rs forges. Run from anywhere; it replaces the seeds it writes."""
 
 import hashlib
 import json
@@ -10,9 +10,10 @@ import sys
 
 here = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(here.parent / "src" / "sandbox" / "python"))
-import mcp_bridge_runtime  # noqa: E402
+import mcp_bridge_relay  # noqa: E402
 
-encode = mcp_bridge_runtime._Channel._encode
+# The relay writes every frame the host reads, encoded by this function (the runner's go through it too).
+encode = mcp_bridge_relay.encode
 
 # (method, params) as mcp/runtime.py and mcp/_saved_tools.py send them.
 REQUESTS = [
@@ -30,14 +31,16 @@ REQUESTS = [
     ("tool_load", {"name": "double"}),
     ("tool_list", {}),
     ("tool_delete", {"name": "planted"}),
+    ("attach", {"name": "plots/figure-1.png", "data": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB"}),
+    ("attach", {"name": "big.bin", "size": 9437184}),
 ]
 
-# Frames, each seed a few lines as one read of the container's stdout; the first byte is the fuzz target's knob
-# (0xff: the largest cap, reads of 36 bytes).
+# Frames, each seed a few lines as one read of the container's stdout; the first byte is the fuzz target's
+# knob (0xff: the largest cap, reads of 36 bytes).
 rpc = [encode({"t": "rpc", "id": i, "method": m, "params": p}) for i, (m, p) in enumerate(REQUESTS, 1)]
 FRAMES = [
     encode({"t": "out", "s": "stdout", "d": "('stub',)\n"}) + encode({"t": "done", "exit": 0}),
-    encode({"t": "out", "s": "stderr", "d": "Traceback (most recent call last):\n  File \"<sandbox>\"\né\n"}),
+    encode({"t": "out", "s": "stderr", "d": 'Traceback (most recent call last):\n  File "<sandbox>"\né\n'}),
     rpc[2] + encode({"t": "out", "s": "stdout", "d": "5 5\n"}),
     rpc[4] + rpc[5],
     rpc[9] + rpc[10],
@@ -50,7 +53,10 @@ FRAMES = [
     b'{"t":"exec","code":"x"}\n',
     b'{"t":"done","exit":0,"exit":1}\n',
     b"\xff\xfe\n",
-    b'{"t":"rpc","id":1,"method":"memory_save","params":{"key":"deep","value":' + b"[" * 130 + b"]" * 130 + b"}}\n",
+    b'{"t":"rpc","id":1,"method":"memory_save","params":{"key":"deep","value":'
+    + b"[" * 130
+    + b"]" * 130
+    + b"}}\n",
     b'{"t":"rpc","id":2,"method":"memory_list","params":{"cursor":-1}}\n',
 ]
 
@@ -68,3 +74,45 @@ write(
     [json.dumps({"method": m, "params": p}, separators=(",", ":")).encode() for m, p in REQUESTS]
     + [b'{"method":"tool_saev","params":{"name":"x","source":"def x(): pass"}}', b'{"method":"memory_load"}'],
 )
+
+# Client config files as the clients write them; the first byte picks the file name (0: ~/.claude.json,
+# 1: .vscode/mcp.json, 2: ~/.codex/config.toml, 3: VS Code's settings.json), as the discovery target reads it.
+CONFIG_FILES = [
+    (
+        0,
+        '{"mcpServers": {"github": {"command": "npx", "args": ["-y", "@mcp/github"], "env": {"T": "x"}},'
+        ' "web": {"url": "https://example.com/mcp", "type": "http"}}}',
+    ),
+    (
+        1,
+        '// comments and trailing commas\n{"servers": {"stub": {"command": "python3", "args": ["s.py"],},},}',
+    ),
+    (
+        2,
+        '[mcp_servers.docs]\ncommand = "uvx"\nargs = ["docs-mcp"]\nenv = { KEY = "v" }\n'
+        '[mcp_servers.remote]\nurl = "http://127.0.0.1:9/mcp"\n',
+    ),
+    (3, '{"editor.fontSize": 12, "mcp": {"servers": {"a": {"command": "a", "disabled": true}}}}'),
+]
+# The `rules` policy's configuration, as [plugins.rules.config] becomes JSON.
+RULES = [
+    {"default": "allow"},
+    {
+        "default": "deny",
+        "default_reason": "not listed",
+        "rules": [
+            {"server": "github", "tool": ["delete_*", "drop?"], "action": "deny", "reason": "no deletes"},
+            {"server": "*", "read_only": True, "action": "allow"},
+            {"tool": "write*", "action": "ask"},
+        ],
+        "run": {
+            "max_timeout": 60,
+            "deny_servers": ["prod"],
+            "deny_code_contains": ["os.system"],
+            "action": "ask",
+        },
+    },
+]
+
+write("discovery", [bytes([knob]) + text.encode() for knob, text in CONFIG_FILES])
+write("rules", [json.dumps(config).encode() for config in RULES])

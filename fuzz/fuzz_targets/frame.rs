@@ -31,8 +31,14 @@ fn decode(bytes: &[u8], max_frame: usize, chunk: usize) -> Vec<Result<Frame, Pro
         reader.push(piece);
         while let Some(frame) = reader.next_frame() {
             match &frame {
-                Ok(Frame::Rpc(RpcFrame { request: Ok(request), .. })) => assert_round_trip(request),
-                Ok(Frame::Rpc(RpcFrame { request: Err(error), .. })) => {
+                Ok(Frame::Rpc(RpcFrame {
+                    request: Ok(request),
+                    ..
+                })) => assert_round_trip(request),
+                Ok(Frame::Rpc(RpcFrame {
+                    request: Err(error),
+                    ..
+                })) => {
                     assert!(error.to_string().len() <= MAX_MESSAGE, "{error}")
                 }
                 _ => {}

@@ -1,6 +1,7 @@
 //! The bridge's protocol decoder compiled on its own for fuzzing: the very files the bridge builds
 //! (`src/sandbox/protocol/`, `src/sandbox/frames.rs`), which use nothing of the crate but serde, serde_json,
 //! strum, thiserror and bytes. Building the whole bridge here would drag in wasmtime and the plugin build.
+//! Likewise the built-in plugins' parsers of what the user writes, from their own source files.
 #![allow(dead_code)]
 
 // Siblings, as in the bridge's `sandbox` module: `frames.rs` names the protocol `super::protocol`.
@@ -9,6 +10,17 @@ pub mod protocol;
 
 #[path = "../../src/sandbox/frames.rs"]
 pub mod frames;
+
+/// The `config-files` discovery plugin's parser: one client config file (JSON, JSONC, TOML) → server entries.
+#[path = "../../plugins/config-files/src/parse.rs"]
+pub mod config_files;
+
+/// The `rules` policy (its `crate::glob` is this crate's `glob`).
+#[path = "../../plugins/rules/src/policy.rs"]
+pub mod rules;
+
+#[path = "../../plugins/rules/src/glob.rs"]
+pub mod glob;
 
 use protocol::Request;
 
@@ -20,7 +32,9 @@ pub const MAX_MESSAGE: usize = 4096;
 /// same request.
 pub fn assert_round_trip(request: &Request) {
     let wire = serde_json::to_value(request).expect("a request is JSON");
-    let method = wire["method"].as_str().expect("a request has a method name");
+    let method = wire["method"]
+        .as_str()
+        .expect("a request has a method name");
     assert_eq!(method, request.method().name());
     let again = Request::parse(method, wire["params"].clone());
     assert_eq!(again.as_ref(), Ok(request), "{wire}");

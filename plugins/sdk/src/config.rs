@@ -102,13 +102,25 @@ pub fn check_keys(map: &Map<String, Value>, known: &[&str], path: &str) -> Resul
         format!("{path}: ")
     };
     let noun = if unknown.len() == 1 { "key" } else { "keys" };
-    let names: Vec<String> = unknown.iter().map(|key| format!("{key:?}")).collect();
+    // Named as `show` names values: a message stays short however long or many the keys (fuzzing found a
+    // 5,000-character key repeated whole).
+    let mut names: Vec<String> = unknown
+        .iter()
+        .take(MAX_KEYS_NAMED)
+        .map(|key| show(&Value::String((*key).to_string())))
+        .collect();
+    if unknown.len() > MAX_KEYS_NAMED {
+        names.push(format!("and {} more", unknown.len() - MAX_KEYS_NAMED));
+    }
     Err(format!(
         "{at}unknown {noun} {} (expected one of: {})",
         names.join(", "),
         known.join(", ")
     ))
 }
+
+/// Unknown keys named in one message; the rest are counted.
+const MAX_KEYS_NAMED: usize = 5;
 
 /// A value as it appears in an error message: its JSON text, cut short when long.
 pub fn show(value: &Value) -> String {
