@@ -216,7 +216,17 @@ async fn a_cancelled_call_removes_its_container() {
 
 /// A bridge driven by raw JSON-RPC lines, with a run in progress.
 async fn bridge_with_a_running_call() -> (Child, u32) {
+    bridge_running(
+        &[],
+        json!({"code": "import time\ntime.sleep(600)", "timeout": 120}),
+    )
+    .await
+}
+
+/// A bridge with `vars` driven by raw JSON-RPC lines, running `run_python` with `arguments`.
+async fn bridge_running(vars: &[(String, String)], arguments: Value) -> (Child, u32) {
     let mut child = common::serve_command()
+        .envs(vars.iter().cloned())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -228,7 +238,7 @@ async fn bridge_with_a_running_call() -> (Child, u32) {
     for message in [
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "run_python", "arguments": {"code": "import time\ntime.sleep(600)", "timeout": 120}}}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "run_python", "arguments": arguments}}),
     ] {
         stdin
             .write_all(format!("{message}\n").as_bytes())
@@ -271,6 +281,46 @@ async fn client_disconnect_removes_running_containers_and_exits() {
     wait_for_running_container(&docker, pid).await;
     drop(child.stdin.take()); // stdin EOF: the client went away
     exits_cleanly_leaving_nothing(&docker, &mut child, pid).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_client_leaving_during_a_tool_call_ends_the_run_the_call_and_the_server() {
+    let docker = common::engine().await;
+    let project = common::project::Project::new(json!({}));
+    project.servers(json!({"stub": project.counted_server("stub", &["--limit-tools"])}));
+    let (mut child, pid) = bridge_running(
+        &project.vars(),
+        json!({"code": "await mcp_stub.hang()", "servers": ["stub"], "timeout": 120}),
+    )
+    .await;
+    wait_for_running_container(&docker, pid).await;
+    common::eventually("the call to the server is under way", || async {
+        !project.audit_events("call").is_empty()
+    })
+    .await;
+    let server: u32 = std::fs::read_to_string(project.path("stub-starts"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(server), "the server runs");
+    drop(child.stdin.take()); // stdin EOF: the client went away
+    exits_cleanly_leaving_nothing(&docker, &mut child, pid).await;
+    common::eventually("the server has ended", || async { !alive(server) }).await;
+    // The call was logged as sent, and as ended with its run.
+    let ended = project.audit_events("call-end");
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0]["outcome"], "run-ended-first", "{ended:?}");
+}
+
+/// Whether process `pid` exists (and is not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    })
 }
 
 #[tokio::test]

@@ -376,6 +376,46 @@ print(before != after, (await mcp_stub.echo(text="back")).text)
 
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_call_the_server_never_answers_times_out_and_the_run_goes_on() {
+    common::engine().await;
+    let project = Project::new(json!({
+        "stub": {"command": "python3", "args": [common::stub_script(), "--limit-tools"]},
+    }))
+    .var("MCP_BRIDGE_TOOL_TIMEOUT", "2");
+    let bridge = project.bridge();
+    let out = ok(
+        &bridge,
+        &["stub"],
+        r#"
+import json
+import time
+started = time.monotonic()
+try:
+    await mcp_stub.hang()
+except runtime.MCPError as exc:
+    print(str(exc).splitlines()[0])
+print(round(time.monotonic() - started), (await mcp_stub.echo(text="after")).text)
+print(len(json.loads((await mcp_stub.cancelled()).text)))
+"#,
+    )
+    .await;
+    assert_eq!(
+        out,
+        [
+            "MCP server 'stub' did not answer tools/call 'hang' within 2 s (MCP_BRIDGE_TOOL_TIMEOUT), so the call \
+             was cancelled",
+            "2 after",
+            "1",
+        ]
+    );
+    let ended = project.audit_events("call-end");
+    assert_eq!(ended[0]["outcome"], "failed", "{ended:?}");
+    assert_eq!(ended[1]["outcome"], "ok", "{ended:?}");
+    common::finish(&bridge).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
 async fn tools_list_changed_refreshes_the_next_runs_functions() {
     common::engine().await;
     let project = standard();

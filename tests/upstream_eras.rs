@@ -28,6 +28,7 @@ fn client(name: &str, command: &str, args: &[&str], env: &[(&str, &str)]) -> Ups
         server,
         UpstreamLimits {
             max_message_bytes: 1 << 20,
+            call_timeout: std::time::Duration::from_secs(60),
         },
     )
 }

@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 /// The limit most tests use: small, so a "huge" reply is quick to make.
 const LIMIT: usize = 64 * 1024;
 
+/// The tool-call timeout of these clients: short, so a hanging call is quick to see.
+const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A secret a careless server logs.
 const TOKEN: &str = "ghp_FAKE0123456789SECRETabcdefghijklmnop";
 
@@ -53,6 +56,7 @@ fn stdio_stub(args: &[&str], limit: usize) -> UpstreamClient {
         server("stub", entry),
         UpstreamLimits {
             max_message_bytes: limit,
+            call_timeout: CALL_TIMEOUT,
         },
     )
 }
@@ -326,6 +330,7 @@ async fn http_stub(extra: &[&str], limit: usize) -> (tokio::process::Child, Upst
         server("web", entry),
         UpstreamLimits {
             max_message_bytes: limit,
+            call_timeout: CALL_TIMEOUT,
         },
     );
     (child, client)
@@ -365,6 +370,80 @@ async fn over_http_an_event_over_the_limit_fails_its_call_without_hanging() {
     assert_eq!(
         text(call(&client, "echo", json!({"text": "next"})).await),
         "next"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_call_never_answered_is_cancelled_at_the_tool_timeout_and_the_server_keeps_serving() {
+    let client = stdio_stub(&[], LIMIT);
+    let pid = text(call(&client, "pid", json!({})).await);
+    let started = std::time::Instant::now();
+    let hung = call(&client, "hang", json!({})).await;
+    let waited = started.elapsed();
+    assert_eq!(
+        hung.expect_err("the call fails").to_string(),
+        "MCP server 'stub' did not answer tools/call 'hang' within 3 s (MCP_BRIDGE_TOOL_TIMEOUT), so the call \
+         was cancelled"
+    );
+    assert!(
+        waited >= CALL_TIMEOUT && waited < CALL_TIMEOUT + Duration::from_secs(2),
+        "the call ended after {waited:?}, not at its timeout"
+    );
+    // The server was told (`notifications/cancelled`), and the same process serves the next call.
+    let cancelled: Vec<Value> =
+        serde_json::from_str(&text(call(&client, "cancelled", json!({})).await)).unwrap();
+    assert_eq!(cancelled.len(), 1, "cancelled requests: {cancelled:?}");
+    assert_eq!(text(call(&client, "pid", json!({})).await), pid);
+    assert_eq!(
+        text(call(&client, "echo", json!({"text": "next"})).await),
+        "next"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn replies_that_are_not_json_rpc_fail_only_their_call_and_the_next_call_is_served() {
+    let client = stdio_stub(&[], LIMIT);
+    let pid = text(call(&client, "pid", json!({})).await);
+    for kind in [
+        "not-json",
+        "no-result",
+        "wrong-shape",
+        "wrong-id",
+        "wrong-version",
+    ] {
+        let started = std::time::Instant::now();
+        let answer = call(&client, "bad_reply", json!({"kind": kind})).await;
+        let message = answer
+            .expect_err(&format!("a {kind} reply is not a result"))
+            .to_string();
+        assert!(
+            started.elapsed() < CALL_TIMEOUT + Duration::from_secs(2),
+            "{kind}: the call took {:?}",
+            started.elapsed()
+        );
+        // Lines rmcp cannot take as the reply are dropped (the call then times out); a reply of the wrong
+        // shape is refused at once.
+        let expected = if kind == "wrong-shape" {
+            "MCP server 'stub' refused tools/call 'bad_reply': its reply is not a valid result for that request"
+                .to_string()
+        } else {
+            "MCP server 'stub' did not answer tools/call 'bad_reply' within 3 s (MCP_BRIDGE_TOOL_TIMEOUT), so \
+             the call was cancelled"
+                .to_string()
+        };
+        assert_eq!(message, expected, "{kind}");
+        assert_eq!(
+            text(call(&client, "echo", json!({"text": kind})).await),
+            kind,
+            "the call after a {kind} reply"
+        );
+    }
+    assert_eq!(
+        text(call(&client, "pid", json!({})).await),
+        pid,
+        "no restart"
     );
     client.shutdown().await;
 }

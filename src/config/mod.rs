@@ -90,6 +90,12 @@ pub struct Config {
     /// `MCP_BRIDGE_APPROVAL_TIMEOUT`: how long a policy's question waits for the user's answer before it counts
     /// as a denial (default 2 min).
     pub approval_wait: Duration,
+    /// `MCP_BRIDGE_QUEUE_WAIT`: how long a run waits for a container slot (all `MCP_BRIDGE_MAX_CONCURRENCY` in use)
+    /// before it is refused as busy (default 1 min; 0: refused at once).
+    pub queue_wait: Duration,
+    /// `MCP_BRIDGE_TOOL_TIMEOUT`: how long one upstream tool call may take before it is cancelled and fails with
+    /// an error naming the setting; the run goes on (default 1 min).
+    pub tool_timeout: Duration,
     /// `MCP_BRIDGE_HTTP_MAX_REQUESTS`: requests one HTTP client may have in flight (`serve --http`; default 64).
     pub http_max_requests: usize,
     /// `MCP_BRIDGE_POOL_MAX_IDLE`: how long a warm container waits for a run before it is replaced.
@@ -281,6 +287,19 @@ impl Config {
                 "must be at least 1 second (a policy that should not ask can deny instead)",
             ));
         }
+        let queue_wait = duration(get("MCP_BRIDGE_QUEUE_WAIT"), "MCP_BRIDGE_QUEUE_WAIT", 60)?;
+        let tool_timeout = duration(
+            get("MCP_BRIDGE_TOOL_TIMEOUT"),
+            "MCP_BRIDGE_TOOL_TIMEOUT",
+            60,
+        )?;
+        if tool_timeout.is_zero() {
+            return Err(err(
+                "MCP_BRIDGE_TOOL_TIMEOUT",
+                "0",
+                "must be at least 1 second",
+            ));
+        }
         let http_max_requests = integer(
             get("MCP_BRIDGE_HTTP_MAX_REQUESTS"),
             "MCP_BRIDGE_HTTP_MAX_REQUESTS",
@@ -429,6 +448,8 @@ impl Config {
             session_idle,
             max_sessions,
             approval_wait,
+            queue_wait,
+            tool_timeout,
             http_max_requests,
             max_output_bytes,
             output_limit_bytes,

@@ -18,6 +18,7 @@
 //! | `tool-delete` | `name`, `outcome`, `bytes`?, `found`?, `error`? |
 //! | `tool-list` | `outcome`, `count`? |
 //! | `index-start` | `server`, `decision`, `decided_by`?, `outcome`, `tools`?, `error`? |
+//! | `lines-lost` | `lines`, `since`, `error` (`run_id` is empty) |
 //!
 //! - A tool call writes its `call` line once the policies (and the user, when asked) have decided, and, when
 //!   allowed, just before the request goes to the server. `decision` is `allow`, `deny`, `ask-accepted`,
@@ -38,6 +39,9 @@
 //!   again), `listed` (with `tools`) or `failed` (with `error`). A start is logged once, by the run whose
 //!   search made it (searches that joined it add nothing); `refused` and `backoff` are logged once per run
 //!   and server, since a run's later searches repeat the same decision.
+//! - `lines-lost`: the log could not be written (a full or read-only disk) from `since` on, and `lines` lines
+//!   were lost; written first once it can be written again. Runs went on meanwhile: the bridge's stderr said
+//!   why at the first failure. A line is never left half written: a failed append is cut off again.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -77,6 +81,19 @@ pub enum AuditEvent {
     ToolList(ToolAccess),
     /// A search's start of a server the run did not name.
     IndexStart(IndexStart),
+    /// Lines that could not be written (the log's own event).
+    LinesLost(LinesLost),
+}
+
+/// The `lines-lost` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinesLost {
+    /// How many lines were not written.
+    pub lines: u64,
+    /// When the first of them failed (RFC 3339).
+    pub since: String,
+    /// Why (the first failure).
+    pub error: String,
 }
 
 /// The `call` event.
@@ -216,7 +233,14 @@ struct Line<'a> {
 pub struct AuditLog {
     path: PathBuf,
     settings: AuditSettings,
-    file: Mutex<Option<std::fs::File>>,
+    writer: Mutex<Writer>,
+}
+
+/// The open file, and the lines lost while it could not be written.
+#[derive(Default)]
+struct Writer {
+    file: Option<std::fs::File>,
+    lost: Option<LinesLost>,
 }
 
 impl AuditLog {
@@ -225,7 +249,7 @@ impl AuditLog {
         AuditLog {
             path: state_dir.join("audit.jsonl"),
             settings,
-            file: Mutex::new(None),
+            writer: Mutex::default(),
         }
     }
 
@@ -239,26 +263,66 @@ impl AuditLog {
         self.settings
     }
 
-    /// Appends `event` of run `run_id`, stamped now. A log that cannot be written is a warning, never a failed
-    /// request.
+    /// Appends `event` of run `run_id`, stamped now. A log that cannot be written (a full or read-only disk) is
+    /// an error on stderr at the first failure, never a failed request; the lines lost meanwhile are counted and
+    /// written as one `lines-lost` line once it can be written again.
     pub fn write(&self, run_id: &str, event: &AuditEvent) {
+        let Some(line) = Self::line(run_id, event) else {
+            return;
+        };
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(lost) = writer.lost.clone() {
+            let gap = Self::line("", &AuditEvent::LinesLost(lost.clone()));
+            match gap.map(|gap| self.append(&mut writer.file, &gap)) {
+                Some(Ok(())) => {
+                    tracing::warn!(
+                        log = %self.path.display(),
+                        "audit log writable again; {} lines since {} were lost",
+                        lost.lines,
+                        lost.since
+                    );
+                    writer.lost = None;
+                }
+                _ => {
+                    writer.file = None;
+                    if let Some(lost) = writer.lost.as_mut() {
+                        lost.lines += 1;
+                    }
+                    return;
+                }
+            }
+        }
+        if let Err(error) = self.append(&mut writer.file, &line) {
+            tracing::error!(
+                log = %self.path.display(),
+                "audit log cannot be written: {error}; runs go on, and the lines lost are counted in the log \
+                 once it can be written again"
+            );
+            writer.file = None;
+            writer.lost = Some(LinesLost {
+                lines: 1,
+                since: now_rfc3339(),
+                error: error.to_string(),
+            });
+        }
+    }
+
+    /// `event` as one JSON line.
+    fn line(run_id: &str, event: &AuditEvent) -> Option<Vec<u8>> {
         let line = Line {
             time: now_rfc3339(),
             run_id,
             event,
         };
-        let mut line = match serde_json::to_vec(&line) {
-            Ok(line) => line,
+        match serde_json::to_vec(&line) {
+            Ok(mut line) => {
+                line.push(b'\n');
+                Some(line)
+            }
             Err(error) => {
                 tracing::warn!("audit line not serialised: {error}");
-                return;
+                None
             }
-        };
-        line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(error) = self.append(&mut file, &line) {
-            tracing::warn!(log = %self.path.display(), "audit log not written: {error}");
-            *file = None;
         }
     }
 
@@ -277,10 +341,14 @@ impl AuditLog {
             self.rotate()?;
             *file = Some(self.open()?);
         }
-        match file {
-            Some(f) => f.write_all(line),
-            None => Ok(()),
+        let Some(f) = file else { return Ok(()) };
+        let before = f.metadata()?.len();
+        let written = f.write_all(line);
+        if written.is_err() {
+            // Part of the line may be in the file: cut it off, so the next line does not continue it.
+            let _ = f.set_len(before);
         }
+        written
     }
 
     fn open(&self) -> std::io::Result<std::fs::File> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 use futures::StreamExt;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedSemaphorePermit, RwLock};
 use tokio_util::task::TaskTracker;
 
 use super::container::{LABEL, LABEL_OWNER};
@@ -41,6 +41,15 @@ pub struct Reaper {
     on_release: OnRelease,
     /// Containers whose slot came free at their exit and whose deletion is still under way.
     exited_undeleted: Arc<ExitedUndeleted>,
+    /// True once shutdown began. A creation holds the read side from its `create` request until the container
+    /// is tracked, so the shutdown (which takes the write side before it lists what to remove) never misses a
+    /// container whose creation was in flight, and no creation starts after it.
+    closed: Arc<RwLock<bool>>,
+}
+
+/// Permission to create one container, held until it is tracked ([`Reaper::admit`]).
+pub struct Admission {
+    _held: OwnedRwLockReadGuard<bool>,
 }
 
 impl Reaper {
@@ -53,13 +62,27 @@ impl Reaper {
             background,
             on_release,
             exited_undeleted: Arc::default(),
+            closed: Arc::default(),
         }
     }
 
+    /// Permission to create a container, or `None` once shutdown began. Hold it until the container is
+    /// [`track`](Self::track)ed.
+    pub async fn admit(&self) -> Option<Admission> {
+        let closed = self.closed.clone().read_owned().await;
+        (!*closed).then_some(Admission { _held: closed })
+    }
+
     /// Starts tracking a created container. The permit (a concurrency slot) is released once it is removed, or
-    /// once it has exited by itself ([`ContainerGuard::remove_later`]).
-    pub fn track(&self, id: String, permit: OwnedSemaphorePermit) -> ContainerGuard {
+    /// once it has exited by itself ([`ContainerGuard::remove_later`]). The admission is given back here.
+    pub fn track(
+        &self,
+        id: String,
+        permit: OwnedSemaphorePermit,
+        admission: Admission,
+    ) -> ContainerGuard {
         self.lock().insert(id.clone());
+        drop(admission);
         ContainerGuard {
             reaper: self.clone(),
             id,
@@ -134,6 +157,8 @@ impl Reaper {
 
     /// Removes every container still tracked (shutdown) and waits for background removals.
     pub async fn remove_all(&self) {
+        // Waits for creations in flight to be tracked, and refuses new ones.
+        *self.closed.write().await = true;
         let ids: Vec<String> = self.lock().iter().cloned().collect();
         futures::future::join_all(ids.iter().map(|id| self.remove(id))).await;
         self.background.close();

@@ -200,6 +200,18 @@ pub enum SandboxError {
     /// A session could not be opened (the limit is reached, or sessions are off).
     #[error("{0}")]
     Session(String),
+    /// Every container slot stayed taken for the whole `MCP_BRIDGE_QUEUE_WAIT`; nothing was started.
+    #[error(
+        "busy: all {limit} sandbox containers (MCP_BRIDGE_MAX_CONCURRENCY) stayed in use for the {waited} s this \
+         call may wait (MCP_BRIDGE_QUEUE_WAIT); nothing ran. Try again when fewer runs are going, or raise either \
+         setting"
+    )]
+    Busy {
+        /// `MCP_BRIDGE_MAX_CONCURRENCY`.
+        limit: usize,
+        /// `MCP_BRIDGE_QUEUE_WAIT` in seconds.
+        waited: u64,
+    },
     /// The caller cancelled the run (or the bridge is shutting down); its container was removed.
     #[error("the run was cancelled")]
     Cancelled,
@@ -418,6 +430,8 @@ impl Sandbox {
         warm_allowed: bool,
     ) -> Result<Container, SandboxError> {
         let use_pool = warm_allowed && self.pool.is_active();
+        let give_up = tokio::time::sleep(self.config.queue_wait);
+        tokio::pin!(give_up);
         loop {
             let warmed = self.pool.warmed();
             tokio::pin!(warmed);
@@ -426,12 +440,21 @@ impl Sandbox {
                 return Ok(Container::Warm(Box::new(started)));
             }
             let cold_allowed = !(use_pool && self.pool.serves_every_run());
+            // Biased: a free slot or warm container wins over giving up (`MCP_BRIDGE_QUEUE_WAIT=0` must still
+            // take one that is free).
             tokio::select! {
+                biased;
                 permit = self.slots.clone().acquire_owned(), if cold_allowed => {
                     return permit.map(Container::Cold).map_err(|_| SandboxError::Cancelled);
                 }
                 _ = warmed, if use_pool => continue,
                 _ = cancel.cancelled() => return Err(SandboxError::Cancelled),
+                _ = &mut give_up => {
+                    return Err(SandboxError::Busy {
+                        limit: self.config.max_concurrency,
+                        waited: self.config.queue_wait.as_secs(),
+                    });
+                }
             }
         }
     }

@@ -216,7 +216,9 @@ impl Pool {
                 self.warmed.notify_waiters();
                 self.refill();
             }
+            // Refused or cut short by the shutdown: nothing to retry.
             Ok(_) => {}
+            Err(_) if self.shutdown.is_cancelled() => {}
             Err(reason) => {
                 state.backing_off = true;
                 let retry_in = RETRY_AFTER_FAILURE

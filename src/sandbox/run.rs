@@ -264,7 +264,7 @@ pub async fn conclude(
             // limit: the engine says so once the container has exited (PID 1 exits right after its record).
             let oom = code == 137
                 && tokio::select! {
-                    (_, oom) = exit_status(engine, guard.id()) => oom,
+                    status = exit_status(engine, guard.id()) => status.is_ok_and(|(_, oom)| oom),
                     _ = tokio::time::sleep_until(deadline) => false,
                 };
             guard.remove_now().await;
@@ -308,7 +308,8 @@ pub async fn conclude(
             guard.remove_now().await;
             match exited {
                 None => RunEnd::TimedOut(spec.timeout),
-                Some((code, oom)) => ended_early(config, code, oom),
+                Some(Ok((code, oom))) => ended_early(config, code, oom),
+                Some(Err(detail)) => engine_failed(&detail),
             }
         }
     };
@@ -375,12 +376,14 @@ fn ended_early(config: &Config, code: i64, oom: bool) -> RunEnd {
     }
 }
 
-/// Waits for the container to exit: (exit code, killed by the OOM killer).
-async fn exit_status(engine: &Engine, id: &str) -> (i64, bool) {
+/// Waits for the container to exit: (exit code, killed by the OOM killer), or why the engine could not say (it
+/// stopped answering: restarted, or crashed).
+async fn exit_status(engine: &Engine, id: &str) -> Result<(i64, bool), String> {
     let code = match engine.docker.wait_container(id, None).next().await {
         Some(Ok(response)) => response.status_code,
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-        _ => -1,
+        Some(Err(error)) => return Err(error.to_string()),
+        None => return Err("its wait request ended without an answer".into()),
     };
     let oom = engine
         .docker
@@ -390,5 +393,18 @@ async fn exit_status(engine: &Engine, id: &str) -> (i64, bool) {
         .and_then(|info| info.state)
         .and_then(|state| state.oom_killed)
         .unwrap_or(false);
-    (code, oom)
+    Ok((code, oom))
+}
+
+/// A run whose container the engine lost track of: the engine stopped answering (or forgot the container)
+/// while the code ran.
+fn engine_failed(detail: &str) -> RunEnd {
+    RunEnd::Failed {
+        exit_code: None,
+        message: format!(
+            "the container engine failed while the code ran (it was restarted or stopped: {detail}); the run's \
+             container is gone and its result lost. Run it again: the bridge starts a new container once the \
+             engine answers"
+        ),
+    }
 }

@@ -104,6 +104,7 @@ pub async fn start(
     };
     let name = format!("mcp-bridge-{label}");
     let body = container::create_body(config, &label, &engine.owner, lifetime, &engine.seccomp);
+    let admission = engine.reaper.admit().await.ok_or(SandboxError::Cancelled)?;
     let created = docker
         .create_container(
             Some(CreateContainerOptionsBuilder::default().name(&name).build()),
@@ -111,7 +112,7 @@ pub async fn start(
         )
         .await
         .map_err(|error| create_error(error, &config.image))?;
-    let guard = engine.reaper.track(created.id, permit);
+    let guard = engine.reaper.track(created.id, permit, admission);
     tracing::debug!(container = guard.id(), name, "created");
 
     let attach = AttachContainerOptionsBuilder::default()

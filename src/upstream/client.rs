@@ -84,6 +84,20 @@ pub enum UpstreamError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// It did not answer within [`UpstreamLimits::call_timeout`]; the request was cancelled
+    /// (`notifications/cancelled`) and the connection stays usable.
+    #[error(
+        "MCP server '{server}' did not answer {what} within {seconds} s (MCP_BRIDGE_TOOL_TIMEOUT), so the call was \
+         cancelled"
+    )]
+    TimedOut {
+        /// The server's name.
+        server: String,
+        /// The request.
+        what: String,
+        /// The limit in seconds.
+        seconds: u64,
+    },
     /// The server answered with a JSON-RPC error.
     #[error("MCP server '{server}' refused {what}: {message}")]
     Refused {
@@ -102,6 +116,8 @@ pub struct UpstreamLimits {
     /// The largest single message (`MCP_BRIDGE_MAX_TOOL_RESULT`): a larger reply fails its request with an
     /// error naming the limit.
     pub max_message_bytes: usize,
+    /// The longest one tool call may take (`MCP_BRIDGE_TOOL_TIMEOUT`), every `input_required` round included.
+    pub call_timeout: Duration,
 }
 
 /// The client-side handler: notices `tools/list_changed`.
@@ -232,7 +248,9 @@ impl UpstreamClient {
         Ok(tools)
     }
 
-    /// Calls `tool`. A connection that breaks during the call is dropped, so the next call starts afresh.
+    /// Calls `tool`. A connection that breaks during the call is dropped, so the next call starts afresh. A call
+    /// not answered within [`UpstreamLimits::call_timeout`] is cancelled: dropping rmcp's request sends the
+    /// server `notifications/cancelled`, and its other calls go on.
     pub async fn call(
         &self,
         tool: &str,
@@ -240,6 +258,34 @@ impl UpstreamClient {
     ) -> Result<CallToolResult, UpstreamError> {
         let (peer, _) = self.connected(false).await?;
         let what = format!("tools/call '{tool}'");
+        let limit = self.limits.call_timeout;
+        match tokio::time::timeout(limit, self.call_rounds(&peer, tool, arguments, &what)).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                tracing::warn!(
+                    server = self.server.name,
+                    tool,
+                    "tool call cancelled after {} s (MCP_BRIDGE_TOOL_TIMEOUT)",
+                    limit.as_secs()
+                );
+                Err(UpstreamError::TimedOut {
+                    server: self.server.name.clone(),
+                    what,
+                    seconds: limit.as_secs(),
+                })
+            }
+        }
+    }
+
+    /// One call's requests: the first, then each `input_required` round that carries only state.
+    async fn call_rounds(
+        &self,
+        peer: &Peer<RoleClient>,
+        tool: &str,
+        arguments: JsonObject,
+        what: &str,
+    ) -> Result<CallToolResult, UpstreamError> {
+        let what = what.to_string();
         let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
         let refused = |message: String| UpstreamError::Refused {
             server: self.server.name.clone(),
@@ -255,7 +301,7 @@ impl UpstreamClient {
                         "it answered with a task, which the bridge does not follow".into(),
                     ));
                 }
-                Err(error) => return Err(self.request_failed(error, what, &peer).await),
+                Err(error) => return Err(self.request_failed(error, what, peer).await),
             };
             if asked
                 .input_requests
@@ -533,6 +579,15 @@ impl UpstreamClient {
                 what,
                 message: data.message.to_string(),
             },
+            // A reply of the wrong shape (a JSON-RPC message, but no `tools/call` result): that call fails, the
+            // connection stays.
+            rmcp::ServiceError::UnexpectedResponse if !peer.is_transport_closed() => {
+                UpstreamError::Refused {
+                    server: self.server.name.clone(),
+                    what,
+                    message: "its reply is not a valid result for that request".into(),
+                }
+            }
             // rmcp fails one HTTP request this way, leaving the session open, when the event stream that
             // was to carry its reply ends first; it does not say why (see `transport::http_config`).
             rmcp::ServiceError::TransportClosed

@@ -85,6 +85,7 @@ impl Upstreams {
         }
         let limits = UpstreamLimits {
             max_message_bytes: config.max_tool_result_bytes,
+            call_timeout: config.tool_timeout,
         };
         let clients = merged
             .servers

@@ -8,7 +8,8 @@ Usage: ``stub_mcp_server.py [--profile edge|github] [--fail-start MESSAGE] [--li
 [--http [--sse]]``.
 ``--limit-tools`` adds the tools that attack the bridge's bounds (``LIMIT_TOOLS``): results full of nested
 ``"id"`` keys, oversized lines that answer nothing, a flood of stderr without a newline, a secret written to
-stderr before a crash.
+stderr before a crash, a call never answered (``hang``; ``cancelled`` lists the requests the client cancelled)
+and replies that are not valid JSON-RPC (``bad_reply``).
 ``--id-last`` writes every response with its ``id`` after the ``result``, as the TypeScript SDK does.
 ``--http`` serves streamable HTTP on a free local port instead of stdio and prints that port as the first
 line of stdout; each reply is a JSON body, or (``--sse``) one server-sent event.
@@ -26,6 +27,16 @@ PROTOCOL_VERSION = "2025-06-18"
 
 _write_lock = threading.Lock()
 _id_last = False
+_cancelled = []  # request ids named by the client's notifications/cancelled
+
+# What ``bad_reply`` writes instead of an answer, by ``kind``: ``{id}`` is the request's id as JSON.
+BAD_REPLIES = {
+    "not-json": '{{"jsonrpc":"2.0","id":{id},"result":{{"content":[',
+    "no-result": '{{"jsonrpc":"2.0","id":{id}}}',
+    "wrong-shape": '{{"jsonrpc":"2.0","id":{id},"result":{{"content":"not a list","isError":"no"}}}}',
+    "wrong-id": '{{"jsonrpc":"2.0","id":"no-such-request","result":{{"content":[]}}}}',
+    "wrong-version": '{{"jsonrpc":"1.0","id":{id},"result":{{"content":[]}}}}',
+}
 
 
 def _send(message):
@@ -127,6 +138,21 @@ LIMIT_TOOLS = [
         "inputSchema": _schema({"size": {"type": "integer"}, "end_line": {"type": "boolean"}}, ["size"]),
     },
     {
+        "name": "hang",
+        "description": "Never answer.",
+        "inputSchema": _schema({}),
+    },
+    {
+        "name": "cancelled",
+        "description": "The ids of the requests the client cancelled so far, as JSON.",
+        "inputSchema": _schema({}),
+    },
+    {
+        "name": "bad_reply",
+        "description": "Answer with a line that is not a valid JSON-RPC response (see BAD_REPLIES).",
+        "inputSchema": _schema({"kind": {"type": "string", "enum": sorted(BAD_REPLIES)}}, ["kind"]),
+    },
+    {
         "name": "leak_and_crash",
         "description": "Write `stderr` to stderr, then exit in the middle of the call.",
         "inputSchema": _schema({"stderr": {"type": "string"}}, ["stderr"]),
@@ -203,6 +229,8 @@ class Server:
                 sys.stderr.write("\n")
             sys.stderr.flush()
             return _text("flooded")
+        if name == "cancelled":
+            return _text(json.dumps(_cancelled))
         if name == "leak_and_crash":
             sys.stderr.write(f"{args['stderr']}\nstub: crashing on purpose\n")
             sys.stderr.flush()
@@ -278,6 +306,16 @@ def _answer(server, message):
 
 
 def _serve_one(server, message):
+    params = message.get("params") or {}
+    if server.limit_tools and message.get("method") == "tools/call":
+        if params.get("name") == "hang":
+            return
+        if params.get("name") == "bad_reply":
+            kind = (params.get("arguments") or {}).get("kind")
+            with _write_lock:
+                sys.stdout.write(BAD_REPLIES[kind].format(id=json.dumps(message["id"])) + "\n")
+                sys.stdout.flush()
+            return
     _send(_answer(server, message))
 
 
@@ -346,6 +384,8 @@ def main():
         if not line.strip():
             continue
         message = json.loads(line)
+        if message.get("method") == "notifications/cancelled":
+            _cancelled.append((message.get("params") or {}).get("requestId"))
         if "id" not in message or "method" not in message:
             continue  # notifications and responses
         # Calls run concurrently, as a real server's would: a slow tool does not hold up the others.
