@@ -375,6 +375,58 @@ async fn concurrent_runs_are_parallel_up_to_the_limit_then_queue() {
     common::finish(&bridge).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_run_that_finds_every_container_in_use_waits_its_queue_time_then_is_told_busy() {
+    common::engine().await;
+    // The cold path and the pool alike: with the pool on, every run goes through it at this size.
+    for pool in ["0", "1"] {
+        let bridge = common::bridge(&[
+            ("MCP_BRIDGE_MAX_CONCURRENCY", "1"),
+            ("MCP_BRIDGE_POOL_SIZE", pool),
+            ("MCP_BRIDGE_QUEUE_WAIT", "1"),
+        ]);
+        let busy_bridge = bridge.clone();
+        let long = tokio::spawn(async move {
+            run(
+                &busy_bridge,
+                "import time\ntime.sleep(4)\nprint('long')",
+                60,
+            )
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let started = std::time::Instant::now();
+        let refused = run(&bridge, "print('never runs')", 60).await;
+        let waited = started.elapsed();
+        assert_eq!(
+            refused.payload.status,
+            Status::Error,
+            "{:?}",
+            refused.payload
+        );
+        assert_eq!(
+            refused.payload.error.as_deref(),
+            Some(
+                "busy: all 1 sandbox containers (MCP_BRIDGE_MAX_CONCURRENCY) stayed in use for the 1 s this \
+                 call may wait (MCP_BRIDGE_QUEUE_WAIT); nothing ran. Try again when fewer runs are going, or \
+                 raise either setting"
+            ),
+            "pool {pool}"
+        );
+        assert!(refused.payload.stdout.is_empty());
+        assert!(
+            waited >= std::time::Duration::from_secs(1)
+                && waited < std::time::Duration::from_secs(3),
+            "pool {pool}: refused after {waited:?}"
+        );
+        // The run holding the container is untouched, and the next run after it works.
+        assert_eq!(stdout(&long.await.unwrap()), ["long"], "pool {pool}");
+        assert_eq!(stdout(&run(&bridge, "print('next')", 60).await), ["next"]);
+        common::finish(&bridge).await;
+    }
+}
+
 #[tokio::test]
 async fn bad_input_gets_a_specific_error_and_changes_nothing() {
     let bridge = common::bridge(&[]);

@@ -142,3 +142,27 @@ fn sizes_use_binary_units() {
     assert_eq!(parse_byte_size("0"), None);
     assert_eq!(parse_byte_size("1t"), None);
 }
+
+#[test]
+fn the_queue_wait_and_the_tool_timeout_have_defaults_and_refuse_what_cannot_work() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.queue_wait, Duration::from_secs(60));
+    assert_eq!(c.tool_timeout, Duration::from_secs(60));
+    let c = config(&[
+        ("MCP_BRIDGE_QUEUE_WAIT", "0"),
+        ("MCP_BRIDGE_TOOL_TIMEOUT", "5m"),
+    ])
+    .unwrap();
+    assert_eq!(c.queue_wait, Duration::ZERO);
+    assert_eq!(c.tool_timeout, Duration::from_secs(300));
+    let refused = config(&[("MCP_BRIDGE_TOOL_TIMEOUT", "0")]).unwrap_err();
+    assert!(
+        refused.to_string().contains("MCP_BRIDGE_TOOL_TIMEOUT"),
+        "{refused}"
+    );
+    let refused = config(&[("MCP_BRIDGE_QUEUE_WAIT", "soon")]).unwrap_err();
+    assert!(
+        refused.to_string().contains("MCP_BRIDGE_QUEUE_WAIT"),
+        "{refused}"
+    );
+}
