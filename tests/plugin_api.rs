@@ -284,6 +284,34 @@ fn a_0_2_plugin_writes_to_the_bridge_log() {
     );
 }
 
+#[test]
+fn plugin_check_compiles_a_file_once_then_loads_it_from_the_precompile_cache() {
+    let cache = TempDir::new().unwrap();
+    let check = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_bridge"))
+            .args(["plugin", "check"])
+            .arg(fixture("fixture_misbehaving.wasm"))
+            .env("MCP_BRIDGE_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}");
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("compiled:    "))
+            .unwrap_or_else(|| panic!("no compiled line: {stdout}"))
+            .to_string()
+    };
+    assert_eq!(
+        check(),
+        format!(
+            "yes, and stored in the precompile cache ({}): the next load of this file skips it",
+            cache.path().display()
+        )
+    );
+    assert_eq!(check(), "no: loaded from the precompile cache");
+}
+
 /// The whole path with a real container and a real MCP server: the result the code sees is the policy's
 /// replacement, and the audit log records it as handed back and who changed it.
 #[tokio::test]

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::plugins;
+use crate::plugins::{self, CacheOutcome};
 use crate::project::{Project, Trust, TrustStore, Workspace};
 use crate::store::SandboxStore;
 
@@ -92,7 +92,7 @@ pub fn plugin(config: &Config, command: PluginCommand) -> Result<ExitCode> {
             file,
             config: config_json,
             json,
-        } => plugin_check(&file, &config_json, json),
+        } => plugin_check(config, &file, &config_json, json),
         PluginCommand::New(args) => super::scaffold::new(args),
     }
 }
@@ -167,8 +167,8 @@ fn plugin_list(config: &Config, json: bool) -> Result<ExitCode> {
     })
 }
 
-fn plugin_check(file: &Path, config_json: &str, json: bool) -> Result<ExitCode> {
-    let report = plugins::check_file(file, config_json)?;
+fn plugin_check(config: &Config, file: &Path, config_json: &str, json: bool) -> Result<ExitCode> {
+    let report = plugins::check_file(file, config_json, config.cache_dir.clone())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -191,6 +191,18 @@ fn plugin_check(file: &Path, config_json: &str, json: bool) -> Result<ExitCode> 
         println!("description: {}", report.description);
         println!("configure:   {}", report.status);
         println!("load time:   {:.1} ms", report.load_ms);
+        println!(
+            "compiled:    {}",
+            match (report.cache, &config.cache_dir) {
+                (Some(CacheOutcome::Hit), _) => "no: loaded from the precompile cache".to_string(),
+                (Some(_), Some(dir)) => format!(
+                    "yes, and stored in the precompile cache ({}): the next load of this file skips it",
+                    dir.display()
+                ),
+                (Some(_), None) => "yes (MCP_BRIDGE_CACHE_DIR=off: nothing is kept)".to_string(),
+                (None, _) => "no: it did not get that far".to_string(),
+            }
+        );
     }
     Ok(if report.status == "ok" {
         ExitCode::SUCCESS

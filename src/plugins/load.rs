@@ -489,7 +489,19 @@ impl PluginHost {
     /// what `bridge plugin check` loads, and what a plugin's own tests drive. A failure is in its report (and,
     /// for what may be a policy, in [`PluginHost::blocking`]); only an unreadable file is an error.
     pub fn single(path: &Path, config_json: &str, limits: CallLimits) -> Result<PluginHost> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::single_cached(path, config_json, limits, None)
+    }
+
+    /// [`PluginHost::single`] through the precompile cache in `cache_dir` (as a normal load would), so a file
+    /// that has not changed is not compiled again; the report's `cache` says which it was.
+    pub fn single_cached(
+        path: &Path,
+        config_json: &str,
+        limits: CallLimits,
+        cache_dir: Option<PathBuf>,
+    ) -> Result<PluginHost> {
+        std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let cache = ComponentCache::new(cache_dir);
         let runtime = PluginRuntime::new(limits)?;
         let started = Instant::now();
         let mut report = PluginReport {
@@ -500,9 +512,10 @@ impl PluginHost {
             ..PluginReport::default()
         };
         let loaded = (|| -> Result<LoadedPlugin, String> {
-            let component = runtime
-                .compile(&bytes)
+            let (component, outcome) = cache
+                .load(runtime.engine(), &ComponentSource::File(path.to_path_buf()))
                 .map_err(|e| format!("not a loadable WebAssembly component ({e:#})"))?;
+            report.cache = Some(outcome);
             let (kind, api) = wit::identify(&component, runtime.engine())?;
             report.kind = Some(kind);
             report.api_version = Some(api);
@@ -550,8 +563,13 @@ impl PluginHost {
 
 /// `bridge plugin check FILE`: which world a file implements, its API version, its metadata, and a dry
 /// `configure`. The status is `ok` or `failed: <reason>`.
-pub fn check_file(path: &Path, config_json: &str) -> Result<PluginReport> {
-    let host = PluginHost::single(path, config_json, CallLimits::default())?;
+/// Goes through the precompile cache in `cache_dir`, like any load.
+pub fn check_file(
+    path: &Path,
+    config_json: &str,
+    cache_dir: Option<PathBuf>,
+) -> Result<PluginReport> {
+    let host = PluginHost::single_cached(path, config_json, CallLimits::default(), cache_dir)?;
     let mut report = host.reports.into_iter().next().unwrap_or_default();
     if report.status == "loaded" {
         report.status = "ok".into();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
@@ -156,13 +156,6 @@ impl PluginRuntime {
     /// The limits in force.
     pub fn limits(&self) -> CallLimits {
         self.limits
-    }
-
-    /// Compiles `bytes` (uncached); the cache goes through [`super::cache`].
-    pub fn compile(&self, bytes: &[u8]) -> Result<Component> {
-        Component::new(&self.engine, bytes)
-            .map_err(anyhow::Error::from)
-            .context("compiling the component")
     }
 }
 
