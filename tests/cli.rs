@@ -172,3 +172,67 @@ async fn run_prints_the_response_and_exits_with_the_status() {
         text(&toon.stdout)
     );
 }
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn run_exits_with_the_memory_kill_a_blocked_system_call_and_an_interrupt() {
+    let docker = common::engine().await;
+    let memory = bridge(
+        &["run", "-c", "b = bytearray(512 << 20)"],
+        &[("MCP_BRIDGE_MEMORY", "64m")],
+    );
+    assert_eq!(memory.status.code(), Some(137), "{}", text(&memory.stdout));
+    assert!(text(&memory.stdout).contains("memory limit hit"));
+
+    // int 0x80 (the 32-bit system call gate) is outside the seccomp filter's ABI: the kernel kills the process.
+    let blocked = bridge(
+        &[
+            "run",
+            "-c",
+            "import ctypes, mmap\n\
+             m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n\
+             m.write(bytes([0xb8, 0x14, 0, 0, 0, 0xcd, 0x80, 0xc3]))\n\
+             addr = ctypes.addressof(ctypes.c_char.from_buffer(m))\n\
+             ctypes.CFUNCTYPE(ctypes.c_int)(addr)()",
+        ],
+        &[],
+    );
+    assert_eq!(
+        blocked.status.code(),
+        Some(159),
+        "{}",
+        text(&blocked.stdout)
+    );
+    assert!(text(&blocked.stdout).contains("blocked system call"));
+
+    let child = Command::new(env!("CARGO_BIN_EXE_bridge"))
+        .args([
+            "run",
+            "-c",
+            "print('started', flush=True)\nimport time\ntime.sleep(60)",
+        ])
+        .env("MCP_BRIDGE_IMAGE", common::image())
+        .env("MCP_BRIDGE_POOL_SIZE", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    common::eventually("the run's container runs", || async {
+        !common::containers_of_process(&docker, pid).await.is_empty()
+    })
+    .await;
+    let sent = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("interrupted: the run was stopped and its container removed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(common::containers_of_process(&docker, pid).await.is_empty());
+}

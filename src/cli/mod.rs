@@ -358,7 +358,11 @@ async fn run(bridge: Arc<Bridge>, args: RunArgs) -> Result<ExitCode> {
     });
     let outcome = bridge.run_python(&arguments, &cancel).await;
     bridge.shutdown().await;
-    let response = outcome.context("interrupted")?;
+    let Ok(response) = outcome else {
+        // 128 + SIGINT, as a shell reports a command Ctrl-C stopped.
+        eprintln!("bridge: interrupted: the run was stopped and its container removed");
+        return Ok(ExitCode::from(130));
+    };
     if args.json {
         println!(
             "{}",
