@@ -285,6 +285,36 @@ fn a_0_2_plugin_writes_to_the_bridge_log() {
 }
 
 #[test]
+fn a_component_built_for_the_async_abi_is_refused_saying_which_builder_option_to_change() {
+    // The smallest component that needs the async ABI: one `context.get`, which componentize-qjs's default
+    // (async) runtime uses.
+    let component = wat::parse_str(
+        r#"(component
+             (core module $m (import "" "get" (func (result i32))))
+             (core func $get (canon context.get i32 0))
+             (core instance (instantiate $m (with "" (instance (export "get" (func $get))))))
+           )"#,
+    )
+    .unwrap();
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("async.wasm");
+    std::fs::write(&path, component).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bridge"))
+        .args(["plugin", "check"])
+        .arg(&path)
+        .env("MCP_BRIDGE_CACHE_DIR", "off")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("it was built for the component-model async ABI")
+            && stdout.contains("with componentize-qjs pass `sync: true` to `componentize()`"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn plugin_check_compiles_a_file_once_then_loads_it_from_the_precompile_cache() {
     let cache = TempDir::new().unwrap();
     let check = || {

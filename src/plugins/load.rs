@@ -172,7 +172,7 @@ impl PluginHost {
     ) -> Result<Found, String> {
         let (component, outcome) = cache
             .load(self.runtime.engine(), &candidate.component)
-            .map_err(|e| format!("not a loadable WebAssembly component ({e:#})"))?;
+            .map_err(|e| not_loadable(&e))?;
         report.cache = Some(outcome);
         let (kind, api) = wit::identify(&component, self.runtime.engine())?;
         report.kind = Some(kind);
@@ -514,7 +514,7 @@ impl PluginHost {
         let loaded = (|| -> Result<LoadedPlugin, String> {
             let (component, outcome) = cache
                 .load(runtime.engine(), &ComponentSource::File(path.to_path_buf()))
-                .map_err(|e| format!("not a loadable WebAssembly component ({e:#})"))?;
+                .map_err(|e| not_loadable(&e))?;
             report.cache = Some(outcome);
             let (kind, api) = wit::identify(&component, runtime.engine())?;
             report.kind = Some(kind);
@@ -575,4 +575,19 @@ pub fn check_file(
         report.status = "ok".into();
     }
     Ok(report)
+}
+
+/// Why a component does not compile, with what to change when the cause is the builder's choice of the
+/// component-model async ABI (which the bridge's engine does not enable: its worlds have no async functions).
+fn not_loadable(error: &anyhow::Error) -> String {
+    let detail = format!("{error:#}");
+    if detail.contains("component model async") {
+        format!(
+            "not a loadable WebAssembly component: it was built for the component-model async ABI, which the \
+             bridge does not enable ({detail}). Build it synchronous: with componentize-qjs pass `sync: true` to \
+             `componentize()`; with wit-bindgen (Rust) or componentize-py, export no `async` functions"
+        )
+    } else {
+        format!("not a loadable WebAssembly component ({detail})")
+    }
 }
