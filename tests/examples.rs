@@ -145,3 +145,27 @@ async fn each_example_loads_from_a_plugin_directory_and_is_enforced() {
         assert!(response.run_id.is_none());
     }
 }
+
+#[test]
+#[ignore = "needs the example plugins built (plugins/examples/build-all.sh: node, componentize-py): run scripts/test, or cargo test -- --include-ignored"]
+fn each_example_passes_the_shipped_cases_with_bridge_plugin_test() {
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/examples/cases.toml");
+    for (language, relative) in EXAMPLES {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bridge"))
+            .args(["plugin", "test"])
+            .arg(example(relative))
+            .arg(&cases)
+            .env(
+                "MCP_BRIDGE_CACHE_DIR",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-plugin-cache"),
+            )
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{language}: {stdout}");
+        assert!(
+            stdout.ends_with("ok: 7 passed, 0 failed\n"),
+            "{language}: {stdout}"
+        );
+    }
+}

@@ -29,7 +29,10 @@ Exit status: 1 when a plugin failed or runs are refused."
     },
     /// Load one component file: which world it implements, its metadata, and a dry `configure`.
     #[command(
-        after_help = "Example:\n  bridge plugin check policy.wasm --config '{\"default\": \"deny\"}'"
+        after_help = "Examples:\n  bridge plugin check policy.wasm --config '{\"default\": \"deny\"}'\n  \
+bridge plugin check policy.wasm --call '{\"server\": \"github\", \"tool\": \"delete_repository\"}'\n  \
+bridge plugin check policy.wasm --run-code 'import os; os.system(\"x\")'\n\n\
+Exit status: 1 when the component does not load or configure."
     )]
     Check {
         /// The component (.wasm).
@@ -37,10 +40,20 @@ Exit status: 1 when a plugin failed or runs are refused."
         /// Configuration passed to `configure` (a JSON object).
         #[arg(long, default_value = "{}")]
         config: String,
+        /// A policy: also print what it decides on this tool call, a JSON object such as
+        /// {"server": "github", "tool": "create_issue", "arguments": {}, "annotations": {"read_only": false}}.
+        #[arg(long, conflicts_with = "run_code")]
+        call: Option<String>,
+        /// A policy: also print what it decides on a run of this code.
+        #[arg(long)]
+        run_code: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
+    /// Check a policy's decisions against a file of cases (calls and runs, each with the decision expected),
+    /// like a test runner: for one component, a bridge config file's policies, or the configured set.
+    Test(super::policy_test::TestArgs),
     /// Write a new plugin project (Rust, JavaScript or Python) that builds into a component with one command.
     New(super::scaffold::NewArgs),
 }
@@ -91,8 +104,17 @@ pub fn plugin(config: &Config, command: PluginCommand) -> Result<ExitCode> {
         PluginCommand::Check {
             file,
             config: config_json,
+            call,
+            run_code,
             json,
-        } => plugin_check(config, &file, &config_json, json),
+        } => plugin_check(
+            config,
+            &file,
+            &config_json,
+            Probe::new(call, run_code)?,
+            json,
+        ),
+        PluginCommand::Test(args) => super::policy_test::run(config, args),
         PluginCommand::New(args) => super::scaffold::new(args),
     }
 }
@@ -167,10 +189,56 @@ fn plugin_list(config: &Config, json: bool) -> Result<ExitCode> {
     })
 }
 
-fn plugin_check(config: &Config, file: &Path, config_json: &str, json: bool) -> Result<ExitCode> {
-    let report = plugins::check_file(file, config_json, config.cache_dir.clone())?;
+/// A request `plugin check` puts to the policy it loaded.
+enum Probe {
+    None,
+    Call(super::policy_test::CallCase),
+    Code(String),
+}
+
+impl Probe {
+    fn new(call: Option<String>, run_code: Option<String>) -> Result<Probe> {
+        Ok(match (call, run_code) {
+            (Some(call), _) => Probe::Call(super::policy_test::parse_call(&call)?),
+            (None, Some(code)) => Probe::Code(code),
+            (None, None) => Probe::None,
+        })
+    }
+}
+
+fn plugin_check(
+    config: &Config,
+    file: &Path,
+    config_json: &str,
+    probe: Probe,
+    json: bool,
+) -> Result<ExitCode> {
+    let host = plugins::PluginHost::single_cached(
+        file,
+        config_json,
+        plugins::CallLimits::default(),
+        config.cache_dir.clone(),
+    )?;
+    let report = plugins::check_report(&host);
+    let loaded = report.status == "ok";
+    if !matches!(probe, Probe::None) && loaded && report.kind != Some(plugins::Kind::Policy) {
+        bail!(
+            "--call and --run-code ask a policy, and {} is a {} plugin",
+            file.display(),
+            report.kind.map_or("?", |k| k.as_str())
+        );
+    }
+    let decided = match (&probe, loaded) {
+        (Probe::Call(call), true) => Some(super::policy_test::decide_call(&host, call)),
+        (Probe::Code(code), true) => Some(super::policy_test::decide_code(&host, code)),
+        _ => None,
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(decided), Value::Object(map)) = (&decided, &mut value) {
+            map.insert("decided".into(), serde_json::to_value(decided)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!("file:        {}", file.display());
         println!(
@@ -203,8 +271,11 @@ fn plugin_check(config: &Config, file: &Path, config_json: &str, json: bool) -> 
                 (None, _) => "no: it did not get that far".to_string(),
             }
         );
+        if let Some(decided) = &decided {
+            println!("decision:    {}", decided.describe());
+        }
     }
-    Ok(if report.status == "ok" {
+    Ok(if loaded {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

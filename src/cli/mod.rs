@@ -5,6 +5,7 @@ mod doctor;
 mod image;
 mod install;
 mod manage;
+mod policy_test;
 mod scaffold;
 
 use std::io::{IsTerminal, Read};

@@ -561,20 +561,14 @@ impl PluginHost {
     }
 }
 
-/// `bridge plugin check FILE`: which world a file implements, its API version, its metadata, and a dry
-/// `configure`. The status is `ok` or `failed: <reason>`.
-/// Goes through the precompile cache in `cache_dir`, like any load.
-pub fn check_file(
-    path: &Path,
-    config_json: &str,
-    cache_dir: Option<PathBuf>,
-) -> Result<PluginReport> {
-    let host = PluginHost::single_cached(path, config_json, CallLimits::default(), cache_dir)?;
-    let mut report = host.reports.into_iter().next().unwrap_or_default();
+/// `bridge plugin check FILE`'s report of a host made by [`PluginHost::single_cached`]: which world the file
+/// implements, its API version, its metadata, and a dry `configure`; the status is `ok` or `failed: <reason>`.
+pub fn check_report(host: &PluginHost) -> PluginReport {
+    let mut report = host.reports.first().cloned().unwrap_or_default();
     if report.status == "loaded" {
         report.status = "ok".into();
     }
-    Ok(report)
+    report
 }
 
 /// Why a component does not compile, with what to change when the cause is the builder's choice of the

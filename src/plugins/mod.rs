@@ -34,7 +34,7 @@ pub use api::{
 pub use cache::CacheOutcome;
 pub use discovery::{DiscoveryContext, FileResult};
 pub use encoder::PluginEncoder;
-pub use load::{ProjectPlugins, check_file, wasm_files};
+pub use load::{ProjectPlugins, check_report, wasm_files};
 pub use policy::{ResultVerdict, Verdict};
 pub use runtime::CallLimits;
 pub use wit::ApiVersion;
