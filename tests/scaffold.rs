@@ -1,7 +1,9 @@
 //! `bridge plugin new`: for each language, the project it writes builds with its one documented command into a
 //! component that `bridge plugin check` accepts (world and plugin API 0.2.0) and that decides as its template says
 //! when the host loads it. Rust and JavaScript are tried with every kind; Python (whose builds and first loads
-//! take tens of seconds) with the policy.
+//! take tens of seconds) with the policy. And the plugin guide (`plugins/README.md`): each walkthrough's code,
+//! pasted into such a project as the guide says, builds and decides as the guide says, checked with the guide's
+//! own `bridge plugin test` cases — so the guide cannot rot.
 //!
 //! Needs node and npm (JavaScript; `npm ci` in `plugins/sdk-js` for `tsc`, which type-checks the projects), python3 with venv (Python: componentize-py goes into the shared
 //! `plugins/examples/.venv`, as `plugins/examples/build-all.sh` makes it) and the wasm32-wasip2 Rust target. A
@@ -396,4 +398,137 @@ fn componentize_py() -> PathBuf {
         assert!(status.success(), "pip install componentize-py");
     }
     tool
+}
+
+/// The code block of `plugins/README.md` under `heading` whose first line is `first_line`, as pasted (that
+/// line included). Fails the test when the guide no longer has it.
+fn guide_snippet(heading: &str, first_line: &str) -> String {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/README.md"))
+            .unwrap();
+    let section = guide
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("plugins/README.md has no section {heading:?}"));
+    section
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .filter_map(|block| block.split_once('\n').map(|(_, body)| body))
+        .find(|body| body.starts_with(first_line))
+        .unwrap_or_else(|| panic!("{heading}: no code block starting {first_line:?}"))
+        .to_string()
+}
+
+/// `bridge plugin test` of `component` with the guide's `cases.toml`: every case passes.
+fn passes_the_guides_cases(component: &Path) {
+    let dir = TempDir::new().unwrap();
+    let cases = dir.path().join("cases.toml");
+    let snippet = guide_snippet("Testing a policy's decisions", "# cases.toml");
+    std::fs::write(&cases, snippet).unwrap();
+    let output = bridge(&[
+        "plugin",
+        "test",
+        &component.display().to_string(),
+        &cases.display().to_string(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.ends_with("ok: 4 passed, 0 failed\n"), "{stdout}");
+}
+
+#[test]
+fn the_guides_rust_walkthrough_builds_as_pasted_and_decides_as_it_says() {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold-rust");
+    let heading = "Walkthrough: Rust";
+    let (_parent, project) = new_project("rust", "policy", "deny-destructive");
+    std::fs::write(
+        project.join("src/lib.rs"),
+        guide_snippet(heading, "// src/lib.rs"),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("Cargo.toml"),
+        guide_snippet(heading, "# Cargo.toml"),
+    )
+    .unwrap();
+    build(
+        &project,
+        "cargo build --target wasm32-wasip2 --release",
+        &[("CARGO_TARGET_DIR", &target)],
+    );
+    let component = target.join("wasm32-wasip2/release/deny_destructive.wasm");
+    check(&component, "policy", "deny-destructive");
+    let host = load(&component);
+    match host.check_call(&call("delete_file")) {
+        Verdict::Deny { reason, .. } => assert_eq!(reason, "delete_file on files is destructive"),
+        other => panic!("a delete_ tool: {other:?}"),
+    }
+    let destructive = CallCheck {
+        annotations: mcp_bridge::plugins::ToolAnnotations {
+            destructive: Some(true),
+            ..Default::default()
+        },
+        ..call("merge")
+    };
+    match host.check_call(&destructive) {
+        Verdict::Deny { reason, .. } => assert_eq!(reason, "merge on files is destructive"),
+        other => panic!("a destructive tool: {other:?}"),
+    }
+    assert_eq!(host.check_call(&call("read_file")), Verdict::Allow);
+    let run = |code: &str| RunCheck {
+        code: code.into(),
+        ..RunCheck::default()
+    };
+    assert_eq!(host.check_run(&run("print(1)")), Verdict::Allow);
+    assert!(matches!(
+        host.check_run(&run("import os\nos.system('ls')")),
+        Verdict::Deny { .. }
+    ));
+}
+
+#[test]
+fn the_guides_javascript_walkthrough_builds_as_pasted_and_passes_its_cases() {
+    if !(have("node", "the JavaScript guide") && have("npm", "the JavaScript guide")) {
+        return;
+    }
+    let heading = "Walkthrough: JavaScript";
+    let (_parent, project) = new_project("js", "policy", "deny-deletes");
+    std::fs::write(
+        project.join("plugin.js"),
+        guide_snippet(heading, "// plugin.js"),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("build.mjs"),
+        guide_snippet(heading, "// build.mjs"),
+    )
+    .unwrap();
+    type_check(&project);
+    build(
+        &project,
+        "npm install --no-audit --no-fund && node build.mjs",
+        &[],
+    );
+    let component = project.join("dist/deny_deletes.wasm");
+    check(&component, "policy", "deny-deletes");
+    passes_the_guides_cases(&component);
+}
+
+#[test]
+fn the_guides_python_walkthrough_builds_as_pasted_and_passes_its_cases() {
+    if !have("python3", "the Python guide") {
+        return;
+    }
+    let tool = componentize_py();
+    let (_parent, project) = new_project("python", "policy", "deny-deletes");
+    std::fs::write(
+        project.join("app.py"),
+        guide_snippet("Walkthrough: Python", "# app.py"),
+    )
+    .unwrap();
+    build(&project, "./build.sh", &[("COMPONENTIZE_PY", &tool)]);
+    let component = project.join("dist/deny_deletes.wasm");
+    check(&component, "policy", "deny-deletes");
+    passes_the_guides_cases(&component);
 }
