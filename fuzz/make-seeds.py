@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus (corpus/frame, corpus/request): frames exactly as the sandbox runtime encodes them
+"""Writes the seed corpus (corpus/<target>): frames exactly as the sandbox runtime encodes them
 (mcp_bridge_relay.encode, and the requests mcp/runtime.py and mcp/_files.py make), plus the hostile frames
-tests/protocol.rs forges. Run from anywhere; it replaces the seeds it writes."""
+tests/protocol.rs forges; client config files and `rules` configurations; run payloads and JSON objects for the
+encoders. Run from anywhere; it replaces the seeds it writes."""
 
 import hashlib
 import json
@@ -116,3 +117,46 @@ RULES = [
 
 write("discovery", [bytes([knob]) + text.encode() for knob, text in CONFIG_FILES])
 write("rules", [json.dumps(config).encode() for config in RULES])
+
+# Response payloads as the bridge builds them (src/response: from_outcome, validation_error, a session call with
+# files), and JSON objects of the shapes TOON writes differently (tabular rows, list items, nested and empty
+# containers, floats TOON writes without exponents, -0, the ends of the i64/u64 domains), for the encoders target.
+PAYLOADS = [
+    {"status": "success", "summary": "Success", "exitCode": 0, "servers": ["stub", "fs"], "stdout": ["line1", "line2"]},
+    {
+        "status": "timeout",
+        "summary": "Timeout: execution exceeded 5s",
+        "stdout": ["partial"],
+        "stderr": ["tb"],
+        "error": "Execution timed out after 5s",
+        "timeoutSeconds": 5,
+    },
+    {
+        "status": "error",
+        "summary": "Sandbox error: Sandbox exited with code 1",
+        "exitCode": 1,
+        "stdout": ["a, b", "x: y", "  lead", '"q"', "-1", "true", "", "héllo 🎉", "tab\there", "[1]", "# c"],
+        "stderr": ["Traceback (most recent call last):", "ValueError: boom"],
+        "error": "Sandbox exited with code 1\nline two",
+    },
+    {"status": "validation_error", "summary": "Missing 'code' argument", "error": "Missing 'code' argument"},
+    {
+        "status": "success",
+        "summary": "Success (session 'db', call 2)",
+        "exitCode": 0,
+        "session": {"name": "db", "call": 2},
+        "files": [
+            {"name": "plots/figure-1.png", "mimeType": "image/png", "bytes": 2048},
+            {"name": "big.bin", "bytes": 9437184, "skipped": "over the limit"},
+        ],
+    },
+]
+OBJECTS = [
+    {"users": [{"id": 1, "name": "Alice", "role": "admin"}, {"id": 2, "name": "Bob", "role": "user"}]},
+    {"n": [1.0, -0.0, 0.1, 1e20, 5e-324, -9223372036854775808, 18446744073709551615, 1.5e300], "x": None, "t": True},
+    {"a": [[1], [2, [3]], {}, "- x"], "b": {"c": {"d": []}}, "": "", "k y": {"e": [{"f": 1}, 2]}},
+]
+write(
+    "encoders",
+    [json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() for value in PAYLOADS + OBJECTS],
+)

@@ -1,7 +1,8 @@
 //! The bridge's protocol decoder compiled on its own for fuzzing: the very files the bridge builds
 //! (`src/sandbox/protocol/`, `src/sandbox/frames.rs`), which use nothing of the crate but serde, serde_json,
 //! strum, thiserror and bytes. Building the whole bridge here would drag in wasmtime and the plugin build.
-//! Likewise the built-in plugins' parsers of what the user writes, from their own source files.
+//! Likewise the built-in plugins' parsers of what the user writes, and the built-in response encoders, from their
+//! own source files.
 #![allow(dead_code)]
 
 // Siblings, as in the bridge's `sandbox` module: `frames.rs` names the protocol `super::protocol`.
@@ -21,6 +22,27 @@ pub mod rules;
 
 #[path = "../../plugins/rules/src/glob.rs"]
 pub mod glob;
+
+// The built-in response encoders (plugins/{toon,auto,compact,json}: cdylibs, so compiled here from their own files;
+// `toon` and `auto` share the `mcp-bridge-toon-render` library, a dependency here as there). Natively their
+// `register_encoder!` only checks the trait, so each is the plain `mcp_bridge_plugin_sdk::Encoder` the plugin's
+// component export calls.
+
+/// The `toon` encoder.
+#[path = "../../plugins/toon/src/lib.rs"]
+pub mod toon;
+
+/// The `auto` encoder.
+#[path = "../../plugins/auto/src/lib.rs"]
+pub mod auto;
+
+/// The `compact` encoder, the bridge's default.
+#[path = "../../plugins/compact/src/lib.rs"]
+pub mod compact;
+
+/// The `json` encoder.
+#[path = "../../plugins/json/src/lib.rs"]
+pub mod json;
 
 use protocol::Request;
 

@@ -125,6 +125,19 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_toon_leaves_unquoted_survives_at_the_end_of_the_block() {
+        // TOON quotes only ASCII whitespace at a value's ends; the last value's U+00A0, U+3000 or U+0085 is data.
+        for p in [
+            json!({"status":"error","summary":"s","error":"x\u{a0}"}),
+            json!({"status":"success","summary":"Success","exitCode":0,"stdout":["日本語\u{3000}"]}),
+            json!({"status":"success","summary":"S\u{85}"}),
+        ] {
+            let text = toon(&p);
+            assert_eq!(decoded(&text), p, "{text}");
+        }
+    }
+
+    #[test]
     fn the_typed_payload_renders_as_its_json_does() {
         let mut p = Payload::new(Status::Error);
         p.summary = "Sandbox error: x".into();
