@@ -17,37 +17,113 @@ pub struct Endpoint {
     pub description: String,
 }
 
-/// Picks the engine socket: `DOCKER_HOST` if set, else Docker's or Podman's default socket.
+/// Where the engine's API was found: a `DOCKER_HOST` value for bollard to read, or a Unix socket path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Socket {
+    /// `DOCKER_HOST` is set: bollard reads it (unix://, tcp://, with its TLS settings).
+    DockerHost(String),
+    /// A Unix socket.
+    Unix(String),
+}
+
+/// The engine's API socket, and what it is, for messages and the start-up log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// Where.
+    pub socket: Socket,
+    /// E.g. "rootless Podman's socket /run/user/1000/podman/podman.sock".
+    pub description: String,
+}
+
+/// Picks the engine's API socket, the first of: `DOCKER_HOST`; `CONTAINER_HOST` (Podman's variable, a
+/// `unix://` socket); then, as `kind` allows, the sockets that exist of rootful Docker
+/// (`/var/run/docker.sock`), rootless Docker (`$XDG_RUNTIME_DIR/docker.sock`), rootless Podman
+/// (`$XDG_RUNTIME_DIR/podman/podman.sock`) and rootful Podman (`/run/podman/podman.sock`). With none there, the
+/// first the kind allows, so the error names where a user would expect it. `env` and `exists` are the process
+/// environment and the filesystem, passed in so the choice can be tested.
+pub fn choose_socket(
+    kind: RuntimeKind,
+    env: impl Fn(&str) -> Option<String>,
+    exists: impl Fn(&Path) -> bool,
+) -> Result<Choice, SandboxError> {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(host) = set("DOCKER_HOST") {
+        return Ok(Choice {
+            description: format!("DOCKER_HOST={host}"),
+            socket: Socket::DockerHost(host),
+        });
+    }
+    if let Some(host) = set("CONTAINER_HOST") {
+        let Some(path) = host.strip_prefix("unix://") else {
+            return Err(SandboxError::EngineUnavailable {
+                endpoint: format!("CONTAINER_HOST={host}"),
+                detail: "only a unix:// socket is supported (for a remote engine, forward its socket to a local \
+                         path, e.g. with `ssh -L`)"
+                    .into(),
+            });
+        };
+        return Ok(Choice {
+            socket: Socket::Unix(path.to_string()),
+            description: format!("CONTAINER_HOST={host}"),
+        });
+    }
+    let runtime_dir = set("XDG_RUNTIME_DIR");
+    let rootless = |relative: &str| {
+        runtime_dir
+            .as_ref()
+            .map(|dir| format!("{}/{relative}", dir.trim_end_matches('/')))
+    };
+    let docker = [
+        Some((
+            "rootful Docker's socket",
+            "/var/run/docker.sock".to_string(),
+        )),
+        rootless("docker.sock").map(|p| ("rootless Docker's socket", p)),
+    ];
+    let podman = [
+        rootless("podman/podman.sock").map(|p| ("rootless Podman's socket", p)),
+        Some((
+            "rootful Podman's socket",
+            "/run/podman/podman.sock".to_string(),
+        )),
+    ];
+    let candidates: Vec<(&str, String)> = match kind {
+        RuntimeKind::Docker => docker.into_iter().flatten().collect(),
+        RuntimeKind::Podman => podman.into_iter().flatten().collect(),
+        RuntimeKind::Auto => docker.into_iter().chain(podman).flatten().collect(),
+    };
+    let (what, path) = candidates
+        .iter()
+        .find(|(_, path)| exists(Path::new(path)))
+        .or_else(|| candidates.first())
+        .cloned()
+        .unwrap_or(("rootful Docker's socket", "/var/run/docker.sock".into()));
+    Ok(Choice {
+        description: format!("{what} unix://{path}"),
+        socket: Socket::Unix(path),
+    })
+}
+
+/// Connects to the engine [`choose_socket`] picks in this process's environment.
 ///
 /// bollard connects lazily, so this succeeds even with the engine down; the first request says so.
 pub fn connect(kind: RuntimeKind, request_timeout: Duration) -> Result<Endpoint, SandboxError> {
-    let docker_host = std::env::var("DOCKER_HOST").ok().filter(|v| !v.is_empty());
-    let docker_socket = Path::new("/var/run/docker.sock").exists();
-    let (result, description) = match (kind, docker_host) {
-        (_, Some(host)) => (
-            Docker::connect_with_defaults(),
-            format!("DOCKER_HOST={host}"),
-        ),
-        (RuntimeKind::Podman, None) => (
-            Docker::connect_with_podman_defaults(),
-            "Podman's API socket".to_string(),
-        ),
-        (RuntimeKind::Auto, None) if !docker_socket => (
-            Docker::connect_with_podman_defaults(),
-            "Podman's API socket (no /var/run/docker.sock)".to_string(),
-        ),
-        (RuntimeKind::Docker | RuntimeKind::Auto, None) => (
-            Docker::connect_with_unix_defaults(),
-            "unix:///var/run/docker.sock".to_string(),
+    let choice = choose_socket(kind, |name| std::env::var(name).ok(), Path::exists)?;
+    let result = match &choice.socket {
+        Socket::DockerHost(_) => Docker::connect_with_defaults(),
+        Socket::Unix(path) => Docker::connect_with_unix(
+            path,
+            request_timeout.as_secs(),
+            bollard::API_DEFAULT_VERSION,
         ),
     };
     let docker = result.map_err(|error| SandboxError::EngineUnavailable {
-        endpoint: description.clone(),
+        endpoint: choice.description.clone(),
         detail: error.to_string(),
     })?;
     Ok(Endpoint {
         docker: docker.with_timeout(request_timeout),
-        description,
+        description: choice.description,
     })
 }
 
@@ -219,6 +295,91 @@ pub fn owner_of(pid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The choice in an environment of `vars` where only `present` sockets exist.
+    fn chosen(kind: RuntimeKind, vars: &[(&str, &str)], present: &[&str]) -> String {
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let exists = |path: &Path| present.iter().any(|p| Path::new(p) == path);
+        choose_socket(kind, env, exists).unwrap().description
+    }
+
+    #[test]
+    fn the_engine_socket_is_the_one_users_have() {
+        let xdg = [("XDG_RUNTIME_DIR", "/run/user/1000")];
+        let docker_rootless = "/run/user/1000/docker.sock";
+        let podman_rootless = "/run/user/1000/podman/podman.sock";
+        // An explicit choice wins, whatever exists.
+        assert_eq!(
+            chosen(RuntimeKind::Auto, &[("DOCKER_HOST", "tcp://h:2375")], &[]),
+            "DOCKER_HOST=tcp://h:2375"
+        );
+        assert_eq!(
+            chosen(
+                RuntimeKind::Auto,
+                &[("CONTAINER_HOST", "unix:///tmp/p.sock")],
+                &["/var/run/docker.sock"]
+            ),
+            "CONTAINER_HOST=unix:///tmp/p.sock"
+        );
+        // Rootful Docker first, then rootless Docker, rootless Podman, rootful Podman.
+        let all = [
+            "/var/run/docker.sock",
+            docker_rootless,
+            podman_rootless,
+            "/run/podman/podman.sock",
+        ];
+        assert_eq!(
+            chosen(RuntimeKind::Auto, &xdg, &all),
+            "rootful Docker's socket unix:///var/run/docker.sock"
+        );
+        assert_eq!(
+            chosen(RuntimeKind::Auto, &xdg, &all[1..]),
+            "rootless Docker's socket unix:///run/user/1000/docker.sock"
+        );
+        assert_eq!(
+            chosen(RuntimeKind::Auto, &xdg, &all[2..]),
+            "rootless Podman's socket unix:///run/user/1000/podman/podman.sock"
+        );
+        assert_eq!(
+            chosen(RuntimeKind::Auto, &xdg, &all[3..]),
+            "rootful Podman's socket unix:///run/podman/podman.sock"
+        );
+        // A kind keeps to its engine's sockets; with none there, the usual place is named.
+        assert_eq!(
+            chosen(RuntimeKind::Podman, &xdg, &all[..2]),
+            "rootless Podman's socket unix:///run/user/1000/podman/podman.sock"
+        );
+        assert_eq!(
+            chosen(RuntimeKind::Docker, &xdg, &all[2..]),
+            "rootful Docker's socket unix:///var/run/docker.sock"
+        );
+        assert_eq!(
+            chosen(RuntimeKind::Podman, &[], &[]),
+            "rootful Podman's socket unix:///run/podman/podman.sock"
+        );
+    }
+
+    #[test]
+    fn a_container_host_that_is_not_a_unix_socket_is_refused_saying_why() {
+        let error = choose_socket(
+            RuntimeKind::Auto,
+            |name| {
+                (name == "CONTAINER_HOST")
+                    .then(|| "ssh://me@host/run/podman/podman.sock".to_string())
+            },
+            |_| true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("only a unix:// socket is supported"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn images_with_volumes_are_refused_by_name() {

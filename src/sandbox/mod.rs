@@ -278,6 +278,20 @@ impl Sandbox {
         self.engine
             .get_or_try_init(|| async {
                 let docker = engine::negotiate(&self.endpoint).await?;
+                // Said once at start, off the first run's path.
+                let (asked, at) = (docker.clone(), self.endpoint.description.clone());
+                self.background.spawn(async move {
+                    match engine::describe(&asked).await {
+                        Ok(facts) => tracing::info!(
+                            "container engine: {} {} ({}), API {}, at {at}",
+                            facts.kind,
+                            facts.version,
+                            if facts.rootless { "rootless" } else { "rootful" },
+                            facts.api_version
+                        ),
+                        Err(error) => tracing::warn!("container engine at {at}: {error}"),
+                    }
+                });
                 engine::ensure_image(&docker, &self.config.image).await?;
                 if let Some(runtime) = &self.config.oci_runtime {
                     engine::ensure_runtime(&docker, runtime).await?;
