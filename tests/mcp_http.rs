@@ -238,7 +238,7 @@ async fn fifty_http_clients_at_once_each_get_their_own_result() {
 
 #[tokio::test]
 #[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
-async fn another_clients_mcp_session_id_reaches_nothing() {
+async fn another_clients_mcp_session_id_reaches_nothing_and_only_its_owner_ends_it() {
     common::engine().await;
     let bridge = HttpBridge::start(&[("MCP_BRIDGE_POOL_SIZE", "0")], None).await;
     let http = reqwest::Client::new();
@@ -279,9 +279,23 @@ async fn another_clients_mcp_session_id_reaches_nothing() {
             .status()
             .is_success()
     );
-    let mine = post(TOKEN, Some(&session), list).await.unwrap();
+    let mine = post(TOKEN, Some(&session), list.clone()).await.unwrap();
     assert_eq!(mine.status(), 200);
     assert!(mine.text().await.unwrap().contains("run_python"));
+    // Only its owner ends it: 204, as clients expect (the Python SDK takes 200 or 204), and it is gone.
+    let delete = |token: &str| {
+        http.delete(bridge.url("/mcp"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .send()
+    };
+    assert_eq!(delete(OTHER_TOKEN).await.unwrap().status(), 404);
+    assert_eq!(delete(TOKEN).await.unwrap().status(), 204);
+    assert_eq!(
+        post(TOKEN, Some(&session), list).await.unwrap().status(),
+        404
+    );
 }
 
 #[tokio::test]

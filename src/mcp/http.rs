@@ -346,6 +346,11 @@ async fn admit(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) 
         && let Some(session) = session
     {
         gate.owners().remove(&session);
+        // rmcp answers 202, which clients that expect a plain success (the official Python SDK takes only 200
+        // and 204) report as a failed termination; the session is gone, so say so with nothing to add.
+        if response.status() == StatusCode::ACCEPTED {
+            return StatusCode::NO_CONTENT.into_response();
+        }
     }
     // The slot is held until the response body (an SSE stream with the run's result) has been sent.
     let (parts, body) = response.into_parts();
