@@ -286,7 +286,11 @@ impl Sandbox {
                             "container engine: {} {} ({}), API {}, at {at}",
                             facts.kind,
                             facts.version,
-                            if facts.rootless { "rootless" } else { "rootful" },
+                            if facts.rootless {
+                                "rootless"
+                            } else {
+                                "rootful"
+                            },
                             facts.api_version
                         ),
                         Err(error) => tracing::warn!("container engine at {at}: {error}"),
