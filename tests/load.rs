@@ -136,12 +136,7 @@ async fn stop_and_check_nothing_is_left(mut bridge: HttpBridge) {
         }
     })
     .await;
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    let status = tokio::time::timeout(Duration::from_secs(20), bridge.child.wait())
-        .await
-        .expect("the bridge exits within 20 s of SIGTERM")
-        .unwrap();
-    assert!(status.success(), "{status}");
+    bridge.terminate().await;
     let left = common::containers_and_states_of_process(&docker, pid).await;
     assert!(left.is_empty(), "containers left behind: {left:?}");
 }

@@ -317,12 +317,7 @@ async fn sigterm_mid_run_cancels_it_removes_its_container_and_exits() {
         async move { !common::containers_of_process(&docker, pid).await.is_empty() }
     })
     .await;
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    let status = tokio::time::timeout(Duration::from_secs(20), bridge.child.wait())
-        .await
-        .expect("the bridge exits within 20 s of SIGTERM")
-        .unwrap();
-    assert!(status.success(), "{status}");
+    bridge.terminate().await;
     assert!(common::containers_of_process(&docker, pid).await.is_empty());
     let (_client, outcome) = call.await.unwrap();
     assert!(

@@ -75,6 +75,17 @@ impl HttpBridge {
         bridge
     }
 
+    /// SIGTERM, then its exit, which must be a clean one within 20 s.
+    pub async fn terminate(&mut self) {
+        let pid = self.child.id().expect("the bridge is running");
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        let status = tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("the bridge exits within 20 s of SIGTERM")
+            .unwrap();
+        assert!(status.success(), "{status}");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
