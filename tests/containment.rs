@@ -414,7 +414,17 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
             let env = l
                 .strip_prefix("ENV ")
                 .ok_or_else(|| format!("expected ENV, got {l:?}"))?;
-            let keys = dict_keys(env);
+            let mut keys = dict_keys(env);
+            // Podman adds two constants of its own to every container (`container=podman`, and `TERM=xterm` from
+            // its default containers.conf): nothing of the host's; any other value is a leak.
+            let engine_constants: Vec<&str> = [("container", "podman"), ("TERM", "xterm")]
+                .into_iter()
+                .filter(|(name, value)| env.contains(&format!("'{name}': '{value}'")))
+                .map(|(name, _)| name)
+                .collect();
+            for name in &engine_constants {
+                keys.remove(*name);
+            }
             let allowed: BTreeSet<String> = [
                 "PATH",
                 "HOSTNAME",
@@ -431,7 +441,11 @@ fn check(id: &str, p: &Payload) -> Option<Verdict> {
             // Independent of the parser: none of this process's own variables shows up by name.
             let leaked: Vec<String> = std::env::vars()
                 .map(|(name, _)| name)
-                .filter(|name| !allowed.contains(name) && env.contains(&format!("'{name}': ")))
+                .filter(|name| {
+                    !allowed.contains(name)
+                        && !engine_constants.contains(&name.as_str())
+                        && env.contains(&format!("'{name}': "))
+                })
                 .collect();
             ensure(leaked.is_empty(), || {
                 format!("host variables reached the sandbox: {leaked:?}")
@@ -828,6 +842,35 @@ async fn containment_suite_under_gvisor() {
     run_suite(docker, true).await;
 }
 
+/// The cases that depend on a protection `MCP_BRIDGE_ALLOW_WEAKER` (in this process's environment) accepts
+/// losing, with that setting: the run of the suite on an engine that cannot apply them (rootless Podman on
+/// cgroup v1, in `.ci/run`). They are not run — a memory or fork bomb there is not contained, which is what
+/// the user accepted and what `tests/engines.rs` shows the bridge refuses without that setting; every other
+/// case must still be contained.
+fn accepted_as_uncontained() -> (Option<String>, Vec<&'static str>) {
+    use mcp_bridge::sandbox::protections::Protection;
+    let Some(allowed) = std::env::var("MCP_BRIDGE_ALLOW_WEAKER")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return (None, Vec::new());
+    };
+    let protections = Protection::parse_list(&allowed).expect("MCP_BRIDGE_ALLOW_WEAKER parses");
+    let mut cases = Vec::new();
+    for protection in protections {
+        cases.extend(match protection {
+            // INF-05 is checked for the limit the sandbox reads beside the host's memory.
+            Protection::Memory | Protection::Swap => &["RES-01", "INF-05"][..],
+            Protection::Pids => &["RES-02", "RES-03"][..],
+            Protection::Cpu => &["RES-05", "RES-14"][..],
+            Protection::Seccomp | Protection::Ulimits => &[][..],
+        });
+    }
+    cases.sort_unstable();
+    cases.dedup();
+    (Some(allowed), cases)
+}
+
 /// The suites take turns: each counts every container of this process, and times CPU quotas.
 static SUITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -842,6 +885,13 @@ async fn run_suite(docker: bollard::Docker, gvisor: bool) {
     ];
     if gvisor {
         vars.push(("MCP_BRIDGE_RUNTIME", "runsc"));
+    }
+    let (allowed, accepted) = accepted_as_uncontained();
+    if let Some(allowed) = &allowed {
+        vars.push(("MCP_BRIDGE_ALLOW_WEAKER", allowed));
+        eprintln!(
+            "containment: MCP_BRIDGE_ALLOW_WEAKER={allowed}: NOT RUN, accepted as uncontained on this engine: {accepted:?}"
+        );
     }
     let bridge = common::bridge(&vars);
     bridge.sandbox().warm_up().await.expect("engine ready");
@@ -861,34 +911,43 @@ async fn run_suite(docker: bollard::Docker, gvisor: bool) {
         })
     };
 
-    let plain = cases().into_iter().filter(|c| c.mode == "plain").map(|c| {
-        let (bridge, docker) = (bridge.clone(), docker.clone());
-        async move {
-            let run = common::run(&bridge, &c.code, timeout_of(&c.id));
-            if gvisor && c.id == "RES-05" {
-                // The code's CPU clock is gVisor's accounting: the quota is checked from the host.
-                let (response, samples) = gvisor::with_host_cpu(&docker, run).await;
-                let verdict = success(&response.payload)
-                    .and_then(|_| gvisor::host_cpu_within(&response, &samples, 1.0))
+    let plain = cases()
+        .into_iter()
+        .filter(|c| c.mode == "plain" && !accepted.contains(&c.id.as_str()))
+        .map(|c| {
+            let (bridge, docker) = (bridge.clone(), docker.clone());
+            async move {
+                let run = common::run(&bridge, &c.code, timeout_of(&c.id));
+                if gvisor && c.id == "RES-05" {
+                    // The code's CPU clock is gVisor's accounting: the quota is checked from the host.
+                    let (response, samples) = gvisor::with_host_cpu(&docker, run).await;
+                    let verdict = success(&response.payload)
+                        .and_then(|_| gvisor::host_cpu_within(&response, &samples, 1.0))
+                        .map_err(|e| format!("{e} {}", describe(&response.payload)));
+                    return (c.id, verdict, vec![response.container]);
+                }
+                let response = run.await;
+                let overridden = gvisor
+                    .then(|| gvisor::check(&c.id, &response.payload))
+                    .flatten();
+                let verdict = overridden
+                    .or_else(|| check(&c.id, &response.payload))
+                    .unwrap_or_else(|| Err("no check for this case".into()))
                     .map_err(|e| format!("{e} {}", describe(&response.payload)));
-                return (c.id, verdict, vec![response.container]);
+                (c.id, verdict, vec![response.container])
             }
-            let response = run.await;
-            let overridden = gvisor
-                .then(|| gvisor::check(&c.id, &response.payload))
-                .flatten();
-            let verdict = overridden
-                .or_else(|| check(&c.id, &response.payload))
-                .unwrap_or_else(|| Err("no check for this case".into()))
-                .map_err(|e| format!("{e} {}", describe(&response.payload)));
-            (c.id, verdict, vec![response.container])
-        }
-    });
+        });
     let plain = join_all(plain);
     let multi = async {
         let (a, b, c, d, e) = tokio::join!(
             pers_01(&bridge, gvisor),
-            res_14(&bridge, &docker, gvisor),
+            async {
+                if accepted.contains(&"RES-14") {
+                    (Ok(()), Vec::new())
+                } else {
+                    res_14(&bridge, &docker, gvisor).await
+                }
+            },
             res_15(&bridge, &docker),
             leader_exit(&bridge),
             device_nodes(&bridge, gvisor)

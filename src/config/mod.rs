@@ -14,9 +14,11 @@ pub mod settings;
 /// The sandbox image when neither MCP_BRIDGE_IMAGE, the user's config file nor MCP_BRIDGE_DEFAULT_IMAGE names one.
 pub const DEFAULT_IMAGE: &str = "python:3.12-slim";
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::sandbox::protections::Protection;
 
 /// A `MCP_BRIDGE_*` variable that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +95,9 @@ pub struct Config {
     /// `MCP_BRIDGE_QUEUE_WAIT`: how long a run waits for a container slot (all `MCP_BRIDGE_MAX_CONCURRENCY` in use)
     /// before it is refused as busy (default 1 min; 0: refused at once).
     pub queue_wait: Duration,
+    /// `MCP_BRIDGE_ALLOW_WEAKER`: the protections (`memory`, `swap`, `pids`, `cpu`, `seccomp`) the user accepts
+    /// losing on an engine that cannot apply them; any other shortfall refuses the engine (default: none).
+    pub allow_weaker: BTreeSet<Protection>,
     /// `MCP_BRIDGE_TOOL_TIMEOUT`: how long one upstream tool call may take before it is cancelled and fails with
     /// an error naming the setting; the run goes on (default 1 min).
     pub tool_timeout: Duration,
@@ -288,6 +293,11 @@ impl Config {
             ));
         }
         let queue_wait = duration(get("MCP_BRIDGE_QUEUE_WAIT"), "MCP_BRIDGE_QUEUE_WAIT", 60)?;
+        let allow_weaker = match get("MCP_BRIDGE_ALLOW_WEAKER") {
+            Some(value) => Protection::parse_list(value)
+                .map_err(|reason| err("MCP_BRIDGE_ALLOW_WEAKER", value, &reason))?,
+            None => BTreeSet::new(),
+        };
         let tool_timeout = duration(
             get("MCP_BRIDGE_TOOL_TIMEOUT"),
             "MCP_BRIDGE_TOOL_TIMEOUT",
@@ -449,6 +459,7 @@ impl Config {
             max_sessions,
             approval_wait,
             queue_wait,
+            allow_weaker,
             tool_timeout,
             http_max_requests,
             max_output_bytes,

@@ -92,6 +92,7 @@ fn bad_values_name_the_variable() {
         ("MCP_BRIDGE_ALLOW_SELF_SERVER", "maybe"),
         ("MCP_BRIDGE_SESSION_IDLE", "0"),
         ("MCP_BRIDGE_MAX_SESSIONS", "-1"),
+        ("MCP_BRIDGE_ALLOW_WEAKER", "memory,network"),
     ] {
         let error = config(&[(var, value)]).unwrap_err();
         assert_eq!(error.var, var);

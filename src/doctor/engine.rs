@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::response::Status;
 use crate::sandbox::SandboxError;
 use crate::sandbox::engine::{self, EngineFacts};
+use crate::sandbox::protections;
 
 /// Long enough for a slow engine, short enough that a hung one is reported rather than waited on.
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -38,7 +39,7 @@ pub(super) async fn check_engine(config: &Config, checks: &mut Vec<Check>) -> bo
                 "start the engine (Docker: `dockerd &` or `systemctl start docker`; rootless Podman: \
                  `systemctl --user start podman.socket`), or point DOCKER_HOST at a running one",
             ));
-            for name in ["rootless", "runtime", "image"] {
+            for name in ["rootless", "protections", "runtime", "image"] {
                 checks.push(Check::skip(name, "the engine"));
             }
             return false;
@@ -53,6 +54,7 @@ pub(super) async fn check_engine(config: &Config, checks: &mut Vec<Check>) -> bo
         ),
     ));
     checks.push(Check::ok("rootless", describe_rootless(&facts)));
+    checks.push(check_protections(config, &docker).await);
     let runtime = check_runtime(config, &docker, &facts).await;
     let image = check_image(config, &docker).await;
     let ready = runtime.outcome == super::Outcome::Ok && image.outcome == super::Outcome::Ok;
@@ -63,7 +65,7 @@ pub(super) async fn check_engine(config: &Config, checks: &mut Vec<Check>) -> bo
 async fn reach(config: &Config) -> Result<(Docker, EngineFacts, String), SandboxError> {
     let endpoint = engine::connect(config.runtime, ENGINE_TIMEOUT)?;
     let docker = engine::negotiate(&endpoint).await?;
-    let facts = engine::describe(&docker).await?;
+    let facts = engine::describe(&docker, endpoint.unix_path.as_deref()).await?;
     Ok((docker, facts, endpoint.description))
 }
 
@@ -79,6 +81,57 @@ fn describe_rootless(facts: &EngineFacts) -> String {
     }
 }
 
+/// Whether the engine can apply every limit and the seccomp profile (`sandbox::protections`): what the bridge
+/// refuses to run without unless `MCP_BRIDGE_ALLOW_WEAKER` says otherwise.
+async fn check_protections(config: &Config, docker: &Docker) -> Check {
+    let info = match docker.info().await {
+        Ok(info) => info,
+        Err(error) => {
+            return Check::fail(
+                "protections",
+                format!("asking the engine what it can apply: {error}"),
+                "check the engine's log; `docker info` should answer",
+            );
+        }
+    };
+    let wanted = protections::Wanted {
+        cpu_quota: config.cpus > 0.0,
+    };
+    let found = protections::shortfalls(&info, wanted);
+    if found.is_empty() {
+        let cpu = if wanted.cpu_quota { ", CPU quota" } else { "" };
+        return Check::ok(
+            "protections",
+            format!(
+                "the engine applies the memory, swap and process limits{cpu} and the seccomp profile"
+            ),
+        );
+    }
+    match protections::check(found, &config.allow_weaker) {
+        Ok(accepted) => Check::warn(
+            "protections",
+            format!(
+                "sandboxes run without {}, as MCP_BRIDGE_ALLOW_WEAKER allows",
+                accepted
+                    .iter()
+                    .map(|s| format!("{} ({})", s.protection, s.reason))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "an engine that applies them: rootful Docker or Podman, or a rootless one on cgroup v2 with the \
+             controllers delegated (README, Engines)",
+        ),
+        Err(refusal) => Check::fail(
+            "protections",
+            format!("runs are refused: {refusal}"),
+            format!(
+                "use an engine that applies them (README, Engines), or set MCP_BRIDGE_ALLOW_WEAKER={}",
+                refusal.allow
+            ),
+        ),
+    }
+}
+
 async fn check_runtime(config: &Config, docker: &Docker, facts: &EngineFacts) -> Check {
     let Some(name) = &config.oci_runtime else {
         let default = facts.default_runtime.as_deref().unwrap_or("unknown");
@@ -89,7 +142,13 @@ async fn check_runtime(config: &Config, docker: &Docker, facts: &EngineFacts) ->
             ),
         );
     };
-    match engine::ensure_runtime(docker, name).await {
+    let checked = match docker.info().await {
+        Ok(info) => engine::ensure_runtime(&info, name),
+        Err(error) => Err(SandboxError::Engine(format!(
+            "asking the engine for its runtimes: {error}"
+        ))),
+    };
+    match checked {
         Ok(()) => Check::ok("runtime", format!("{name}, registered with the engine")),
         Err(error) => Check::fail(
             "runtime",

@@ -38,6 +38,10 @@ const NOFILE: i64 = 1024;
 /// instead, by `RLIMIT_NPROC` ([`Config::pids`]), which gVisor counts per sandbox.
 const GVISOR_HOST_PIDS: i64 = 1024;
 
+/// The `nproc` limit a Podman sandbox gets under runc: far above the pids cgroup's limit, so it never binds
+/// first (it counts every sandbox of uid 65534 together), and low enough for runc to set.
+const PODMAN_NPROC: i64 = 4096;
+
 /// Whether `config` runs sandboxes under gVisor.
 fn is_gvisor(config: &Config) -> bool {
     config.oci_runtime.as_deref() == Some("runsc")
@@ -47,16 +51,50 @@ fn is_gvisor(config: &Config) -> bool {
 /// died, an engine that did not answer): PID 1 exits at `timeout + SELF_DEADLINE_GRACE` (PROTOCOL.md §1).
 pub const SELF_DEADLINE_GRACE: Duration = Duration::from_secs(10);
 
-/// The create request for one run of at most `timeout`; `seccomp` says how the engine takes the profile.
+/// The engine a create request is for: Podman's Docker-compatible API reads two of the hardening options
+/// differently, and each is given the way its engine applies it (the same protection either way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialect {
+    /// Docker: the seccomp profile inline, a tmpfs's owner as `uid=`/`gid=`.
+    Docker,
+    /// Podman: the profile as a file on the engine's host (it reads `seccomp=` as a path: podman issue
+    /// #27710), and a tmpfs's owner as `U`, "chown to the container's user" (Podman 4.3 refuses `uid=` with
+    /// "unknown mount option").
+    Podman {
+        /// Where [`seccomp::write_profile`] put the profile.
+        seccomp_profile: std::path::PathBuf,
+    },
+}
+
+impl Dialect {
+    fn seccomp_opt(&self) -> String {
+        match self {
+            Dialect::Docker => seccomp::Delivery::Inline.security_opt(),
+            Dialect::Podman { seccomp_profile } => {
+                seccomp::Delivery::File(seccomp_profile.clone()).security_opt()
+            }
+        }
+    }
+
+    /// The tmpfs options that make it owned by `uid:gid`, the container's user.
+    fn tmpfs_owner(&self, uid: &str, gid: &str) -> String {
+        match self {
+            Dialect::Docker => format!("uid={uid},gid={gid}"),
+            Dialect::Podman { .. } => "U".to_string(),
+        }
+    }
+}
+
+/// The create request for one run of at most `timeout`, in the `dialect` of the engine it goes to.
 pub fn create_body(
     config: &Config,
     run_id: &str,
     owner: &str,
     timeout: Duration,
-    seccomp: &seccomp::Delivery,
+    dialect: &Dialect,
 ) -> ContainerCreateBody {
     let gvisor = is_gvisor(config);
-    let security_opt = vec!["no-new-privileges".to_string(), seccomp.security_opt()];
+    let security_opt = vec!["no-new-privileges".to_string(), dialect.seccomp_opt()];
     let self_deadline = (timeout + SELF_DEADLINE_GRACE).as_secs().to_string();
     let tmpfs = |size: &str| format!("rw,noexec,nosuid,nodev,size={size},mode=1777");
     // The engine resets the working directory's mode to 0755 at start, so /workspace must also be owned by
@@ -65,7 +103,11 @@ pub fn create_body(
         .container_user
         .split_once(':')
         .unwrap_or((&config.container_user, &config.container_user));
-    let workspace = format!("{},uid={uid},gid={gid}", tmpfs(WORKSPACE_SIZE));
+    let workspace = format!(
+        "{},{}",
+        tmpfs(WORKSPACE_SIZE),
+        dialect.tmpfs_owner(uid, gid)
+    );
     let host_config = HostConfig {
         network_mode: Some("none".into()),
         readonly_rootfs: Some(true),
@@ -79,11 +121,8 @@ pub fn create_body(
             config.pids
         }),
         nano_cpus: (config.cpus > 0.0).then_some((config.cpus * 1e9) as i64),
-        ulimits: Some(ulimits(config, gvisor)),
-        tmpfs: Some(HashMap::from([
-            ("/tmp".to_string(), tmpfs(TMP_SIZE)),
-            ("/workspace".to_string(), workspace),
-        ])),
+        ulimits: Some(ulimits(config, gvisor, dialect)),
+        tmpfs: Some(tmpfs_mounts(dialect, tmpfs(TMP_SIZE), workspace)),
         shm_size: Some(SHM_BYTES),
         ipc_mode: Some("private".into()),
         log_config: Some(HostConfigLogConfig {
@@ -129,9 +168,31 @@ pub fn create_body(
     }
 }
 
+/// `/tmp` and `/workspace`; for Podman also `/run` and `/var/tmp`. With a read-only root Podman mounts its own
+/// tmpfs there (`read_only_tmpfs`, on by default): writable, executable and as large as half the host's memory,
+/// where Docker leaves the image's directories read-only. These cover them the way Docker's root does: `/var/tmp`
+/// read-only and empty, `/run` (where Podman puts `.containerenv`) root's and not writable by the sandbox user;
+/// neither executable. `notmpcopyup`: Podman would otherwise copy the image's directory there, mode 1777 included.
+fn tmpfs_mounts(dialect: &Dialect, tmp: String, workspace: String) -> HashMap<String, String> {
+    let mut mounts = HashMap::from([
+        ("/tmp".to_string(), tmp),
+        ("/workspace".to_string(), workspace),
+    ]);
+    if let Dialect::Podman { .. } = dialect {
+        let covered =
+            |access: &str| format!("{access},noexec,nosuid,nodev,size=64k,mode=755,notmpcopyup");
+        mounts.insert("/run".to_string(), covered("rw"));
+        mounts.insert("/var/tmp".to_string(), covered("ro"));
+    }
+    mounts
+}
+
 /// `nofile`, no core dumps, and under gVisor the process limit (see [`GVISOR_HOST_PIDS`]). Under runc a
-/// per-uid `nproc` would be shared by every sandbox (all run as one uid), so the pids cgroup bounds processes.
-fn ulimits(config: &Config, gvisor: bool) -> Vec<ResourcesUlimits> {
+/// per-uid `nproc` would be shared by every sandbox (all run as one uid), so the pids cgroup bounds processes —
+/// except that Podman fills in an `nproc` of 1,048,576 whenever a request names any ulimit, which its runc then
+/// fails to set ("error setting rlimit type 6: operation not permitted"): for Podman the bridge names its own,
+/// [`PODMAN_NPROC`].
+fn ulimits(config: &Config, gvisor: bool, dialect: &Dialect) -> Vec<ResourcesUlimits> {
     let limit = |name: &str, value: i64| ResourcesUlimits {
         name: Some(name.into()),
         soft: Some(value),
@@ -145,6 +206,8 @@ fn ulimits(config: &Config, gvisor: bool) -> Vec<ResourcesUlimits> {
     ];
     if gvisor {
         ulimits.push(limit("nproc", config.pids));
+    } else if let Dialect::Podman { .. } = dialect {
+        ulimits.push(limit("nproc", PODMAN_NPROC));
     }
     ulimits
 }
@@ -166,7 +229,7 @@ mod tests {
             "r1",
             "boot/1/2",
             Duration::from_secs(30),
-            &seccomp::Delivery::Inline,
+            &Dialect::Docker,
         )
     }
 
@@ -234,5 +297,50 @@ mod tests {
         assert_eq!(opts[0], "no-new-privileges");
         assert_eq!(opts[1], seccomp::Delivery::Inline.security_opt());
         assert_eq!(opts.len(), 2);
+    }
+
+    #[test]
+    fn podman_gets_the_same_profile_by_path_and_the_same_owner_by_its_own_option() {
+        let vars = HashMap::from([("MCP_BRIDGE_IMAGE".to_string(), "img".to_string())]);
+        let config = Config::from_map(&vars).expect("valid settings");
+        let podman = Dialect::Podman {
+            seccomp_profile: "/state/seccomp/seccomp-1.json".into(),
+        };
+        let host = create_body(&config, "r1", "o", Duration::from_secs(30), &podman)
+            .host_config
+            .expect("host config");
+        let opts = host.security_opt.expect("security options");
+        assert_eq!(
+            opts,
+            ["no-new-privileges", "seccomp=/state/seccomp/seccomp-1.json"]
+        );
+        let tmpfs = host.tmpfs.expect("tmpfs");
+        assert_eq!(
+            tmpfs["/workspace"],
+            "rw,noexec,nosuid,nodev,size=128m,mode=1777,U"
+        );
+        let docker = body().host_config.and_then(|h| h.tmpfs).expect("tmpfs");
+        assert_eq!(
+            docker["/workspace"],
+            "rw,noexec,nosuid,nodev,size=128m,mode=1777,uid=65534,gid=65534"
+        );
+        assert_eq!(docker["/tmp"], tmpfs["/tmp"]);
+        assert_eq!(
+            tmpfs["/var/tmp"],
+            "ro,noexec,nosuid,nodev,size=64k,mode=755,notmpcopyup"
+        );
+        assert!(tmpfs["/run"].starts_with("rw,noexec,"));
+        assert_eq!(
+            docker.len(),
+            2,
+            "Docker's read-only root covers /run and /var/tmp"
+        );
+        let nproc = host
+            .ulimits
+            .expect("ulimits")
+            .into_iter()
+            .find(|u| u.name.as_deref() == Some("nproc"))
+            .map(|u| u.hard);
+        assert_eq!(nproc, Some(Some(PODMAN_NPROC)));
     }
 }

@@ -15,6 +15,8 @@ pub struct Endpoint {
     pub docker: Docker,
     /// Where it points, for messages.
     pub description: String,
+    /// The Unix socket's path, when it is one (for the one question bollard cannot ask: [`podman_rootless`]).
+    pub unix_path: Option<String>,
 }
 
 /// Where the engine's API was found: a `DOCKER_HOST` value for bollard to read, or a Unix socket path.
@@ -35,16 +37,47 @@ pub struct Choice {
     pub description: String,
 }
 
+/// Whether a socket path is there for this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketState {
+    /// Nothing there.
+    Absent,
+    /// There, but this process may not read and write it.
+    NoAccess,
+    /// There, and this process may connect to it.
+    Usable,
+}
+
+/// The [`SocketState`] of `path` for this process (`access(2)` with its real ids).
+fn socket_state(path: &Path) -> SocketState {
+    use std::os::unix::ffi::OsStrExt;
+    if !path.exists() {
+        return SocketState::Absent;
+    }
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return SocketState::NoAccess;
+    };
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+    let allowed = unsafe { libc::access(c_path.as_ptr(), libc::R_OK | libc::W_OK) } == 0;
+    if allowed {
+        SocketState::Usable
+    } else {
+        SocketState::NoAccess
+    }
+}
+
 /// Picks the engine's API socket, the first of: `DOCKER_HOST`; `CONTAINER_HOST` (Podman's variable, a
 /// `unix://` socket); then, as `kind` allows, the sockets that exist of rootful Docker
 /// (`/var/run/docker.sock`), rootless Docker (`$XDG_RUNTIME_DIR/docker.sock`), rootless Podman
 /// (`$XDG_RUNTIME_DIR/podman/podman.sock`) and rootful Podman (`/run/podman/podman.sock`). With none there, the
-/// first the kind allows, so the error names where a user would expect it. `env` and `exists` are the process
-/// environment and the filesystem, passed in so the choice can be tested.
+/// first the kind allows, so the error names where a user would expect it. A socket this process may not open
+/// (rootful Docker's, for a user outside the `docker` group) gives way to a later one it may; if none is
+/// usable, the first that exists is named, so the error is about its permissions. `env` and `state` are the
+/// process environment and the filesystem, passed in so the choice can be tested.
 pub fn choose_socket(
     kind: RuntimeKind,
     env: impl Fn(&str) -> Option<String>,
-    exists: impl Fn(&Path) -> bool,
+    state: impl Fn(&Path) -> SocketState,
 ) -> Result<Choice, SandboxError> {
     let set = |name: &str| env(name).filter(|v| !v.is_empty());
     if let Some(host) = set("DOCKER_HOST") {
@@ -92,9 +125,13 @@ pub fn choose_socket(
         RuntimeKind::Podman => podman.into_iter().flatten().collect(),
         RuntimeKind::Auto => docker.into_iter().chain(podman).flatten().collect(),
     };
-    let (what, path) = candidates
-        .iter()
-        .find(|(_, path)| exists(Path::new(path)))
+    let first_in = |wanted: &[SocketState]| {
+        candidates
+            .iter()
+            .find(|(_, path)| wanted.contains(&state(Path::new(path))))
+    };
+    let (what, path) = first_in(&[SocketState::Usable])
+        .or_else(|| first_in(&[SocketState::NoAccess]))
         .or_else(|| candidates.first())
         .cloned()
         .unwrap_or(("rootful Docker's socket", "/var/run/docker.sock".into()));
@@ -108,7 +145,7 @@ pub fn choose_socket(
 ///
 /// bollard connects lazily, so this succeeds even with the engine down; the first request says so.
 pub fn connect(kind: RuntimeKind, request_timeout: Duration) -> Result<Endpoint, SandboxError> {
-    let choice = choose_socket(kind, |name| std::env::var(name).ok(), Path::exists)?;
+    let choice = choose_socket(kind, |name| std::env::var(name).ok(), socket_state)?;
     let result = match &choice.socket {
         Socket::DockerHost(_) => Docker::connect_with_defaults(),
         Socket::Unix(path) => Docker::connect_with_unix(
@@ -121,9 +158,14 @@ pub fn connect(kind: RuntimeKind, request_timeout: Duration) -> Result<Endpoint,
         endpoint: choice.description.clone(),
         detail: error.to_string(),
     })?;
+    let unix_path = match choice.socket {
+        Socket::Unix(path) => Some(path),
+        Socket::DockerHost(host) => host.strip_prefix("unix://").map(String::from),
+    };
     Ok(Endpoint {
         docker: docker.with_timeout(request_timeout),
         description: choice.description,
+        unix_path,
     })
 }
 
@@ -145,13 +187,9 @@ pub async fn negotiate(endpoint: &Endpoint) -> Result<Docker, SandboxError> {
 
 /// Makes sure the engine has the OCI runtime `name` registered (`MCP_BRIDGE_RUNTIME=runsc`): without this
 /// check, every run would fail at create with the engine's terse "unknown or invalid runtime name".
-pub async fn ensure_runtime(docker: &Docker, name: &str) -> Result<(), SandboxError> {
-    let info = docker
-        .info()
-        .await
-        .map_err(|e| SandboxError::Engine(format!("asking the engine for its runtimes: {e}")))?;
+pub fn ensure_runtime(info: &bollard::models::SystemInfo, name: &str) -> Result<(), SandboxError> {
     // An engine that does not list its runtimes (some Podman versions) is left to refuse at create.
-    let Some(runtimes) = info.runtimes else {
+    let Some(runtimes) = &info.runtimes else {
         return Ok(());
     };
     if runtimes.contains_key(name) {
@@ -163,6 +201,52 @@ pub async fn ensure_runtime(docker: &Docker, name: &str) -> Result<(), SandboxEr
         runtime: name.to_string(),
         available: available.join(", "),
     })
+}
+
+/// Makes `request` (a list or an inspect of containers) again while the answer names Podman's transient
+/// `stopped` state: Podman 4.3's compatible API reports a container whose process just ended as `stopped` until
+/// its cleanup marks it `exited` (milliseconds later), a state the Docker API does not have, and bollard then
+/// fails to decode the whole answer. Asked again after 10 ms, doubling up to 250 ms, for about 5 s in all (the
+/// exit status of every run on Podman inspects a container that has just exited); any other outcome is
+/// returned at once.
+pub async fn past_transient_states<T, F, Fut>(mut request: F) -> Result<T, bollard::errors::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+{
+    let mut waited = Duration::ZERO;
+    let mut delay = Duration::from_millis(10);
+    loop {
+        match request().await {
+            Err(bollard::errors::Error::JsonDataError { message, .. })
+                if message.contains("unknown variant") && waited < Duration::from_secs(5) =>
+            {
+                tracing::debug!(
+                    "the engine named a state bollard does not know ({message}); asking again"
+                );
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                delay = (delay * 2).min(Duration::from_millis(250));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// `docker.list_containers`, [past Podman's transient states](past_transient_states).
+pub async fn list_containers(
+    docker: &Docker,
+    options: bollard::query_parameters::ListContainersOptions,
+) -> Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
+    past_transient_states(|| docker.list_containers(Some(options.clone()))).await
+}
+
+/// `docker.inspect_container`, [past Podman's transient states](past_transient_states).
+pub async fn inspect_container(
+    docker: &Docker,
+    id: &str,
+) -> Result<bollard::models::ContainerInspectResponse, bollard::errors::Error> {
+    past_transient_states(|| docker.inspect_container(id, None)).await
 }
 
 /// Whether the engine is Podman (its version reports a "Podman Engine" component).
@@ -195,8 +279,35 @@ pub struct EngineFacts {
     pub default_runtime: Option<String>,
 }
 
-/// Asks a negotiated engine what it is.
-pub async fn describe(docker: &Docker) -> Result<EngineFacts, SandboxError> {
+/// Whether the Podman service at the Unix socket `path` runs rootless. Its compatible `/info` says so in a field
+/// of its own (`Rootless`), which bollard's model does not carry (Docker says it in `SecurityOptions`, which
+/// Podman 4.3 leaves at `name=seccomp`). None when it cannot be asked. HTTP/1.0: one plain body, then the end.
+pub async fn podman_rootless(path: &str) -> Option<bool> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limit = Duration::from_secs(5);
+    let mut stream = tokio::time::timeout(limit, tokio::net::UnixStream::connect(path))
+        .await
+        .ok()?
+        .ok()?;
+    stream
+        .write_all(b"GET /v1.41/info HTTP/1.0\r\nHost: engine\r\n\r\n")
+        .await
+        .ok()?;
+    let mut reply = Vec::new();
+    tokio::time::timeout(limit, stream.take(4 << 20).read_to_end(&mut reply))
+        .await
+        .ok()?
+        .ok()?;
+    let body_at = reply.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let info: serde_json::Value = serde_json::from_slice(reply.get(body_at..)?).ok()?;
+    info.get("Rootless")?.as_bool()
+}
+
+/// Asks a negotiated engine what it is; `unix_path` is its socket's, if it is a Unix one.
+pub async fn describe(
+    docker: &Docker,
+    unix_path: Option<&str>,
+) -> Result<EngineFacts, SandboxError> {
     let failed = |what: &str, error: bollard::errors::Error| {
         SandboxError::Engine(format!("asking the engine for its {what}: {error}"))
     };
@@ -214,9 +325,12 @@ pub async fn describe(docker: &Docker) -> Result<EngineFacts, SandboxError> {
         kind: if podman { "Podman" } else { "Docker" },
         version: version.version.unwrap_or_else(|| "unknown".into()),
         api_version: docker.client_version().to_string(),
-        rootless: security
-            .iter()
-            .any(|option| option.contains("name=rootless")),
+        rootless: match unix_path {
+            Some(path) if podman => podman_rootless(path).await.unwrap_or(false),
+            _ => security
+                .iter()
+                .any(|option| option.contains("name=rootless")),
+        },
         seccomp: security
             .iter()
             .any(|option| option.contains("name=seccomp")),
@@ -296,15 +410,63 @@ pub fn owner_of(pid: u32) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// The choice in an environment of `vars` where only `present` sockets exist.
+    /// The choice in an environment of `vars` where only `present` sockets exist, all usable.
     fn chosen(kind: RuntimeKind, vars: &[(&str, &str)], present: &[&str]) -> String {
+        chosen_among(kind, vars, present, &[])
+    }
+
+    /// The same, where the `locked` ones among `present` may not be opened.
+    fn chosen_among(
+        kind: RuntimeKind,
+        vars: &[(&str, &str)],
+        present: &[&str],
+        locked: &[&str],
+    ) -> String {
         let env = |name: &str| {
             vars.iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         };
-        let exists = |path: &Path| present.iter().any(|p| Path::new(p) == path);
-        choose_socket(kind, env, exists).unwrap().description
+        let state = |path: &Path| match present.iter().find(|p| Path::new(p) == path) {
+            None => SocketState::Absent,
+            Some(p) if locked.contains(p) => SocketState::NoAccess,
+            Some(_) => SocketState::Usable,
+        };
+        choose_socket(kind, env, state).unwrap().description
+    }
+
+    #[test]
+    fn a_socket_this_user_may_not_open_gives_way_to_one_it_may() {
+        let xdg = [("XDG_RUNTIME_DIR", "/run/user/1001")];
+        let podman_rootless = "/run/user/1001/podman/podman.sock";
+        let docker = "/var/run/docker.sock";
+        assert_eq!(
+            chosen_among(
+                RuntimeKind::Auto,
+                &xdg,
+                &[docker, podman_rootless],
+                &[docker]
+            ),
+            "rootless Podman's socket unix:///run/user/1001/podman/podman.sock"
+        );
+        // Nothing usable: the one that exists is named, so the error is about its permissions.
+        assert_eq!(
+            chosen_among(RuntimeKind::Auto, &xdg, &[docker], &[docker]),
+            "rootful Docker's socket unix:///var/run/docker.sock"
+        );
+        assert_eq!(
+            chosen_among(
+                RuntimeKind::Auto,
+                &xdg,
+                &["/run/podman/podman.sock"],
+                &["/run/podman/podman.sock"]
+            ),
+            "rootful Podman's socket unix:///run/podman/podman.sock"
+        );
+        assert_eq!(
+            socket_state(Path::new("/nonexistent/x.sock")),
+            SocketState::Absent
+        );
     }
 
     #[test]
@@ -371,7 +533,7 @@ mod tests {
                 (name == "CONTAINER_HOST")
                     .then(|| "ssh://me@host/run/podman/podman.sock".to_string())
             },
-            |_| true,
+            |_| SocketState::Usable,
         )
         .unwrap_err()
         .to_string();

@@ -173,7 +173,7 @@ impl Reaper {
             .all(true)
             .filters(&filters)
             .build();
-        let containers = match self.docker.list_containers(Some(options)).await {
+        let containers = match super::engine::list_containers(&self.docker, options).await {
             Ok(list) => list,
             Err(error) => {
                 tracing::warn!("orphan sweep: listing containers failed: {error}");

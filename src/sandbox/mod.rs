@@ -15,6 +15,7 @@ pub mod inputs;
 mod live;
 mod output;
 mod pool;
+pub mod protections;
 pub mod protocol;
 mod run;
 mod seccomp;
@@ -194,6 +195,29 @@ pub enum SandboxError {
         /// What the engine has.
         available: String,
     },
+    /// The engine cannot apply a protection every sandbox gets, and `MCP_BRIDGE_ALLOW_WEAKER` does not accept
+    /// its absence.
+    #[error("the container engine at {endpoint} is refused: {refusal}")]
+    WeakerContainment {
+        /// Which engine (its socket).
+        endpoint: String,
+        /// What it lacks and how to proceed.
+        refusal: protections::Refusal,
+    },
+    /// The engine is Podman and an OCI runtime was asked for: its Docker-compatible API ignores a container's
+    /// runtime and runs it under Podman's default, so asking for gVisor there would quietly not get it.
+    #[error(
+        "MCP_BRIDGE_RUNTIME / MCP_BRIDGE_OCI_RUNTIME asks for the OCI runtime {runtime}, but the engine at \
+         {endpoint} is Podman, whose Docker-compatible API ignores a container's runtime (Podman 4.3 runs it under \
+         its default one): sandboxes would not run under {runtime}. Use Docker for gVisor (scripts/setup.sh \
+         registers runsc), or unset the setting to run under Podman's default runtime"
+    )]
+    RuntimeIgnored {
+        /// The runtime asked for.
+        runtime: String,
+        /// Which engine.
+        endpoint: String,
+    },
     /// An engine request failed.
     #[error("{0}")]
     Engine(String),
@@ -220,10 +244,24 @@ pub enum SandboxError {
 /// A negotiated engine with the image checked.
 struct Engine {
     docker: Docker,
+    /// Which engine (its socket), for messages.
+    endpoint: String,
+    /// Whether the engine kept every protection of the first container it created (`start::verify_kept`).
+    kept: OnceCell<Result<(), protections::Refusal>>,
     reaper: Reaper,
     owner: String,
-    /// How the bridge's seccomp profile reaches this engine.
-    seccomp: seccomp::Delivery,
+    /// How this engine reads the create request (Docker or Podman).
+    dialect: container::Dialect,
+}
+
+impl Engine {
+    /// The error for a run on an engine that lacks what `refusal` names.
+    fn refused(&self, refusal: protections::Refusal) -> SandboxError {
+        SandboxError::WeakerContainment {
+            endpoint: self.endpoint.clone(),
+            refusal,
+        }
+    }
 }
 
 /// Runs code in containers; shared by every request of a bridge process.
@@ -280,8 +318,9 @@ impl Sandbox {
                 let docker = engine::negotiate(&self.endpoint).await?;
                 // Said once at start, off the first run's path.
                 let (asked, at) = (docker.clone(), self.endpoint.description.clone());
+                let unix_path = self.endpoint.unix_path.clone();
                 self.background.spawn(async move {
-                    match engine::describe(&asked).await {
+                    match engine::describe(&asked, unix_path.as_deref()).await {
                         Ok(facts) => tracing::info!(
                             "container engine: {} {} ({}), API {}, at {at}",
                             facts.kind,
@@ -297,11 +336,22 @@ impl Sandbox {
                     }
                 });
                 engine::ensure_image(&docker, &self.config.image).await?;
+                let info = docker.info().await.map_err(|error| {
+                    SandboxError::Engine(format!("asking the engine what it can apply: {error}"))
+                })?;
+                self.check_protections(&info)?;
                 if let Some(runtime) = &self.config.oci_runtime {
-                    engine::ensure_runtime(&docker, runtime).await?;
+                    engine::ensure_runtime(&info, runtime)?;
                     tracing::info!(runtime, "sandboxes run under the OCI runtime {runtime}");
                 }
-                let seccomp = if engine::is_podman(&docker).await {
+                let podman = engine::is_podman(&docker).await;
+                if let (true, Some(runtime)) = (podman, &self.config.oci_runtime) {
+                    return Err(SandboxError::RuntimeIgnored {
+                        runtime: runtime.clone(),
+                        endpoint: self.endpoint.description.clone(),
+                    });
+                }
+                let dialect = if podman {
                     // Podman's compatible API reads `seccomp=` as a path on the engine's host.
                     let dir = self.config.state_dir.join("seccomp");
                     let path = seccomp::write_profile(&dir).map_err(|error| {
@@ -310,9 +360,11 @@ impl Sandbox {
                             dir.display()
                         ))
                     })?;
-                    seccomp::Delivery::File(path)
+                    container::Dialect::Podman {
+                        seccomp_profile: path,
+                    }
                 } else {
-                    seccomp::Delivery::Inline
+                    container::Dialect::Docker
                 };
                 // Weak: the pool holds the engine, which holds the reaper.
                 let pool = Arc::downgrade(&self.pool);
@@ -332,13 +384,38 @@ impl Sandbox {
                     }
                 });
                 Ok(Arc::new(Engine {
-                    seccomp,
+                    endpoint: self.endpoint.description.clone(),
+                    kept: OnceCell::new(),
+                    dialect,
                     reaper,
                     docker,
                     owner: engine::owner_id(),
                 }))
             })
             .await
+    }
+
+    /// Refuses an engine that cannot apply a protection the user did not allow to go (`MCP_BRIDGE_ALLOW_WEAKER`);
+    /// says once what an allowed shortfall costs.
+    fn check_protections(&self, info: &bollard::models::SystemInfo) -> Result<(), SandboxError> {
+        let wanted = protections::Wanted {
+            cpu_quota: self.config.cpus > 0.0,
+        };
+        let found = protections::shortfalls(info, wanted);
+        let accepted = protections::check(found, &self.config.allow_weaker).map_err(|refusal| {
+            SandboxError::WeakerContainment {
+                endpoint: self.endpoint.description.clone(),
+                refusal,
+            }
+        })?;
+        for shortfall in accepted {
+            tracing::warn!(
+                "sandboxes run without {} ({}), as MCP_BRIDGE_ALLOW_WEAKER allows",
+                shortfall.protection,
+                shortfall.reason
+            );
+        }
+        Ok(())
     }
 
     /// Contacts the engine now (negotiation, image check, the orphan sweep) instead of at the first run, and

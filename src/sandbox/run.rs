@@ -385,9 +385,7 @@ async fn exit_status(engine: &Engine, id: &str) -> Result<(i64, bool), String> {
         Some(Err(error)) => return Err(error.to_string()),
         None => return Err("its wait request ended without an answer".into()),
     };
-    let oom = engine
-        .docker
-        .inspect_container(id, None)
+    let oom = super::engine::inspect_container(&engine.docker, id)
         .await
         .ok()
         .and_then(|info| info.state)

@@ -17,7 +17,7 @@ use super::frames::{FrameReader, StderrReader};
 use super::live::ContainerGuard;
 use super::output::BoundedOutput;
 use super::protocol::{Frame, MAX_FRAME};
-use super::{Engine, SandboxError, boot, container};
+use super::{Engine, SandboxError, boot, container, protections};
 use crate::config::Config;
 
 /// Bytes of the container's own stderr (bootstrap failures, interpreter crashes) kept.
@@ -103,7 +103,13 @@ pub async fn start(
         }
     };
     let name = format!("mcp-bridge-{label}");
-    let body = container::create_body(config, &label, &engine.owner, lifetime, &engine.seccomp);
+    let body = container::create_body(config, &label, &engine.owner, lifetime, &engine.dialect);
+    // The first container shows whether the engine keeps what it is asked for (later ones get the same answer).
+    let asked = match engine.kept.get() {
+        Some(Ok(())) => None,
+        Some(Err(refusal)) => return Err(engine.refused(refusal.clone())),
+        None => body.host_config.clone(),
+    };
     let admission = engine.reaper.admit().await.ok_or(SandboxError::Cancelled)?;
     let created = docker
         .create_container(
@@ -114,6 +120,10 @@ pub async fn start(
         .map_err(|error| create_error(error, &config.image))?;
     let guard = engine.reaper.track(created.id, permit, admission);
     tracing::debug!(container = guard.id(), name, "created");
+    if let Some(asked) = asked {
+        // Refused: dropping the guard removes the container, which never started.
+        verify_kept(engine, guard.id(), &asked, config).await?;
+    }
 
     let attach = AttachContainerOptionsBuilder::default()
         .stdin(true)
@@ -146,6 +156,45 @@ pub async fn start(
         received: 0,
         started_at: tokio::time::Instant::now(),
     })
+}
+
+/// Compares the engine's record of the container `id` with the host config `asked` for it, once per engine
+/// (`Engine::kept`): a protection it dropped without saying so refuses every run, unless the user accepted
+/// exactly that (`MCP_BRIDGE_ALLOW_WEAKER`, warned about once). An engine that does not answer is not cached:
+/// the next container asks again.
+async fn verify_kept(
+    engine: &Engine,
+    id: &str,
+    asked: &bollard::models::HostConfig,
+    config: &Config,
+) -> Result<(), SandboxError> {
+    let outcome = engine
+        .kept
+        .get_or_try_init(|| async {
+            let inspected = engine
+                .docker
+                .inspect_container(id, None)
+                .await
+                .map_err(|e| SandboxError::Engine(format!("inspecting the new sandbox: {e}")))?;
+            let kept = inspected.host_config.unwrap_or_default();
+            let dropped = protections::dropped(asked, &kept);
+            let outcome = protections::check(dropped, &config.allow_weaker);
+            match &outcome {
+                Ok(accepted) => {
+                    for shortfall in accepted {
+                        tracing::warn!(
+                            "sandboxes run without {} ({}), as MCP_BRIDGE_ALLOW_WEAKER allows",
+                            shortfall.protection,
+                            shortfall.reason
+                        );
+                    }
+                }
+                Err(refusal) => tracing::error!("the container engine is refused: {refusal}"),
+            }
+            Ok::<_, SandboxError>(outcome.map(|_| ()))
+        })
+        .await?;
+    outcome.clone().map_err(|refusal| engine.refused(refusal))
 }
 
 impl Started {

@@ -181,8 +181,7 @@ pub async fn containers_with(docker: &Docker, label: &str, value: &str) -> Vec<S
         .all(true)
         .filters(&filters)
         .build();
-    docker
-        .list_containers(Some(options))
+    mcp_bridge::sandbox::engine::list_containers(docker, options)
         .await
         .expect("listing containers")
         .into_iter()
@@ -197,7 +196,7 @@ pub async fn containers_of_run(docker: &Docker, run_id: &str) -> Vec<String> {
 
 /// Whether the container `id` exists (in any state).
 pub async fn container_exists(docker: &Docker, id: &str) -> bool {
-    match docker.inspect_container(id, None).await {
+    match mcp_bridge::sandbox::engine::inspect_container(docker, id).await {
         Ok(_) => true,
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
@@ -223,8 +222,7 @@ pub async fn containers_and_states_of_process(docker: &Docker, pid: u32) -> Vec<
         .filters(&filters)
         .build();
     let marker = format!("/{pid}/");
-    docker
-        .list_containers(Some(options))
+    mcp_bridge::sandbox::engine::list_containers(docker, options)
         .await
         .expect("listing containers")
         .into_iter()
