@@ -195,13 +195,11 @@ pub async fn call(peer: &Peer<RoleClient>, session: Option<&str>) -> Result<Dura
 /// (containers, running containers) of the bridge process `pid`; `warm`: its pool's only.
 async fn containers_of(docker: &Docker, pid: u32, warm: bool) -> Result<(usize, usize)> {
     let marker = format!("/{pid}/");
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&HashMap::from([("label", vec![BRIDGE_LABEL])]))
-                .build(),
-        ))
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&HashMap::from([("label", vec![BRIDGE_LABEL])]))
+        .build();
+    let containers = mcp_bridge::sandbox::engine::list_containers(docker, options)
         .await
         .context("listing the bridge's containers")?;
     let mine: Vec<_> = containers

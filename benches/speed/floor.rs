@@ -3,111 +3,70 @@
 //! for throughput.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures::StreamExt;
+use mcp_bridge::config::Config;
+use mcp_bridge::sandbox::container::{Dialect, create_body};
 
 use super::Runtime;
 
 /// Label on the containers this benchmark creates itself, for clean-up after a crash.
 const BENCH_LABEL: &str = "mcp-bridge-bench";
 
-// The hardening of src/sandbox/container.rs with the bridge's default settings.
-const MEMORY_BYTES: i64 = 512 << 20;
-const PIDS: i64 = 128;
-/// container.rs's GVISOR_HOST_PIDS: the host limit for gVisor's own threads (the code's is `nproc`).
-const GVISOR_HOST_PIDS: i64 = 1024;
-const NANO_CPUS: i64 = 1_000_000_000;
-const NOFILE: i64 = 1024;
-const SHM_BYTES: i64 = 16 << 20;
-const TMP_OPTS: &str = "rw,noexec,nosuid,nodev,size=64m,mode=1777";
-const WORKSPACE_OPTS: &str = "rw,noexec,nosuid,nodev,size=128m,mode=1777,uid=65534,gid=65534";
-
 /// Creates floor containers.
 pub struct Floor {
     docker: Docker,
     image: String,
-    seccomp: String,
+    dialect: Dialect,
     seq: AtomicU64,
 }
 
 impl Floor {
-    pub fn new(docker: Docker, image: &str) -> Result<Floor> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sandbox/seccomp.json");
-        let seccomp = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading the bridge's seccomp profile {}", path.display()))?;
-        Ok(Floor {
+    /// Floor containers of `image` on `docker`, whose create requests speak `dialect` (Docker's or Podman's).
+    pub fn new(docker: Docker, image: &str, dialect: Dialect) -> Floor {
+        Floor {
             docker,
             image: image.to_string(),
-            seccomp,
+            dialect,
             seq: AtomicU64::new(0),
-        })
+        }
     }
 
-    /// container.rs's HostConfig, but a plain `python3 -c "print(1)"` and no stdin.
-    fn body(&self, runtime: Runtime) -> ContainerCreateBody {
-        let limit = |name: &str, value: i64| ResourcesUlimits {
-            name: Some(name.into()),
-            soft: Some(value),
-            hard: Some(value),
-        };
-        let mut ulimits = vec![limit("nofile", NOFILE), limit("core", 0)];
-        let gvisor = runtime == Runtime::Runsc;
-        if gvisor {
-            ulimits.push(limit("nproc", PIDS));
+    /// The bridge's own create request (`container::create_body`, default settings), but a plain
+    /// `python3 -c "print(1)"`, no stdin and no attach, and only this benchmark's label (so no bridge's
+    /// orphan sweep takes it).
+    fn body(&self, runtime: Runtime) -> Result<ContainerCreateBody> {
+        let mut vars = HashMap::from([("MCP_BRIDGE_IMAGE".to_string(), self.image.clone())]);
+        if runtime == Runtime::Runsc {
+            vars.insert("MCP_BRIDGE_RUNTIME".into(), "runsc".into());
         }
-        let host_config = HostConfig {
-            network_mode: Some("none".into()),
-            readonly_rootfs: Some(true),
-            cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec![
-                "no-new-privileges".into(),
-                format!("seccomp={}", self.seccomp),
-            ]),
-            memory: Some(MEMORY_BYTES),
-            memory_swap: Some(MEMORY_BYTES),
-            pids_limit: Some(if gvisor { GVISOR_HOST_PIDS } else { PIDS }),
-            nano_cpus: Some(NANO_CPUS),
-            ulimits: Some(ulimits),
-            tmpfs: Some(HashMap::from([
-                ("/tmp".to_string(), TMP_OPTS.to_string()),
-                ("/workspace".to_string(), WORKSPACE_OPTS.to_string()),
-            ])),
-            shm_size: Some(SHM_BYTES),
-            ipc_mode: Some("private".into()),
-            log_config: Some(HostConfigLogConfig {
-                typ: Some("none".into()),
-                config: None,
-            }),
-            runtime: gvisor.then(|| "runsc".to_string()),
-            auto_remove: Some(false),
-            ..Default::default()
-        };
-        ContainerCreateBody {
-            image: Some(self.image.clone()),
-            cmd: Some(["python3", "-c", "print(1)"].map(String::from).to_vec()),
-            network_disabled: Some(true),
-            user: Some("65534:65534".into()),
-            working_dir: Some("/workspace".into()),
-            env: Some(
-                ["HOME=/workspace", "LANG=C.UTF-8", "PYTHONIOENCODING=utf-8"]
-                    .map(String::from)
-                    .to_vec(),
-            ),
+        let config = Config::from_map(&vars).context("the floor's settings")?;
+        let body = create_body(
+            &config,
+            "floor",
+            "bench",
+            Duration::from_secs(60),
+            &self.dialect,
+        );
+        Ok(ContainerCreateBody {
+            entrypoint: Some(["python3", "-c", "print(1)"].map(String::from).to_vec()),
+            attach_stdin: Some(false),
+            attach_stdout: Some(false),
+            attach_stderr: Some(false),
+            open_stdin: Some(false),
+            stdin_once: Some(false),
             labels: Some(HashMap::from([(BENCH_LABEL.to_string(), "1".to_string())])),
-            tty: Some(false),
-            host_config: Some(host_config),
-            ..Default::default()
-        }
+            ..body
+        })
     }
 
     /// One create → start → wait → remove.
@@ -119,7 +78,7 @@ impl Floor {
             .docker
             .create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                self.body(runtime),
+                self.body(runtime)?,
             )
             .await
             .context("floor: create")?;
@@ -187,7 +146,7 @@ pub async fn remove_leftovers(docker: &Docker) {
         .all(true)
         .filters(&filters)
         .build();
-    if let Ok(containers) = docker.list_containers(Some(options)).await {
+    if let Ok(containers) = mcp_bridge::sandbox::engine::list_containers(docker, options).await {
         for id in containers.into_iter().filter_map(|c| c.id) {
             force_remove(docker, &id).await;
         }

@@ -37,6 +37,7 @@ use std::process::ExitCode;
 
 use bridge::Bridge;
 use floor::Floor;
+use mcp_bridge::sandbox::container::Dialect;
 use stats::{Stats, ms};
 
 const DEFAULT_IMAGE: &str = "mcp-bridge/sandbox:bookworm";
@@ -211,7 +212,10 @@ async fn bench() -> Result<()> {
     }
     print_machine(&docker, &settings, &runtimes).await;
     floor::remove_leftovers(&docker).await;
-    let floor = Arc::new(Floor::new(docker.clone(), &image)?);
+    // Podman's compatible API takes the seccomp profile as a file its engine can read (also a rootless one).
+    let podman = mcp_bridge::sandbox::engine::is_podman(&docker).await;
+    let dialect = Dialect::new(podman, &std::env::temp_dir().join("mcp-bridge-bench"))?;
+    let floor = Arc::new(Floor::new(docker.clone(), &image, dialect));
 
     let mut rows = Vec::new();
     for &runtime in &runtimes {

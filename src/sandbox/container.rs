@@ -15,7 +15,7 @@ use std::time::Duration;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 
 use super::boot::BOOTSTRAP;
-use super::seccomp;
+use super::{SandboxError, seccomp};
 use crate::config::Config;
 
 /// Every container the bridge creates carries this label.
@@ -67,6 +67,22 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// The dialect of a `podman` engine or Docker; for Podman the profile is written under `state_dir` (its
+    /// compatible API reads `seccomp=` as a path on the engine's host).
+    pub fn new(podman: bool, state_dir: &std::path::Path) -> Result<Dialect, SandboxError> {
+        if !podman {
+            return Ok(Dialect::Docker);
+        }
+        let dir = state_dir.join("seccomp");
+        let seccomp_profile = seccomp::write_profile(&dir).map_err(|error| {
+            SandboxError::Engine(format!(
+                "writing the seccomp profile for Podman under {}: {error}",
+                dir.display()
+            ))
+        })?;
+        Ok(Dialect::Podman { seccomp_profile })
+    }
+
     fn seccomp_opt(&self) -> String {
         match self {
             Dialect::Docker => seccomp::Delivery::Inline.security_opt(),
