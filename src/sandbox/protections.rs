@@ -273,15 +273,25 @@ pub struct Refusal {
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lost: Vec<String> = self
-            .missing
+        // Shortfalls with one cause are named together, then the cause once.
+        let mut groups: Vec<(Vec<&str>, &str)> = Vec::new();
+        for shortfall in &self.missing {
+            match groups
+                .iter_mut()
+                .find(|(_, reason)| *reason == shortfall.reason)
+            {
+                Some((consequences, _)) => consequences.push(shortfall.protection.consequence()),
+                None => groups.push((vec![shortfall.protection.consequence()], &shortfall.reason)),
+            }
+        }
+        let lost: Vec<String> = groups
             .iter()
-            .map(|s| format!("{} — {}", s.protection.consequence(), s.reason))
+            .map(|(consequences, reason)| format!("{} — {reason}", consequences.join(", ")))
             .collect();
         write!(
             f,
             "it cannot apply {}; the bridge does not run code with less containment than it was asked for. Use \
-             an engine that applies it (rootful Docker or Podman, or a rootless engine on cgroup v2 with the \
+             an engine that applies them (rootful Docker or Podman, or a rootless engine on cgroup v2 with the \
              memory, pids and cpu controllers delegated; README, Engines), or accept exactly this with \
              MCP_BRIDGE_ALLOW_WEAKER={}",
             lost.join("; "),
@@ -420,9 +430,10 @@ mod tests {
         assert_eq!(kept, [Protection::Pids, Protection::Cpu]);
         let message = refusal.to_string();
         assert!(message.contains("the process limit"), "{message}");
-        assert!(
-            message.contains("rootless engine on cgroup v1"),
-            "{message}"
+        assert_eq!(
+            message.matches("rootless engine on cgroup v1").count(),
+            1,
+            "one cause, said once for the shortfalls it explains: {message}"
         );
         assert!(
             message.contains("MCP_BRIDGE_ALLOW_WEAKER=memory,swap,pids,cpu"),
