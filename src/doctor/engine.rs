@@ -142,6 +142,13 @@ async fn check_runtime(config: &Config, docker: &Docker, facts: &EngineFacts) ->
             ),
         );
     };
+    if facts.kind == "Podman" {
+        return Check::fail(
+            "runtime",
+            format!("{name} asked for, but Podman's compatible API ignores a container's runtime"),
+            "use Docker for gVisor (scripts/setup.sh registers runsc), or unset MCP_BRIDGE_RUNTIME",
+        );
+    }
     let checked = match docker.info().await {
         Ok(info) => engine::ensure_runtime(&info, name),
         Err(error) => Err(SandboxError::Engine(format!(
