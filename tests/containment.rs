@@ -6,8 +6,10 @@
 //! Three `multi` cases are made meaningful here: PERS-01 (two runs in a row), RES-14 (CPU quota under 16
 //! spinners) and RES-15 (a stdout flood leaves no engine log), and PERS-11's host-side check closes the suite:
 //! no container of these runs remains, and (with a local engine) no process of theirs lives on in the host's
-//! /proc. One case not in cases.json, LEADER-EXIT, covers the way KRN-26 used to leak one: the runtime's main
-//! thread exiting while its other threads live. PERS-07 is a known gap (every sandbox shares uid 65534, so
+//! /proc. Cases not in cases.json: LEADER-EXIT covers the way KRN-26 used to leak one (the runtime's main
+//! thread exiting while its other threads live), DEVICE-NODES device files in a tmpfs, and WRITABLE-MOUNTS that
+//! every directory the code may write to is the bridge's own `noexec`, bounded tmpfs (it caught Podman's
+//! `/var/tmp`). PERS-07 is a known gap (every sandbox shares uid 65534, so
 //! per-user kernel limits such as inotify instances are shared): it is an ignored test that fails today. The
 //! `bridge` cases exercise tool proxying and policy, which need MCP servers; they are not here.
 
@@ -736,6 +738,38 @@ async fn device_nodes(
     (verdict, vec![response.container])
 }
 
+/// WRITABLE-MOUNTS, not in cases.json: every directory the code may write to is one of the bridge's own,
+/// `noexec`, and (a tmpfs) bounded. Podman, for one, mounts writable, executable, unbounded tmpfs on `/run` and
+/// `/var/tmp` of a read-only root unless the bridge covers them (`container.rs`); this catches any engine that
+/// adds such a place. Files the engine masks with `/dev/null` (`/proc/keys`) are not directories.
+async fn writable_mounts(
+    bridge: &mcp_bridge::bridge::Bridge,
+) -> (Verdict, Vec<Option<ContainerUse>>) {
+    let code = "import os\n\
+                for line in open('/proc/mounts'):\n    \
+                    path, fstype, opts = line.split()[1:4]\n    \
+                    opts = opts.split(',')\n    \
+                    if 'rw' in opts and os.path.isdir(path) and os.access(path, os.W_OK):\n        \
+                        sized = fstype != 'tmpfs' or any(o.startswith('size=') for o in opts)\n        \
+                        print(path, 'noexec' in opts, sized)\n";
+    let response = common::run(bridge, code, 30).await;
+    let ours = ["/tmp", "/workspace", "/dev/shm", "/dev/mqueue"];
+    let verdict = success(&response.payload).and_then(|lines| {
+        let mut bad = Vec::new();
+        for line in &lines {
+            let mut fields = line.split(' ');
+            let (path, noexec, sized) = (fields.next(), fields.next(), fields.next());
+            if !path.is_some_and(|p| ours.contains(&p)) || noexec != Some("True") || sized != Some("True") {
+                bad.push(*line);
+            }
+        }
+        ensure(bad.is_empty() && lines.iter().any(|l| l.starts_with("/tmp ")), || {
+            format!("writable directories (path, noexec, bounded) beyond the bridge's own noexec tmpfs: {bad:?} of {lines:?}")
+        })
+    });
+    (verdict, vec![response.container])
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 #[test]
@@ -939,7 +973,7 @@ async fn run_suite(docker: bollard::Docker, gvisor: bool) {
         });
     let plain = join_all(plain);
     let multi = async {
-        let (a, b, c, d, e) = tokio::join!(
+        let (a, b, c, d, e, f) = tokio::join!(
             pers_01(&bridge, gvisor),
             async {
                 if accepted.contains(&"RES-14") {
@@ -950,7 +984,8 @@ async fn run_suite(docker: bollard::Docker, gvisor: bool) {
             },
             res_15(&bridge, &docker),
             leader_exit(&bridge),
-            device_nodes(&bridge, gvisor)
+            device_nodes(&bridge, gvisor),
+            writable_mounts(&bridge)
         );
         [
             ("PERS-01", a),
@@ -958,6 +993,7 @@ async fn run_suite(docker: bollard::Docker, gvisor: bool) {
             ("RES-15", c),
             ("LEADER-EXIT", d),
             ("DEVICE-NODES", e),
+            ("WRITABLE-MOUNTS", f),
         ]
         .map(|(id, (verdict, ids))| (id.to_string(), verdict, ids))
     };
