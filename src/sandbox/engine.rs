@@ -233,6 +233,21 @@ where
     }
 }
 
+/// Whether `error` says the container does not exist: a 404, or Podman's 500 "… does not exist in database:
+/// no such container" for one whose removal is finishing.
+pub fn is_gone(error: &bollard::errors::Error) -> bool {
+    match error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        } => true,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message,
+        } => message.contains("no such container"),
+        _ => false,
+    }
+}
+
 /// `docker.list_containers`, [past Podman's transient states](past_transient_states).
 pub async fn list_containers(
     docker: &Docker,
@@ -433,6 +448,22 @@ mod tests {
             Some(_) => SocketState::Usable,
         };
         choose_socket(kind, env, state).unwrap().description
+    }
+
+    #[test]
+    fn a_container_is_gone_on_a_404_or_podmans_no_such_container() {
+        let answer =
+            |status_code, message: &str| bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message: message.to_string(),
+            };
+        assert!(is_gone(&answer(404, "No such container: x")));
+        assert!(is_gone(&answer(
+            500,
+            "container 4af5 does not exist in database: no such container"
+        )));
+        assert!(!is_gone(&answer(500, "internal error")));
+        assert!(!is_gone(&answer(409, "removal in progress")));
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl Reaper {
     }
 
     /// Force-removes (SIGKILL + remove) a container and returns once the engine confirms it is gone (its
-    /// `DELETE` answered, or an inspect says 404), retrying (with back-off up to [`REMOVE_RETRY_MAX`]) for as long
+    /// `DELETE` answered, or an inspect says it does not exist), retrying (with back-off up to [`REMOVE_RETRY_MAX`]) for as long
     /// as it takes: the run's concurrency slot is held until then, so a container the engine failed to remove is
     /// never forgotten while it may still run.
     pub async fn remove(&self, id: &str) {
@@ -115,16 +115,13 @@ impl Reaper {
             {
                 // The engine answers a `DELETE` once the container is gone: no inspect needed to confirm it
                 // (one API call less per container, which the pool's throughput feels).
-                Ok(())
-                | Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => break,
+                Ok(()) => break,
+                Err(error) if super::engine::is_gone(&error) => break,
                 // 409: a removal is already in progress; wait for it below.
                 Err(error) => tracing::debug!(container = id, attempt, "remove: {error}"),
             }
-            if let Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) = self.docker.inspect_container(id, None).await
+            if let Err(error) = self.docker.inspect_container(id, None).await
+                && super::engine::is_gone(&error)
             {
                 break;
             }

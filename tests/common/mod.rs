@@ -198,9 +198,7 @@ pub async fn containers_of_run(docker: &Docker, run_id: &str) -> Vec<String> {
 pub async fn container_exists(docker: &Docker, id: &str) -> bool {
     match mcp_bridge::sandbox::engine::inspect_container(docker, id).await {
         Ok(_) => true,
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => false,
+        Err(error) if mcp_bridge::sandbox::engine::is_gone(&error) => false,
         Err(error) => panic!("inspecting container {id}: {error}"),
     }
 }
