@@ -2,9 +2,9 @@
 # runs the runtime from memory, which forks at once. PID 1 stays on as the relay (mcp_bridge_relay: it reaps,
 # guards the deadline and the host's stdin, forwards frames, writes the exit record); the child, the runner,
 # runs the code. One fork per container, not two: under gVisor a fork and its exit cost ~10 ms of CPU.
+import _frozen_importlib
+import _frozen_importlib_external
 import _json
-import importlib
-import importlib.machinery
 import marshal
 import os
 import sys
@@ -12,6 +12,9 @@ import sys
 # The image's bytecode of the runtime (scripts/runtime_bytecode.py, run when the image is built), by the key
 # the host sends for each module. Part of the image like the interpreter itself: nothing a sandbox wrote.
 BYTECODE_CACHE = "/usr/lib/mcp-bridge/bytecode/"
+# Larger than any module's bytecode (the largest is ~38 KB), so one read takes a whole file; below malloc's
+# mmap threshold, so the buffer costs no system call of its own.
+READ_CHUNK = 64 * 1024
 
 
 def _read(n):
@@ -37,12 +40,13 @@ boot = _json.make_scanner(_Strict)(_read(int(_read(12))).decode("utf-8"), 0)[0]
 modules = boot["modules"]
 
 
-# No importlib.abc / importlib.util: they cost ~25 ms of start-up on every run, and the import system only
-# needs these methods.
+# Not the importlib package (it imports warnings and types: three more modules, each a file to read and
+# under gVisor ~25 trapped system calls): the import system's own frozen halves hold all that is needed here,
+# and the import system only needs these methods.
 class _MemoryImporter:
     def find_spec(self, name, path=None, target=None):
         if name in modules:
-            return importlib.machinery.ModuleSpec(name, self, is_package=bool(modules[name]["package"]))
+            return _frozen_importlib.ModuleSpec(name, self, is_package=bool(modules[name]["package"]))
         return None
 
     def create_module(self, spec):
@@ -66,12 +70,11 @@ def _cached(module, key):
         return None
     path = BYTECODE_CACHE + key + ".pyc"
     try:
-        with open(path, "rb") as cached:
-            data = cached.read()
+        data = _read_file(path)
     except OSError:
         return None
     # Bytecode of another interpreter version cannot run here.
-    if data[:4] != importlib._bootstrap_external.MAGIC_NUMBER:
+    if data[:4] != _frozen_importlib_external.MAGIC_NUMBER:
         return None
     try:
         code = marshal.loads(memoryview(data)[16:])
@@ -81,5 +84,22 @@ def _cached(module, key):
     return code
 
 
+def _read_file(path):
+    """The whole file, in three system calls (open() adds fstat, ioctl and lseeks: under gVisor's ptrace
+    platform each one is a trap to the sandbox kernel, ~40 µs of CPU)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, READ_CHUNK)
+            chunks.append(chunk)
+            # A regular file's read returns less than asked for only at its end.
+            if len(chunk) < READ_CHUNK:
+                return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 sys.meta_path.insert(0, _MemoryImporter())
-importlib.import_module(boot["entry"]).main(boot)
+__import__(boot["entry"])
+sys.modules[boot["entry"]].main(boot)

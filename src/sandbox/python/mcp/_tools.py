@@ -5,11 +5,12 @@ positional arguments map in schema order (required first), arguments are checked
 anything is sent (a clear ``TypeError``), and the result is a :class:`mcp.runtime.ToolResult`.
 """
 
-import keyword
 import sys
-import types
 
 from . import runtime
+
+# types.ModuleType, without importing types into every container at boot.
+_ModuleType = type(sys)
 
 _JSON_TYPES = {
     "string": (str,),
@@ -23,6 +24,9 @@ _JSON_TYPES = {
 
 
 def _is_identifier(name):
+    # Imported on first use: a run whose servers give no tools never reads keyword's file.
+    import keyword
+
     return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
 
 
@@ -224,7 +228,7 @@ def install(loaded, namespace):
         proxies[server["name"]] = proxy
         alias = server["alias"]
         aliases.append(alias)
-        module = types.ModuleType(f"mcp.servers.{alias}", f"MCP server {server['name']!r} wrappers")
+        module = _ModuleType(f"mcp.servers.{alias}", f"MCP server {server['name']!r} wrappers")
         module.__all__ = list(proxy.tools)
         module.TOOLS = list(server.get("tools") or [])
         module.TOOL_MAP = {tool["alias"]: tool for tool in module.TOOLS}
