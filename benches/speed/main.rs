@@ -390,7 +390,8 @@ async fn sustained(
     )
     .await?;
     // Fresh runs and the floor take turns in windows, so a machine whose speed drifts (a shared VM's steal
-    // time moved the floor by a third between runs) weighs on both alike; each window starts with a full pool.
+    // time moved the floor by a third between runs) weighs on both alike; every window starts with the bridge's
+    // pool full and nothing else under way.
     let window = settings.sustain / SUSTAIN_WINDOWS;
     let (mut fresh, mut floor_rate, mut fresh_rss) = (0.0, 0.0, 0f64);
     for _ in 0..SUSTAIN_WINDOWS {
@@ -398,6 +399,9 @@ async fn sustained(
         let (rate, rss) = sustain(&bridge, c, window, |_| None).await?;
         fresh += rate / f64::from(SUSTAIN_WINDOWS);
         fresh_rss = fresh_rss.max(rss);
+        // The floor's window starts once the bridge is quiet again (its pool refilled, the used containers
+        // removed): that work belongs to the fresh runs, not to the floor's window.
+        bridge.pool_full(docker).await?;
         floor_rate += floor.throughput(runtime, c, window).await? / f64::from(SUSTAIN_WINDOWS);
     }
     bridge.pool_full(docker).await?;
