@@ -343,7 +343,7 @@ impl Sandbox {
         let mut warm_allowed = spec.timeout <= self.config.max_timeout;
         loop {
             let outcome = match self.container_for(&cancel, warm_allowed).await? {
-                // Its replacement starts once this container has exited (`Reaper::on_release`), not here.
+                // Its replacement starts once this run is done (`ContainerGuard::remove_later`), not here.
                 Container::Warm(started) => {
                     run::execute(engine, &self.config, spec, &cancel, *started, true).await
                 }

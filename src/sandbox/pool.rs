@@ -3,10 +3,10 @@
 //! A warm container is created and started ahead of need with exactly the cold path's body (same flags, limits,
 //! seccomp, user: `container.rs`), given the boot frame, and kept once its runtime says `ready` — imported and
 //! waiting for its one run frame. A run takes it, sends the run frame, and the container is removed after that
-//! run like any other: no container ever sees two runs. Its replacement starts in the background once the used
-//! container has exited (the engine says so; its slot comes free then, `Reaper::on_release`, and the
-//! replacement is created while the used one is deleted), or [`REFILL_DELAY`] after it was taken if the run is
-//! still going. Starting a container keeps the engine busy for ~100 ms of CPU: begun while a quick run's answer
+//! run like any other: no container ever sees two runs. Its replacement starts in the background once the run
+//! is done (its slot comes free then, `ContainerGuard::remove_later` and `Reaper::on_release`, and the
+//! replacement is created while the used one exits and is deleted), or [`REFILL_DELAY`] after it was taken if
+//! the run is still going. Starting a container keeps the engine busy for ~100 ms of CPU: begun while a quick run's answer
 //! is still on its way, it put milliseconds on that answer on a 2-core host (pooled p95 10.3 → 7.3 ms between
 //! two speed runs; BENCHMARKS.md).
 //!
@@ -35,8 +35,8 @@ use crate::config::Config;
 /// engine's time goes to live runs.
 const MAX_STARTING: usize = 2;
 
-/// How long after a run took a warm container its replacement starts, if the run's container has not exited by
-/// then (its exit starts it at once: [`Pool::refill`]).
+/// How long after a run took a warm container its replacement starts, if the run is not done by then (its end
+/// starts it at once: [`Pool::refill`]).
 const REFILL_DELAY: Duration = Duration::from_millis(250);
 
 /// How long a warm container may take from create to `ready` before it is given up.
@@ -138,7 +138,7 @@ impl Pool {
     }
 
     /// A ready container, if one is waiting. Its replacement starts in the background when the container's
-    /// slot comes free (it exited; [`Pool::refill`]), or after [`REFILL_DELAY`], whichever comes first.
+    /// slot comes free (its run is done; [`Pool::refill`]), or after [`REFILL_DELAY`], whichever comes first.
     pub async fn take(self: &Arc<Self>) -> Option<Started> {
         loop {
             let idle = self.lock().idle.pop_front()?;
