@@ -1,5 +1,6 @@
 //! The pool of warm, single-use containers, against the real engine: every run gets a container no run had
-//! before, the pool refills, a drained pool falls back to cold starts, a cancelled pooled run leaves nothing,
+//! before, the pool refills (a done run's slot at once, its container ending all the same), a drained pool
+//! falls back to cold starts, a cancelled pooled run leaves nothing,
 //! and warm containers of a bridge killed with SIGKILL end themselves and are swept by the next bridge.
 //! (The containment suite, `tests/containment.rs`, runs every case through the pool.)
 //!
@@ -93,6 +94,48 @@ async fn a_pooled_run_never_sees_what_an_earlier_run_left_and_the_pool_refills()
             .await
             .is_empty(),
         "shutdown removes the warm containers too"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a Docker engine and the sandbox image: run scripts/test, or cargo test -- --include-ignored"]
+async fn a_done_run_hands_its_slot_on_at_once_and_its_container_still_ends_whatever_the_code_left_running()
+ {
+    let docker = common::engine().await;
+    let _turn = SERIAL.lock().await;
+    // One slot, held by the pool: the next run can only have it once the first gave it back at `done`.
+    let bridge = pooled(1, &[("MCP_BRIDGE_MAX_CONCURRENCY", "1")]).await;
+    let first = run(
+        &bridge,
+        r#"import subprocess, threading
+def spin():
+    while True:
+        pass
+threading.Thread(target=spin).start()
+subprocess.Popen(['sh', '-c', 'trap "" HUP TERM; while :; do :; done'], start_new_session=True)
+print('left work running')"#,
+        30,
+    )
+    .await;
+    assert_eq!(stdout(&first), ["left work running"], "{:?}", first.payload);
+    let first_container = first.container.clone().expect("a container");
+
+    let second = run(&bridge, "print('next')", 30).await;
+    assert_eq!(stdout(&second), ["next"], "{:?}", second.payload);
+    let second_container = second.container.clone().expect("a container");
+    assert!(second_container.warm, "the refill had the freed slot");
+    assert_ne!(second_container.id, first_container.id);
+    // Its slot went on, but the container did not outlive its run: PID 1 ends it once stdin closes, and the
+    // bridge removes it.
+    eventually("the first run's container is removed", || async {
+        !common::container_exists(&docker, &first_container.id).await
+    })
+    .await;
+    common::finish(&bridge).await;
+    assert!(
+        common::containers_of_process(&docker, std::process::id())
+            .await
+            .is_empty()
     );
 }
 
