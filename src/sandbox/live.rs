@@ -98,9 +98,10 @@ impl Reaper {
     }
 
     /// Force-removes (SIGKILL + remove) a container and returns once the engine confirms it is gone (its
-    /// `DELETE` answered, or an inspect says it does not exist), retrying (with back-off up to [`REMOVE_RETRY_MAX`]) for as long
-    /// as it takes: the run's concurrency slot is held until then, so a container the engine failed to remove is
-    /// never forgotten while it may still run.
+    /// `DELETE` answered, or an inspect says it does not exist), retrying (with back-off up to
+    /// [`REMOVE_RETRY_MAX`]) for as long as it takes: the container stays tracked (and, but for a done run's,
+    /// [`ContainerGuard::remove_later`], holds its concurrency slot) until then, so a container the engine
+    /// failed to remove is never forgotten while it may still run.
     pub async fn remove(&self, id: &str) {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
@@ -258,9 +259,10 @@ impl ContainerGuard {
     ///
     /// The slot's next container (a pool refill) is created while this one exits and is deleted: under gVisor,
     /// `done` → exit → the next create took ~90 ms of a slot's ~380 ms cycle, and overlapping it raised the
-    /// pool's fresh runs/s from ~5.3 to 6.2–6.4 (BENCHMARKS.md). It is bounded: the runtime exits within milliseconds, PID 1 ends the container within
-    /// a guard tick of its stdin closing whatever the code left running, and at most [`ENDING_MAX`] such
-    /// containers hold no slot — past that, a slot waits for its container's deletion again.
+    /// pool's fresh runs/s from ~5.3 to 6.2–6.4 (BENCHMARKS.md). It is bounded: the runtime exits within
+    /// milliseconds, PID 1 ends the container within a guard tick of its stdin closing whatever the code left
+    /// running, and at most [`ENDING_MAX`] such containers hold no slot — past that, a slot waits for its
+    /// container's deletion again.
     pub fn remove_later(mut self) {
         self.spawn_removal(true);
     }

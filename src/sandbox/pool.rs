@@ -6,9 +6,9 @@
 //! run like any other: no container ever sees two runs. Its replacement starts in the background once the run
 //! is done (its slot comes free then, `ContainerGuard::remove_later` and `Reaper::on_release`, and the
 //! replacement is created while the used one exits and is deleted), or [`REFILL_DELAY`] after it was taken if
-//! the run is still going. Starting a container keeps the engine busy for ~100 ms of CPU: begun while a quick run's answer
-//! is still on its way, it put milliseconds on that answer on a 2-core host (pooled p95 10.3 → 7.3 ms between
-//! two speed runs; BENCHMARKS.md).
+//! the run is still going. Starting a container keeps the engine busy for ~100 ms of CPU: begun while a quick
+//! run's answer is still on its way, it put milliseconds on that answer on a 2-core host (pooled p95 10.3 →
+//! 7.3 ms between two speed runs; BENCHMARKS.md).
 //!
 //! Refills never starve live runs: a refill takes a concurrency slot only when one is free right now
 //! (`try_acquire`; the semaphore hands freed slots to waiting runs first), and at most [`MAX_STARTING`] are
