@@ -153,7 +153,7 @@ impl Bridge {
     }
 
     /// Runs one call. Every failure becomes a payload; only cancellation is an error. A policy's `ask` (on the
-    /// run or a tool call) is refused, since nobody can be asked: see [`Bridge::run_python_asking`].
+    /// run or a tool call) is refused, since nobody can be asked: see [`Bridge::run_python_for`].
     pub async fn run_python(
         &self,
         arguments: &Map<String, Value>,

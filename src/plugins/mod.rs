@@ -1,12 +1,12 @@
 //! The plugin host: policies, response encoders and discovery sources as WebAssembly components behind the WIT
 //! package in `wit/`.
 //!
-//! [`PluginHost::load`] (`load.rs`) reads the config files ([`settings`]: the user's, and the project's, which can
-//! only add policies), loads the built-ins ([`builtin`]) and every `*.wasm` of the plugin directories (the
-//! user's, `MCP_BRIDGE_PLUGIN_PATH`, and a trusted project's) through the precompile cache (`cache.rs`), works
-//! out each one's kind from its exports, and configures the enabled ones. A policy that is configured but not in
-//! force stops runs ([`PluginHost::blocking`]); other failures are reported. Calls go through `instance.rs` under
-//! the limits of `runtime.rs`, the one module that owns wasmtime.
+//! [`PluginHost::load`] (`load.rs`) reads the config files ([`crate::config::settings`]: the user's, and the
+//! project's, which can only add policies), loads the built-ins ([`builtin`]) and every `*.wasm` of the plugin
+//! directories (the user's, `MCP_BRIDGE_PLUGIN_PATH`, and a trusted project's) through the precompile cache
+//! (`cache.rs`), works out each one's kind from its exports, and configures the enabled ones. A policy that is
+//! configured but not in force stops runs ([`PluginHost::blocking`]); other failures are reported. Calls go
+//! through `instance.rs` under the limits of `runtime.rs`, the one module that owns wasmtime.
 
 pub mod api;
 mod builtin;
