@@ -259,8 +259,8 @@ impl ContainerGuard {
     ///
     /// The slot's next container (a pool refill) is created while this one exits and is deleted: under gVisor,
     /// `done` → exit → the next create took ~90 ms of a slot's ~380 ms cycle, and overlapping it raised the
-    /// pool's fresh runs/s from ~5.3 to 6.2–6.4 (BENCHMARKS.md). It is bounded: the runtime exits within
-    /// milliseconds, PID 1 ends the container within a guard tick of its stdin closing whatever the code left
+    /// pool's fresh runs/s from ~5.3 to 6.2–6.4 (BENCHMARKS.md). It is bounded: the runtime exits once its
+    /// stdin closes, PID 1 ends the container within a guard tick of its stdin closing whatever the code left
     /// running, and at most [`ENDING_MAX`] such containers hold no slot — past that, a slot waits for its
     /// container's deletion again.
     pub fn remove_later(mut self) {
